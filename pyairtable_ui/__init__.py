@@ -1,0 +1,1 @@
+"""PyAirtable UI: talk to your Airtable data through an LLM, with every write previewed."""

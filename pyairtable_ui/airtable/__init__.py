@@ -1,0 +1,1 @@
+"""Everything that talks to Airtable: connections, the rate-limited client, schema cache."""

@@ -1,0 +1,1 @@
+"""Plain HTTP routes mounted on the Reflex backend: health, metrics, session cookie."""

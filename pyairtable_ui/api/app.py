@@ -1,0 +1,74 @@
+"""The Starlette app Reflex mounts its own API into (`rx.App(api_transformer=...)`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from pyairtable_ui import routes
+from pyairtable_ui.api.health import health_report
+from pyairtable_ui.api.session_cookie import exchange_login_ticket, logout
+from pyairtable_ui.observability import (
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    new_request_id,
+    render_metrics,
+    request_id_var,
+)
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def instrumented(name: str, endpoint: Endpoint) -> Endpoint:
+    """Wrap one of our routes with a request id, a latency histogram and a counter.
+
+    Only our routes are wrapped: Reflex's own websocket and pages pass untouched.
+    """
+
+    async def wrapper(request: Request) -> Response:
+        request_id = request.headers.get("x-request-id") or new_request_id()
+        token = request_id_var.set(request_id[:64])
+        started = time.perf_counter()
+        try:
+            response = await endpoint(request)
+        finally:
+            HTTP_LATENCY.labels(name).observe(time.perf_counter() - started)
+            request_id_var.reset(token)
+        response.headers["x-request-id"] = request_id[:64]
+        HTTP_REQUESTS.labels(name, request.method, str(response.status_code)).inc()
+        return response
+
+    return wrapper
+
+
+async def health(_request: Request) -> Response:
+    """Readiness: 200 when database, migrations and Redis are fine, else 503."""
+    status, body = await health_report()
+    return JSONResponse(body, status_code=status, headers={"cache-control": "no-store"})
+
+
+async def metrics(_request: Request) -> Response:
+    """Prometheus text exposition of the app's metrics."""
+    body, content_type = render_metrics()
+    return Response(body, media_type=content_type)
+
+
+def build_api() -> Starlette:
+    """The HTTP routes served beside the Reflex app on the same port."""
+    return Starlette(
+        routes=[
+            Route(routes.HEALTH, instrumented("health", health), methods=["GET"]),
+            Route(routes.METRICS, instrumented("metrics", metrics), methods=["GET"]),
+            Route(
+                routes.SESSION_COOKIE_ROUTE,
+                instrumented("session", exchange_login_ticket),
+                methods=["POST"],
+            ),
+            Route(routes.LOGOUT_ROUTE, instrumented("logout", logout), methods=["POST"]),
+        ]
+    )

@@ -1,0 +1,1 @@
+"""Conversations, messages and the agent loop that answers them."""

@@ -1,0 +1,24 @@
+"""Every table of the app, imported in one place for Alembic's metadata."""
+
+from sqlmodel import SQLModel
+
+from pyairtable_ui.actions.models import Action, ActionStep
+from pyairtable_ui.airtable.models import AirtableConnection
+from pyairtable_ui.auth.models import AuthToken, User, UserSession
+from pyairtable_ui.chat.models import Conversation, Message
+from pyairtable_ui.platform.models import InstanceSetting
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "Action",
+    "ActionStep",
+    "AirtableConnection",
+    "AuthToken",
+    "Conversation",
+    "InstanceSetting",
+    "Message",
+    "User",
+    "UserSession",
+    "metadata",
+]

@@ -1,0 +1,1 @@
+"""Instance-wide settings the admin changes at run time, and usage accounting."""

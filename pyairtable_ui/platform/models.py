@@ -1,0 +1,21 @@
+"""Instance settings an admin edits in `/admin` (allowed models, auto-approve...)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Field, SQLModel
+
+from pyairtable_ui.db import UTCDateTime, json_column, utcnow
+
+
+class InstanceSetting(SQLModel, table=True):
+    """One admin-editable setting; environment settings stay the defaults."""
+
+    __tablename__ = "instance_settings"
+
+    key: str = Field(primary_key=True, max_length=80)
+    value: Any = Field(default=None, sa_column=json_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs the whole suite: once with the embedded defaults (SQLite, state in memory), then
+# again against the local PostgreSQL and Redis when they answer.
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
+
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Chromium from Debian for the browser tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    say "Chromium is missing and cannot be installed here: browser tests will be skipped"
+  fi
+fi
+
+run_pytest() {
+  python -m pytest "$@"
+  local rc=$?
+  # 5 means no test was collected, which must not pass silently.
+  return $rc
+}
+
+say "test pass 1/2: SQLite, Reflex state in memory"
+env -u REDIS_URL -u DATABASE_URL PYAIRTABLE_UI_TEST_PASS=embedded run_pytest -p no:cacheprovider "$@"
+rc1=$?
+
+rc2=0
+if python -m pyairtable_ui.manage services-available; then
+  say "test pass 2/2: PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379"
+  PYAIRTABLE_UI_TEST_PASS=services \
+    TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}" \
+    REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}" \
+    run_pytest -p no:cacheprovider -m "not fake_only" "$@"
+  rc2=$?
+else
+  say "test pass 2/2 SKIPPED: PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379) did not answer"
+fi
+
+if [ $rc1 -ne 0 ] || [ $rc2 -ne 0 ]; then
+  say "tests FAILED (pass 1: exit $rc1, pass 2: exit $rc2)"
+  exit 1
+fi
+say "all tests passed"

@@ -1,0 +1,92 @@
+"""Runs the real production app (`reflex run --env prod`) as a child process for tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RunningApp:
+    """The app built for production and served on one port, with its own settings."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, *, startup_timeout: float = 300) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.startup_timeout = startup_timeout
+        self.env = {
+            **os.environ,
+            **env,
+            "PORT": str(self.port),
+            "PUBLIC_URL": self.url,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RunningApp:
+        """Migrate, build and start the app; wait until `/health` answers 200."""
+        venv_bin = str(Path(sys.executable).parent)
+        env = {**self.env, "PATH": f"{venv_bin}:{ROOT / '.tools' / 'bin'}:{self.env['PATH']}"}
+        subprocess.run(
+            [sys.executable, "-m", "pyairtable_ui.manage", "migrate"],
+            cwd=ROOT, env=env, check=True, capture_output=True,
+        )
+        reflex = shutil.which("reflex", path=env["PATH"]) or "reflex"
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [reflex, "run", "--env", "prod", "--single-port", "--backend-port", str(self.port),
+             "--loglevel", "info"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the app exited during start-up:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    # /health is served by the backend; wait for the built page as well.
+                    if httpx.get(f"{self.url}/auth/login", timeout=5).status_code == 200:
+                        return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        self.stop()
+        raise RuntimeError(f"the app did not become healthy in time:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The end of the app's output, for failure messages."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def log_text(self) -> str:
+        """Everything the app printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Stop the app and every process it started."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
