@@ -1,0 +1,1 @@
+"""Tests of the scripted LLM test double, driven through litellm."""
