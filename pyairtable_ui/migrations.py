@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-from alembic import command
 from pyairtable_ui.settings import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,9 @@ def free_port() -> int:
 class RunningApp:
     """The app built for production and served on one port, with its own settings."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, *, startup_timeout: float = 300) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, *, startup_timeout: float = 300
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -45,14 +47,30 @@ class RunningApp:
         env = {**self.env, "PATH": f"{venv_bin}:{ROOT / '.tools' / 'bin'}:{self.env['PATH']}"}
         subprocess.run(
             [sys.executable, "-m", "pyairtable_ui.manage", "migrate"],
-            cwd=ROOT, env=env, check=True, capture_output=True,
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
         )
         reflex = shutil.which("reflex", path=env["PATH"]) or "reflex"
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [reflex, "run", "--env", "prod", "--single-port", "--backend-port", str(self.port),
-             "--loglevel", "info"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                reflex,
+                "run",
+                "--env",
+                "prod",
+                "--single-port",
+                "--backend-port",
+                str(self.port),
+                "--loglevel",
+                "info",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
@@ -61,7 +79,8 @@ class RunningApp:
             try:
                 if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
                     # /health is served by the backend; wait for the built page as well.
-                    if httpx.get(f"{self.url}/auth/login", timeout=5).status_code == 200:
+                    login = httpx.get(f"{self.url}/auth/login", timeout=5, follow_redirects=True)
+                    if login.status_code == 200:
                         return self
             except httpx.HTTPError:
                 pass

@@ -38,7 +38,7 @@ def test_datetimes_come_back_timezone_aware_in_utc(migrated_engine) -> None:
 def test_naive_datetimes_are_refused(migrated_engine) -> None:
     with Session(migrated_engine) as session:
         user = _user(session)
-        user.last_login_at = datetime(2026, 1, 1)  # noqa: DTZ001 (the point of the test)
+        user.last_login_at = datetime(2026, 1, 1)
         session.add(user)
         with pytest.raises(sa.exc.StatementError, match="naive datetime"):
             session.commit()
@@ -99,8 +99,12 @@ def test_deleting_a_conversation_keeps_its_actions(migrated_engine) -> None:
         session.add(conversation)
         session.commit()
         session.add(Message(conversation_id=conversation.id, role=MessageRole.USER, content="hi"))
-        action = Action(user_id=user.id, conversation_id=conversation.id,
-                        tool_name="create_records", base_id="app1")
+        action = Action(
+            user_id=user.id,
+            conversation_id=conversation.id,
+            tool_name="create_records",
+            base_id="app1",
+        )
         session.add(action)
         session.commit()
         session.delete(conversation)

@@ -9,8 +9,17 @@ from pyairtable_ui.settings import DEVELOPMENT_SECRET_KEY, Settings, SettingsErr
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "LLM_ALLOWED_MODELS",
-                 "LLM_MODEL", "PORT", "PUBLIC_URL", "CONFIRM_THRESHOLD"):
+    for name in (
+        "APP_ENV",
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "LLM_ALLOWED_MODELS",
+        "LLM_MODEL",
+        "PORT",
+        "PUBLIC_URL",
+        "CONFIRM_THRESHOLD",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

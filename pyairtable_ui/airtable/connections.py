@@ -1,0 +1,421 @@
+"""Connecting a user's Airtable account with a personal access token.
+
+`check_airtable_token` asks Airtable who the token belongs to and which bases it
+sees, and turns every way that can fail into a sentence the user can act on.
+`save_connection` stores the token encrypted (see `pyairtable_ui.crypto`); only
+`get_token` decrypts it, for backend code about to call Airtable. The token is
+never logged and never put in an exception message.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import requests
+from pyairtable import Api
+from pyairtable.api.retrying import retry_strategy
+from sqlmodel import Session, select
+
+from pyairtable_ui.airtable.models import AirtableConnection, ConnectionKind
+from pyairtable_ui.auth.models import User
+from pyairtable_ui.crypto import decrypt_secret, encrypt_secret
+from pyairtable_ui.db import utcnow
+
+logger = logging.getLogger(__name__)
+
+# What the app needs to read and change records and to describe tables to the model.
+REQUIRED_SCOPES: tuple[str, ...] = (
+    "data.records:read",
+    "data.records:write",
+    "schema.bases:read",
+)
+CONNECT_TIMEOUT = (5, 15)  # seconds: connect, read
+TOKEN_HINT_LENGTH = 4
+
+# Real personal access tokens: "pat" + 14 characters + "." + 64 hex. Only used to
+# spot a token cut short when copying; anything else plausible is left to Airtable.
+_PAT_SHAPE = re.compile(r"^pat[A-Za-z0-9]{14}\.[0-9a-f]{64}$")
+_TOKEN_CHARACTERS = re.compile(r"^[A-Za-z0-9._\-]+$")
+_MIN_TOKEN_LENGTH = 20
+_MAX_TOKEN_LENGTH = 1024
+
+
+class AirtableTokenError(Exception):
+    """The token cannot be used; `message` says why and what to do.
+
+    Attributes:
+        message: What the user reads.
+    """
+
+    default_message = "Airtable did not accept this token."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class MalformedTokenError(AirtableTokenError):
+    """The text pasted is not shaped like a token; Airtable was not asked."""
+
+    default_message = (
+        "This does not look like an Airtable personal access token. Tokens start with "
+        "“pat” and are about 80 characters long; copy it again from airtable.com/create/tokens."
+    )
+
+
+class TokenRejectedError(AirtableTokenError):
+    """Airtable answered 401: unknown, revoked or truncated token."""
+
+    default_message = "Airtable did not accept this token. Check that you copied the whole token."
+
+
+class MissingScopesError(AirtableTokenError):
+    """The token lacks scopes the app needs.
+
+    Attributes:
+        missing: The scope names to add, in the order of REQUIRED_SCOPES.
+    """
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = list(missing)
+        plural = "scopes" if len(self.missing) > 1 else "scope"
+        super().__init__(
+            f"This token is missing the {plural} {', '.join(self.missing)}. In Airtable, "
+            f"edit the token, add the {plural}, save, and paste the token here again."
+        )
+
+
+class NoBasesError(AirtableTokenError):
+    """The token works but sees no base."""
+
+    default_message = (
+        "This token has no access to any base. In Airtable, edit the token and add "
+        "the bases you want to use."
+    )
+
+
+class AirtableUnreachableError(AirtableTokenError):
+    """Network error, timeout, rate limit, or Airtable itself failing."""
+
+
+class NotConnectedError(AirtableTokenError):
+    """The user has no Airtable connection yet."""
+
+    default_message = "Connect your Airtable account first, in Settings."
+
+
+@dataclass(frozen=True)
+class BaseAccess:
+    """A base the token can see.
+
+    Attributes:
+        id: The base id (`app...`).
+        name: The base's name.
+        permission_level: "read", "comment", "edit" or "create".
+    """
+
+    id: str
+    name: str
+    permission_level: str
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """What Airtable said about a token that works.
+
+    Attributes:
+        user_id: The Airtable user id (`usr...`).
+        email: The Airtable account's email, when the token may read it.
+        scopes: The token's scopes when Airtable reports them (empty otherwise).
+        bases: The bases the token sees, sorted by name.
+    """
+
+    user_id: str
+    email: str | None
+    scopes: tuple[str, ...]
+    bases: tuple[BaseAccess, ...]
+
+
+def clean_token(token: str) -> str:
+    """The pasted token without surrounding spaces, or an error if it cannot be one.
+
+    Lenient on purpose: only text that cannot be a token is refused here
+    (spaces or line breaks inside, odd characters, far too short or long, an old
+    API key, a personal access token visibly cut short). Airtable decides the rest.
+
+    Args:
+        token: The text the user pasted.
+
+    Returns:
+        The token, stripped.
+
+    Raises:
+        MalformedTokenError: With a message saying what looks wrong.
+    """
+    candidate = token.strip()
+    if not candidate:
+        raise MalformedTokenError("Paste your Airtable personal access token.")
+    if any(character.isspace() for character in candidate):
+        raise MalformedTokenError(
+            "This token contains spaces or line breaks. Copy it again from Airtable, in one piece."
+        )
+    if re.fullmatch(r"key[A-Za-z0-9]{14}", candidate):
+        raise MalformedTokenError(
+            "This is an old Airtable API key; Airtable no longer accepts them. Create a "
+            "personal access token at airtable.com/create/tokens and paste it here."
+        )
+    if (
+        not _TOKEN_CHARACTERS.fullmatch(candidate)
+        or not _MIN_TOKEN_LENGTH <= len(candidate) <= _MAX_TOKEN_LENGTH
+    ):
+        raise MalformedTokenError()
+    looks_like_pat = re.fullmatch(r"pat[A-Za-z0-9]{14}\.[0-9a-f]*", candidate) is not None
+    if looks_like_pat and not _PAT_SHAPE.fullmatch(candidate):
+        raise MalformedTokenError(
+            "This token looks cut short. Copy the whole token from Airtable (it is shown "
+            "only once; if you lost it, regenerate it) and paste it again."
+        )
+    return candidate
+
+
+def check_airtable_token(token: str, *, api_url: str) -> TokenCheck:
+    """Ask Airtable whether the token works for this app, and which bases it sees.
+
+    Blocking (pyairtable is synchronous): call it through a thread from handlers.
+
+    Args:
+        token: The pasted token (surrounding spaces are ignored).
+        api_url: AIRTABLE_API_URL, e.g. https://api.airtable.com or the emulator.
+
+    Returns:
+        The account, scopes and bases.
+
+    Raises:
+        MalformedTokenError: The text cannot be a token.
+        TokenRejectedError: Airtable does not know the token (401).
+        MissingScopesError: The token lacks a scope from REQUIRED_SCOPES.
+        NoBasesError: The token sees no base.
+        AirtableUnreachableError: Network failure, timeout, rate limit, Airtable error.
+    """
+    token = clean_token(token)
+    api = Api(
+        token,
+        endpoint_url=api_url,
+        timeout=CONNECT_TIMEOUT,
+        # A person is waiting: retry a rate limit a few times, a dead host once.
+        retry_strategy=retry_strategy(total=3, connect=1, read=0),
+    )
+    hint = token[-TOKEN_HINT_LENGTH:]
+
+    try:
+        who = api.whoami()
+    except Exception as exc:
+        raise _user_error(exc, api_url=api_url, step="whoami", hint=hint) from exc
+    user_id = str(who.get("id", ""))
+    reported_scopes = tuple(str(scope) for scope in who.get("scopes", []) or [])
+    email = who.get("email")  # type: ignore[typeddict-item]  # sent with user.email:read
+    # Airtable reports scopes for some tokens only; when it does, name what is missing
+    # before anything else fails in a less readable way.
+    if reported_scopes:
+        missing = [scope for scope in REQUIRED_SCOPES if scope not in reported_scopes]
+        if missing:
+            logger.info(
+                "airtable token refused: missing scopes=%s user=%s hint=…%s",
+                missing,
+                user_id,
+                hint,
+            )
+            raise MissingScopesError(missing)
+
+    try:
+        bases = api.bases()
+    except Exception as exc:
+        raise _user_error(exc, api_url=api_url, step="bases", hint=hint) from exc
+    if not bases:
+        logger.info("airtable token refused: no bases user=%s hint=…%s", user_id, hint)
+        raise NoBasesError()
+
+    accesses = sorted(
+        (
+            BaseAccess(
+                id=base.id,
+                name=base.name or base.id,
+                permission_level=base.permission_level or "",
+            )
+            for base in bases
+        ),
+        key=lambda access: (access.name.casefold(), access.id),
+    )
+    logger.info(
+        "airtable token checked user=%s bases=%d scopes=%s hint=…%s",
+        user_id,
+        len(accesses),
+        list(reported_scopes) or "unreported",
+        hint,
+    )
+    return TokenCheck(
+        user_id=user_id,
+        email=str(email) if email else None,
+        scopes=reported_scopes,
+        bases=tuple(accesses),
+    )
+
+
+def _user_error(exc: Exception, *, api_url: str, step: str, hint: str) -> AirtableTokenError:
+    """Turn what pyairtable/requests raised into the message the user should see."""
+    unreachable = f"Airtable could not be reached at {api_url}. Try again in a minute."
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        status = exc.response.status_code
+        logger.info("airtable token check failed step=%s status=%s hint=…%s", step, status, hint)
+        if status == 401:
+            return TokenRejectedError()
+        if status == 403:
+            # whoami needs no scope; a 403 on the bases list means no schema scope.
+            if step == "bases":
+                return MissingScopesError(["schema.bases:read"])
+            return AirtableTokenError(
+                "Airtable refused this token. Check in Airtable that the token is still "
+                "active and belongs to your account."
+            )
+        if status == 429:
+            return AirtableUnreachableError(
+                "Airtable is limiting requests for this token right now. Try again in a minute."
+            )
+        if status >= 500:
+            return AirtableUnreachableError(
+                f"Airtable had a problem answering (HTTP {status}). Try again in a minute."
+            )
+        return AirtableTokenError(
+            f"Airtable refused the check (HTTP {status}). Try again, or create a new token."
+        )
+    if isinstance(exc, requests.exceptions.RetryError):
+        # Retries exhausted on 429: the token is being rate limited.
+        logger.info("airtable token check rate limited step=%s hint=…%s", step, hint)
+        return AirtableUnreachableError(
+            "Airtable is limiting requests for this token right now. Try again in a minute."
+        )
+    if isinstance(exc, requests.RequestException):
+        logger.warning(
+            "airtable unreachable step=%s url=%s error=%s hint=…%s",
+            step,
+            api_url,
+            type(exc).__name__,
+            hint,
+        )
+        return AirtableUnreachableError(unreachable)
+    if isinstance(exc, ValueError):
+        # Not JSON, or JSON not shaped like Airtable's answer (pydantic's error is a ValueError).
+        logger.warning(
+            "airtable answered unexpectedly step=%s url=%s error=%s hint=…%s",
+            step,
+            api_url,
+            type(exc).__name__,
+            hint,
+        )
+        return AirtableUnreachableError(
+            f"The server at {api_url} did not answer like Airtable. Check AIRTABLE_API_URL."
+        )
+    # Anything else is a bug on our side: let it surface with its traceback.
+    raise exc
+
+
+# --- storage ------------------------------------------------------------------------
+
+
+def save_connection(
+    *, session: Session, user: User, token: str, check: TokenCheck
+) -> AirtableConnection:
+    """Store a checked token, encrypted, replacing the user's previous connection.
+
+    Args:
+        session: The database session.
+        user: The account connecting Airtable.
+        token: The token that `check_airtable_token` accepted.
+        check: Its result.
+
+    Returns:
+        The saved connection (flushed).
+    """
+    assert user.id is not None, "the user must be saved before connecting Airtable"
+    token = clean_token(token)
+    now = utcnow()
+    connection = get_connection(session=session, user=user)
+    if connection is None:
+        connection = AirtableConnection(user_id=user.id, encrypted_token="")
+        connection.created_at = now
+    connection.kind = ConnectionKind.PERSONAL_ACCESS_TOKEN.value
+    connection.encrypted_token = encrypt_secret(token)
+    connection.encrypted_refresh_token = None
+    connection.token_expires_at = None
+    connection.token_hint = token[-TOKEN_HINT_LENGTH:]
+    connection.airtable_user_id = check.user_id
+    connection.airtable_email = check.email or ""
+    connection.scopes = list(check.scopes)
+    connection.checked_at = now
+    session.add(connection)
+    session.flush()
+    logger.info(
+        "airtable connected user_id=%s airtable_user=%s hint=…%s",
+        user.id,
+        check.user_id,
+        connection.token_hint,
+    )
+    return connection
+
+
+def get_connection(*, session: Session, user: User) -> AirtableConnection | None:
+    """The user's Airtable connection, or None (the token stays encrypted).
+
+    Args:
+        session: The database session.
+        user: The account.
+
+    Returns:
+        The connection row or None.
+    """
+    return session.exec(
+        select(AirtableConnection).where(AirtableConnection.user_id == user.id)
+    ).first()
+
+
+def get_token(*, session: Session, user: User) -> str:
+    """The user's decrypted Airtable token, for backend code calling Airtable only.
+
+    Never put the result in Reflex state, a log line or a response.
+
+    Args:
+        session: The database session.
+        user: The account.
+
+    Returns:
+        The token.
+
+    Raises:
+        NotConnectedError: The user has not connected Airtable.
+        SecretDecryptionError: SECRET_KEY changed since the token was saved.
+    """
+    connection = get_connection(session=session, user=user)
+    if connection is None:
+        raise NotConnectedError()
+    return decrypt_secret(connection.encrypted_token)
+
+
+def remove_connection(*, session: Session, user: User) -> bool:
+    """Forget the user's Airtable token (the token itself stays valid in Airtable).
+
+    Args:
+        session: The database session.
+        user: The account.
+
+    Returns:
+        True when there was a connection to remove.
+    """
+    connection = get_connection(session=session, user=user)
+    if connection is None:
+        return False
+    session.delete(connection)
+    session.flush()
+    logger.info("airtable disconnected user_id=%s", user.id)
+    return True

@@ -1,0 +1,92 @@
+"""Page frames: the centred card of the auth pages, form fields with their errors."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+
+def brand() -> rx.Component:
+    """The product's name, as it heads every page."""
+    return rx.hstack(
+        rx.icon("table-2", size=22, color=rx.color("accent", 10)),
+        rx.text("PyAirtable UI", weight="bold", size="4"),
+        align="center",
+        spacing="2",
+    )
+
+
+def auth_card(title: str, *children: rx.Component, subtitle: str = "") -> rx.Component:
+    """A narrow card centred on the page; fits a 375 px phone without sideways scroll."""
+    return rx.center(
+        rx.card(
+            rx.vstack(
+                brand(),
+                rx.heading(title, size="6", as_="h1"),
+                rx.cond(subtitle != "", rx.text(subtitle, color_scheme="gray", size="2")),
+                *children,
+                spacing="4",
+                width="100%",
+            ),
+            size="3",
+            width="100%",
+            max_width="420px",
+        ),
+        min_height="100vh",
+        padding="16px",
+        width="100%",
+        box_sizing="border-box",
+    )
+
+
+def field(
+    label: str,
+    name: str,
+    *,
+    error: rx.Var[str] | str = "",
+    type_: str = "text",
+    autocomplete: str = "",
+    placeholder: str = "",
+    required: bool = True,
+    hint: str = "",
+) -> rx.Component:
+    """A labelled input with its hint and its error right below it."""
+    input_id = f"field-{name}"
+    return rx.vstack(
+        rx.el.label(label, html_for=input_id, style={"fontWeight": "500", "fontSize": "14px"}),
+        rx.input(
+            id=input_id,
+            name=name,
+            type=type_,
+            auto_complete=autocomplete or None,
+            placeholder=placeholder,
+            required=required,
+            size="3",
+            width="100%",
+            aria_invalid=rx.cond(error != "", "true", "false"),
+            aria_describedby=f"{input_id}-error",
+        ),
+        rx.cond(hint != "", rx.text(hint, size="1", color_scheme="gray")),
+        rx.cond(
+            error != "",
+            rx.text(error, id=f"{input_id}-error", role="alert", size="2", color_scheme="red"),
+        ),
+        spacing="1",
+        width="100%",
+        align="stretch",
+    )
+
+
+def form_error(message: rx.Var[str] | str) -> rx.Component:
+    """A form-level error (not tied to one field), announced to screen readers."""
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert", width="100%"),
+    )
+
+
+def form_notice(message: rx.Var[str] | str) -> rx.Component:
+    """A form-level success or information message."""
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon="info", color_scheme="green", role="status", width="100%"),
+    )

@@ -1,0 +1,82 @@
+"""The frame of signed-in pages: top bar with navigation, and no flash of private content."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from pyairtable_ui import routes
+from pyairtable_ui.components.layout import brand
+from pyairtable_ui.state.auth import AuthState
+
+
+def _nav_link(label: str, href: str) -> rx.Component:
+    return rx.link(label, href=href, size="2", weight="medium", underline="none")
+
+
+def top_bar(*extra: rx.Component) -> rx.Component:
+    """Brand, page links and the account menu; wraps on narrow screens."""
+    return rx.hstack(
+        rx.link(brand(), href=routes.CHAT, underline="none", color="inherit"),
+        *extra,
+        rx.spacer(),
+        rx.hstack(
+            _nav_link("Chat", routes.CHAT),
+            _nav_link("History", routes.HISTORY),
+            _nav_link("Settings", routes.SETTINGS),
+            rx.cond(AuthState.is_admin, _nav_link("Admin", routes.ADMIN)),
+            spacing="4",
+            align="center",
+            display=["none", "none", "flex"],
+        ),
+        rx.menu.root(
+            rx.menu.trigger(
+                rx.button(
+                    rx.icon("circle-user", size=18),
+                    rx.text(AuthState.user_name, display=["none", "inline"]),
+                    variant="ghost",
+                    aria_label="Account menu",
+                ),
+            ),
+            rx.menu.content(
+                rx.box(
+                    rx.text(AuthState.user_email, size="1", color_scheme="gray"),
+                    padding_x="8px",
+                    padding_y="4px",
+                ),
+                rx.menu.item("Chat", on_click=rx.redirect(routes.CHAT)),
+                rx.menu.item("History", on_click=rx.redirect(routes.HISTORY)),
+                rx.menu.item("Settings", on_click=rx.redirect(routes.SETTINGS)),
+                rx.cond(
+                    AuthState.is_admin,
+                    rx.menu.item("Admin", on_click=rx.redirect(routes.ADMIN)),
+                ),
+                rx.menu.separator(),
+                rx.menu.item("Sign out", on_click=AuthState.logout, color_scheme="red"),
+            ),
+        ),
+        width="100%",
+        align="center",
+        padding_x="16px",
+        padding_y="10px",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        spacing="3",
+        wrap="wrap",
+    )
+
+
+def private_page(
+    *children: rx.Component, bar_extra: list[rx.Component] | None = None
+) -> rx.Component:
+    """Render `children` only once the server confirmed the session (no flash of data)."""
+    return rx.cond(
+        AuthState.signed_in,
+        rx.vstack(
+            top_bar(*(bar_extra or [])),
+            *children,
+            spacing="0",
+            width="100%",
+            min_height="100vh",
+            align="stretch",
+        ),
+        rx.center(rx.spinner(size="3"), min_height="100vh", aria_label="Loading"),
+    )

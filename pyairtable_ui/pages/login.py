@@ -1,0 +1,211 @@
+"""`/auth/login`: email and password (and single sign-on when configured)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import reflex as rx
+
+from pyairtable_ui import routes
+from pyairtable_ui.auth import service, sessions
+from pyairtable_ui.auth.errors import AuthError
+from pyairtable_ui.auth.models import OnboardingStep
+from pyairtable_ui.auth.passwords import normalize_email
+from pyairtable_ui.components.layout import auth_card, field, form_error, form_notice
+from pyairtable_ui.db import session_scope
+from pyairtable_ui.limits import get_login_limiter
+from pyairtable_ui.notifications import send_verification_to_email
+from pyairtable_ui.observability import LOGINS
+from pyairtable_ui.settings import get_settings
+from pyairtable_ui.state.auth import AuthState, safe_next_path
+
+logger = logging.getLogger(__name__)
+
+UNVERIFIED_MESSAGE = (
+    "Please verify your email first: open the link we sent you. "
+    "No email? Use “Send the link again” below."
+)
+
+
+class _LoginOutcome:
+    def __init__(self, *, ticket: str | None = None, error: str = "", next_path: str = "") -> None:
+        self.ticket = ticket
+        self.error = error
+        self.next_path = next_path
+
+
+def _sign_in(email: str, password: str) -> _LoginOutcome:
+    with session_scope() as db:
+        try:
+            user = service.authenticate(session=db, email=email, password=password)
+        except AuthError as exc:
+            return _LoginOutcome(error=exc.message)
+        if user.email_verified_at is None:
+            return _LoginOutcome(error=UNVERIFIED_MESSAGE)
+        ticket = sessions.issue_login_ticket(session=db, user=user)
+        next_path = (
+            routes.CHAT if user.onboarding_step == OnboardingStep.DONE else routes.ONBOARDING
+        )
+        return _LoginOutcome(ticket=ticket, next_path=next_path)
+
+
+class LoginState(rx.State):
+    """The login form."""
+
+    error: str = ""
+    notice: str = ""
+    working: bool = False
+    show_resend: bool = False
+    oidc_name: str = ""
+
+    _last_email: str = ""
+
+    @rx.event
+    def on_load(self):
+        """Reset the form; say why we are here when a link sent the visitor."""
+        self.error = ""
+        self.working = False
+        self.show_resend = False
+        self.oidc_name = get_settings().oidc_name if get_settings().oidc_configured else ""
+        reason = self.router.url.query_parameters.get("reason", "")
+        self.notice = {
+            "verified": "Your email is verified. Sign in to continue.",
+            "reset": "Your password was changed. Sign in with the new one.",
+            "expired": "Your session ended. Please sign in again.",
+            "signed_out": "You are signed out.",
+        }.get(reason, "")
+
+    @rx.event
+    async def login(self, form_data: dict[str, str]):
+        """Check the credentials under the rate limits, then set the session cookie."""
+        if self.working:
+            return
+        email_typed = form_data.get("email", "").strip()
+        password = form_data.get("password", "")
+        self.error = ""
+        self.notice = ""
+        self.show_resend = False
+        if not email_typed or not password:
+            self.error = "Enter your email and password."
+            return
+        self._last_email = email_typed
+        self.working = True
+        yield
+
+        try:
+            account_key = normalize_email(email_typed)
+        except AuthError:
+            account_key = email_typed.lower()
+        address = self.router.session.client_ip or "unknown"
+        limiter = get_login_limiter()
+        wait = await asyncio.to_thread(limiter.check, email=account_key, address=address)
+        if wait is not None:
+            LOGINS.labels("limited").inc()
+            self.error = wait.message
+            self.working = False
+            return
+
+        outcome = await asyncio.to_thread(_sign_in, email_typed, password)
+        if outcome.ticket is None:
+            if outcome.error == UNVERIFIED_MESSAGE:
+                LOGINS.labels("unverified").inc()
+                self.show_resend = True
+                self.error = outcome.error
+            else:
+                LOGINS.labels("failed").inc()
+                lock = await asyncio.to_thread(
+                    limiter.record_failure, email=account_key, address=address
+                )
+                self.error = lock.message if lock is not None else outcome.error
+            self.working = False
+            return
+
+        LOGINS.labels("ok").inc()
+        await asyncio.to_thread(limiter.record_success, email=account_key, address=address)
+        requested = self.router.url.query_parameters.get("next")
+        next_path = outcome.next_path
+        if requested and outcome.next_path == routes.CHAT:
+            next_path = safe_next_path(requested)
+        # The page trades the one-time ticket for the HttpOnly cookie, then reloads
+        # so the websocket reconnects carrying it.
+        yield rx.call_script(
+            "(async () => { const r = await fetch("
+            f"{json.dumps(routes.SESSION_COOKIE_ROUTE)}, {{method: 'POST', credentials: "
+            "'same-origin', headers: {'content-type': 'application/json'}, body: "
+            f"JSON.stringify({{ticket: {json.dumps(outcome.ticket)}}})}});"
+            f" if (r.ok) {{ window.location.replace({json.dumps(next_path)}); }}"
+            " return r.status; })()",
+            callback=LoginState.cookie_result,
+        )
+
+    @rx.event
+    def cookie_result(self, status: int | str | None):
+        """The cookie route's answer; on success the page is already navigating away."""
+        if status != 204:
+            self.working = False
+            self.error = "Signing in did not complete. Please try again."
+            logger.warning("session cookie exchange failed with status %s", status)
+
+    @rx.event
+    async def resend_verification(self):
+        """Send a new verification link to the email last typed (same reply either way)."""
+        await asyncio.to_thread(send_verification_to_email, self._last_email)
+        self.show_resend = False
+        self.error = ""
+        self.notice = "If that account needs verifying, a new link is on its way."
+
+
+def login_page() -> rx.Component:
+    """The sign-in form."""
+    return auth_card(
+        "Sign in",
+        form_notice(LoginState.notice),
+        rx.form(
+            rx.vstack(
+                field(
+                    "Email",
+                    "email",
+                    type_="email",
+                    autocomplete="email",
+                    placeholder="you@company.com",
+                ),
+                field("Password", "password", type_="password", autocomplete="current-password"),
+                form_error(LoginState.error),
+                rx.button(
+                    "Sign in", type="submit", size="3", width="100%", loading=LoginState.working
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=LoginState.login,
+            width="100%",
+        ),
+        rx.cond(
+            LoginState.show_resend,
+            rx.button(
+                "Send the link again",
+                on_click=LoginState.resend_verification,
+                variant="soft",
+                width="100%",
+            ),
+        ),
+        rx.hstack(
+            rx.link("Forgot your password?", href=routes.RESET, size="2"),
+            rx.spacer(),
+            rx.link("Create an account", href=routes.REGISTER, size="2"),
+            width="100%",
+            wrap="wrap",
+        ),
+    )
+
+
+def register_login(app: rx.App) -> None:
+    """Add the login page to the app."""
+    app.add_page(
+        login_page,
+        route=routes.LOGIN,
+        title="Sign in · PyAirtable UI",
+        on_load=[AuthState.skip_if_signed_in, LoginState.on_load],
+    )

@@ -1,0 +1,459 @@
+"""`/onboarding`: connect Airtable → choose a base → quick tour → the chat. Resumable."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TypedDict
+
+import reflex as rx
+
+from pyairtable_ui import routes
+from pyairtable_ui.airtable import connections
+from pyairtable_ui.auth import service
+from pyairtable_ui.auth.models import OnboardingStep, User
+from pyairtable_ui.components.layout import form_error
+from pyairtable_ui.components.shell import private_page
+from pyairtable_ui.crypto import SecretDecryptionError
+from pyairtable_ui.db import session_scope
+from pyairtable_ui.settings import get_settings
+from pyairtable_ui.state.auth import AuthState, NotSignedInError, login_redirect
+
+logger = logging.getLogger(__name__)
+
+STEPS = [
+    (OnboardingStep.CONNECT.value, "Connect Airtable"),
+    (OnboardingStep.CHOOSE_BASE.value, "Choose a base"),
+    (OnboardingStep.TOUR.value, "Quick tour"),
+    (OnboardingStep.DONE.value, "Chat"),
+]
+
+TOUR_CARDS = [
+    (
+        "message-square-text",
+        "Ask in plain words",
+        "“Which deals closed this month?”, “Add a task for Ana due Friday”, “Mark every "
+        "overdue task as Blocked”. The assistant reads your base to answer.",
+    ),
+    (
+        "shield-check",
+        "Nothing changes without you",
+        "Before any write you see a preview, old value → new value for each cell. Confirm, "
+        "untick rows, or reject. Every change can be undone later.",
+    ),
+    (
+        "history",
+        "Everything is on the record",
+        "The sidebar of each conversation lists its actions; the History page lists all of "
+        "yours, with what was sent to Airtable, and lets you export them.",
+    ),
+]
+
+
+class BaseChoice(TypedDict):
+    """A base as the picker shows it."""
+
+    id: str
+    name: str
+    permission_level: str
+
+
+class OnboardingState(rx.State):
+    """Where the user is in onboarding, and the data of the current step."""
+
+    step: str = OnboardingStep.CONNECT.value
+    connected_as: str = ""
+    token_hint: str = ""
+    token_error: str = ""
+    connecting: bool = False
+    bases: list[BaseChoice] = []
+    bases_error: str = ""
+    loading_bases: bool = False
+    base_query: str = ""
+    tour_index: int = 0
+
+    @rx.var
+    def visible_bases(self) -> list[BaseChoice]:
+        """The bases whose name or id contains the search text."""
+        query = self.base_query.strip().lower()
+        if not query:
+            return self.bases
+        return [b for b in self.bases if query in b["name"].lower() or query in b["id"].lower()]
+
+    @rx.var
+    def step_number(self) -> int:
+        """1-based position of the current step."""
+        return next((i for i, (key, _) in enumerate(STEPS, 1) if key == self.step), 1)
+
+    async def _user_id(self) -> int | None:
+        auth = await self.get_state(AuthState)
+        try:
+            return await auth.require_user_id()
+        except NotSignedInError:
+            return None
+
+    @rx.event
+    async def on_load(self):
+        """Resume where the user left off."""
+        user_id = await self._user_id()
+        if user_id is None:
+            return rx.redirect(login_redirect(routes.ONBOARDING), replace=True)
+        self.token_error = self.bases_error = ""
+        self.connecting = False
+
+        def _read() -> tuple[str, str, str]:
+            with session_scope() as db:
+                user = db.get(User, user_id)
+                assert user is not None
+                connection = connections.get_connection(session=db, user=user)
+                step = user.onboarding_step
+                if connection is None and step != OnboardingStep.DONE:
+                    step = OnboardingStep.CONNECT.value
+                email = connection.airtable_email if connection else ""
+                hint = connection.token_hint if connection else ""
+                return step, email, hint
+
+        step, self.connected_as, self.token_hint = await asyncio.to_thread(_read)
+        if step == OnboardingStep.DONE:
+            return rx.redirect(routes.CHAT, replace=True)
+        self.step = step
+        if step == OnboardingStep.CHOOSE_BASE:
+            return OnboardingState.load_bases
+        return None
+
+    @rx.event
+    async def connect(self, form_data: dict[str, str]):
+        """Check the pasted token with Airtable, store it encrypted, go to the base step."""
+        if self.connecting:
+            return
+        user_id = await self._user_id()
+        if user_id is None:
+            yield rx.redirect(login_redirect(routes.ONBOARDING), replace=True)
+            return
+        token = form_data.get("token", "")
+        self.token_error = ""
+        self.connecting = True
+        yield
+        try:
+            check = await asyncio.to_thread(
+                connections.check_airtable_token, token, api_url=get_settings().airtable_api_url
+            )
+        except connections.AirtableTokenError as exc:
+            self.token_error = exc.message
+            self.connecting = False
+            return
+
+        def _save() -> str:
+            with session_scope() as db:
+                user = db.get(User, user_id)
+                assert user is not None
+                saved = connections.save_connection(session=db, user=user, token=token, check=check)
+                service.set_onboarding_step(session=db, user=user, step=OnboardingStep.CHOOSE_BASE)
+                return saved.token_hint
+
+        self.token_hint = await asyncio.to_thread(_save)
+        self.connected_as = check.email or check.user_id
+        self.bases = [
+            BaseChoice(id=b.id, name=b.name, permission_level=b.permission_level)
+            for b in check.bases
+        ]
+        self.step = OnboardingStep.CHOOSE_BASE.value
+        self.connecting = False
+
+    @rx.event
+    async def load_bases(self):
+        """List the bases the stored token sees (after a reload on the base step)."""
+        user_id = await self._user_id()
+        if user_id is None:
+            return
+        self.loading_bases = True
+        self.bases_error = ""
+        yield
+
+        def _check() -> connections.TokenCheck:
+            with session_scope() as db:
+                user = db.get(User, user_id)
+                assert user is not None
+                token = connections.get_token(session=db, user=user)
+            return connections.check_airtable_token(token, api_url=get_settings().airtable_api_url)
+
+        try:
+            check = await asyncio.to_thread(_check)
+        except (connections.AirtableTokenError, SecretDecryptionError) as exc:
+            self.bases_error = exc.message
+        else:
+            self.bases = [
+                BaseChoice(id=b.id, name=b.name, permission_level=b.permission_level)
+                for b in check.bases
+            ]
+        self.loading_bases = False
+
+    @rx.event
+    def set_base_query(self, value: str):
+        """Filter the base list as the user types."""
+        self.base_query = value[:200]
+
+    @rx.event
+    async def choose_base(self, base_id: str):
+        """Remember the chosen base (it must be one the token sees) and start the tour."""
+        user_id = await self._user_id()
+        if user_id is None or base_id not in {b["id"] for b in self.bases}:
+            return
+
+        def _save() -> None:
+            with session_scope() as db:
+                user = db.get(User, user_id)
+                assert user is not None
+                service.set_default_base(session=db, user=user, base_id=base_id)
+                service.set_onboarding_step(session=db, user=user, step=OnboardingStep.TOUR)
+
+        await asyncio.to_thread(_save)
+        self.tour_index = 0
+        self.step = OnboardingStep.TOUR.value
+
+    @rx.event
+    def back_to_connect(self):
+        """Let the user paste a different token."""
+        self.step = OnboardingStep.CONNECT.value
+        self.token_error = ""
+
+    @rx.event
+    async def next_card(self):
+        """Show the next tour card, or finish on the last one."""
+        if self.tour_index < len(TOUR_CARDS) - 1:
+            self.tour_index += 1
+            return None
+        return OnboardingState.finish
+
+    @rx.event
+    async def finish(self):
+        """Mark onboarding done and open the chat on the chosen base."""
+        user_id = await self._user_id()
+        if user_id is None:
+            return rx.redirect(login_redirect(routes.ONBOARDING), replace=True)
+
+        def _done() -> None:
+            with session_scope() as db:
+                user = db.get(User, user_id)
+                assert user is not None
+                service.set_onboarding_step(session=db, user=user, step=OnboardingStep.DONE)
+
+        await asyncio.to_thread(_done)
+        auth = await self.get_state(AuthState)
+        await auth.refresh_user()
+        return rx.redirect(routes.CHAT, replace=True)
+
+
+def _stepper() -> rx.Component:
+    return rx.hstack(
+        *[
+            rx.hstack(
+                rx.badge(
+                    str(number),
+                    variant=rx.cond(OnboardingState.step_number >= number, "solid", "soft"),
+                    radius="full",
+                ),
+                rx.text(label, size="2", weight="medium", display=["none", "none", "inline"]),
+                rx.cond(
+                    OnboardingState.step_number == number,
+                    rx.text(label, size="2", weight="medium", display=["inline", "inline", "none"]),
+                ),
+                align="center",
+                spacing="2",
+            )
+            for number, (_, label) in enumerate(STEPS, 1)
+        ],
+        spacing="4",
+        wrap="wrap",
+        aria_label="Onboarding steps",
+    )
+
+
+def _connect_step() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Connect your Airtable account", size="5", as_="h2"),
+        rx.text(
+            "Create a personal access token in Airtable (Builder hub → Personal access "
+            "tokens) with the scopes data.records:read, data.records:write, "
+            "schema.bases:read (and schema.bases:write to let the assistant add tables "
+            "and fields), and give it the bases you want to use. Paste it here: it is "
+            "checked with Airtable, stored encrypted, and never shown again.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.form(
+            rx.vstack(
+                rx.el.label(
+                    "Personal access token",
+                    html_for="field-token",
+                    style={"fontWeight": "500", "fontSize": "14px"},
+                ),
+                rx.input(
+                    id="field-token",
+                    name="token",
+                    type="password",
+                    placeholder="pat…",
+                    auto_complete="off",
+                    required=True,
+                    size="3",
+                    width="100%",
+                ),
+                rx.cond(
+                    OnboardingState.token_error != "",
+                    rx.text(
+                        OnboardingState.token_error, role="alert", size="2", color_scheme="red"
+                    ),
+                ),
+                rx.button("Connect", type="submit", size="3", loading=OnboardingState.connecting),
+                spacing="2",
+                width="100%",
+                align="start",
+            ),
+            on_submit=OnboardingState.connect,
+            reset_on_submit=False,
+            width="100%",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _base_row(base: BaseChoice) -> rx.Component:
+    return rx.card(
+        rx.hstack(
+            rx.vstack(
+                rx.text(base["name"], weight="bold"),
+                rx.text(base["id"], size="1", color_scheme="gray", font_family="monospace"),
+                spacing="0",
+                min_width="0",
+            ),
+            rx.spacer(),
+            rx.badge(base["permission_level"], variant="soft"),
+            rx.button(
+                "Use this base",
+                on_click=OnboardingState.choose_base(base["id"]),  # type: ignore[operator]
+                aria_label="Use " + base["name"],
+            ),
+            align="center",
+            spacing="3",
+            wrap="wrap",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _base_step() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Choose a base", size="5", as_="h2"),
+        rx.cond(
+            OnboardingState.connected_as != "",
+            rx.text(
+                "Connected as ",
+                rx.text.strong(OnboardingState.connected_as),
+                " (token …",
+                OnboardingState.token_hint,
+                "). ",
+                rx.link("Use another token", on_click=OnboardingState.back_to_connect, href="#"),
+                size="2",
+            ),
+        ),
+        rx.el.label("Search bases", html_for="base-search", style={"fontSize": "14px"}),
+        rx.input(
+            id="base-search",
+            placeholder="Type part of a base name",
+            value=OnboardingState.base_query,
+            on_change=OnboardingState.set_base_query,
+            width="100%",
+            size="3",
+        ),
+        form_error(OnboardingState.bases_error),
+        rx.cond(OnboardingState.loading_bases, rx.hstack(rx.spinner(), rx.text("Loading bases…"))),
+        rx.vstack(
+            rx.foreach(OnboardingState.visible_bases, _base_row),
+            rx.cond(
+                (OnboardingState.visible_bases.length() == 0) & ~OnboardingState.loading_bases,
+                rx.text("No base matches.", size="2", color_scheme="gray"),
+            ),
+            width="100%",
+            spacing="2",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _tour_step() -> rx.Component:
+    return rx.vstack(
+        rx.heading("A quick tour", size="5", as_="h2"),
+        rx.match(
+            OnboardingState.tour_index,
+            *[
+                (
+                    index,
+                    rx.card(
+                        rx.hstack(
+                            rx.icon(icon, size=28, color=rx.color("accent", 10)),
+                            rx.vstack(
+                                rx.text(title, weight="bold", size="4"),
+                                rx.text(body, size="3"),
+                                spacing="1",
+                            ),
+                            spacing="4",
+                            align="start",
+                        ),
+                        width="100%",
+                    ),
+                )
+                for index, (icon, title, body) in enumerate(TOUR_CARDS)
+            ],
+        ),
+        rx.text(
+            OnboardingState.tour_index + 1, f" of {len(TOUR_CARDS)}", size="1", color_scheme="gray"
+        ),
+        rx.hstack(
+            rx.button("Skip the tour", variant="soft", on_click=OnboardingState.finish),
+            rx.button(
+                rx.cond(
+                    OnboardingState.tour_index == len(TOUR_CARDS) - 1, "Start chatting", "Next"
+                ),
+                on_click=OnboardingState.next_card,
+            ),
+            spacing="3",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def onboarding_page() -> rx.Component:
+    """The four steps, one at a time."""
+    return private_page(
+        rx.center(
+            rx.vstack(
+                _stepper(),
+                rx.match(
+                    OnboardingState.step,
+                    (OnboardingStep.CONNECT.value, _connect_step()),
+                    (OnboardingStep.CHOOSE_BASE.value, _base_step()),
+                    (OnboardingStep.TOUR.value, _tour_step()),
+                    rx.spinner(),
+                ),
+                spacing="5",
+                width="100%",
+                max_width="720px",
+                padding="20px",
+            ),
+            width="100%",
+        ),
+    )
+
+
+def register_onboarding(app: rx.App) -> None:
+    """Add the onboarding page to the app."""
+    app.add_page(
+        onboarding_page,
+        route=routes.ONBOARDING,
+        title="Get started · PyAirtable UI",
+        on_load=[AuthState.guard_private_page, OnboardingState.on_load],
+    )

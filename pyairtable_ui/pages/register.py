@@ -1,0 +1,175 @@
+"""`/auth/register`: create an account; a verification link goes out by email."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import reflex as rx
+
+from pyairtable_ui import routes
+from pyairtable_ui.auth import service
+from pyairtable_ui.auth.errors import (
+    AuthError,
+    EmailTakenError,
+    InvalidEmailError,
+    InvalidProfileError,
+    WeakPasswordError,
+)
+from pyairtable_ui.auth.passwords import MIN_PASSWORD_LENGTH
+from pyairtable_ui.components.layout import auth_card, field, form_error, form_notice
+from pyairtable_ui.db import session_scope
+from pyairtable_ui.mail import EmailDeliveryError
+from pyairtable_ui.notifications import send_verification
+from pyairtable_ui.state.auth import AuthState
+
+logger = logging.getLogger(__name__)
+
+PASSWORD_RULES_HINT = (
+    f"At least {MIN_PASSWORD_LENGTH} characters, not only digits, not your email "
+    "and not a common password. A few random words work well."
+)
+
+
+def _register(email: str, password: str, name: str) -> int:
+    with session_scope() as db:
+        user = service.register_user(session=db, email=email, password=password, display_name=name)
+        assert user.id is not None
+        return user.id
+
+
+class RegisterState(rx.State):
+    """The registration form and its per-field errors."""
+
+    email_error: str = ""
+    password_error: str = ""
+    confirm_error: str = ""
+    name_error: str = ""
+    error: str = ""
+    done_message: str = ""
+    working: bool = False
+
+    @rx.event
+    def on_load(self):
+        """Start with a clean form."""
+        self._clear()
+        self.working = False
+
+    def _clear(self) -> None:
+        self.email_error = self.password_error = self.confirm_error = self.name_error = ""
+        self.error = self.done_message = ""
+
+    @rx.event
+    async def register(self, form_data: dict[str, str]):
+        """Create the account, then email the verification link."""
+        if self.working:
+            return
+        self._clear()
+        email = form_data.get("email", "").strip()
+        password = form_data.get("password", "")
+        if password != form_data.get("confirm", ""):
+            self.confirm_error = "The two passwords are not the same."
+            return
+        self.working = True
+        yield
+        try:
+            user_id = await asyncio.to_thread(
+                _register, email, password, form_data.get("name", "").strip()
+            )
+        except InvalidEmailError as exc:
+            self.email_error = exc.message
+        except EmailTakenError as exc:
+            self.email_error = exc.message
+        except WeakPasswordError as exc:
+            self.password_error = exc.message
+        except InvalidProfileError as exc:
+            self.name_error = exc.message
+        except AuthError as exc:
+            self.error = exc.message
+        else:
+            try:
+                await asyncio.to_thread(send_verification, user_id=user_id)
+                self.done_message = (
+                    f"Account created. We sent a verification link to {email}: "
+                    "open it to finish, then sign in."
+                )
+            except EmailDeliveryError as exc:
+                self.error = exc.message
+        self.working = False
+
+
+def register_page() -> rx.Component:
+    """The registration form, or the "check your email" message once done."""
+    return auth_card(
+        "Create your account",
+        rx.cond(
+            RegisterState.done_message != "",
+            rx.vstack(
+                form_notice(RegisterState.done_message),
+                rx.link("Go to sign in", href=routes.LOGIN),
+                width="100%",
+            ),
+            rx.form(
+                rx.vstack(
+                    field(
+                        "Name",
+                        "name",
+                        error=RegisterState.name_error,
+                        autocomplete="name",
+                        required=False,
+                        placeholder="Ana Silva",
+                    ),
+                    field(
+                        "Email",
+                        "email",
+                        type_="email",
+                        autocomplete="email",
+                        error=RegisterState.email_error,
+                        placeholder="you@company.com",
+                    ),
+                    field(
+                        "Password",
+                        "password",
+                        type_="password",
+                        autocomplete="new-password",
+                        error=RegisterState.password_error,
+                        hint=PASSWORD_RULES_HINT,
+                    ),
+                    field(
+                        "Repeat the password",
+                        "confirm",
+                        type_="password",
+                        autocomplete="new-password",
+                        error=RegisterState.confirm_error,
+                    ),
+                    form_error(RegisterState.error),
+                    rx.button(
+                        "Create account",
+                        type="submit",
+                        size="3",
+                        width="100%",
+                        loading=RegisterState.working,
+                    ),
+                    spacing="3",
+                    width="100%",
+                ),
+                on_submit=RegisterState.register,
+                width="100%",
+            ),
+        ),
+        rx.text(
+            "Already have an account? ",
+            rx.link("Sign in", href=routes.LOGIN),
+            size="2",
+        ),
+    )
+
+
+def register_register(app: rx.App) -> None:
+    """Add the registration page to the app."""
+    app.add_page(
+        register_page,
+        route=routes.REGISTER,
+        title="Create your account · PyAirtable UI",
+        on_load=[AuthState.skip_if_signed_in, RegisterState.on_load],
+    )

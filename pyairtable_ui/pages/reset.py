@@ -1,0 +1,166 @@
+"""`/auth/reset`: ask for a reset link, or (with `?token=`) choose a new password."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import reflex as rx
+
+from pyairtable_ui import routes
+from pyairtable_ui.auth import service
+from pyairtable_ui.auth.errors import AuthError, WeakPasswordError
+from pyairtable_ui.components.layout import auth_card, field, form_error, form_notice
+from pyairtable_ui.db import session_scope
+from pyairtable_ui.mail import EmailDeliveryError
+from pyairtable_ui.notifications import send_password_reset
+from pyairtable_ui.pages.register import PASSWORD_RULES_HINT
+
+logger = logging.getLogger(__name__)
+
+SENT_MESSAGE = (
+    "If an account exists for that address, we sent it a link to choose a new password. "
+    "The link works for one hour."
+)
+
+
+def _reset(token: str, password: str) -> None:
+    with session_scope() as db:
+        service.reset_password(session=db, token=token, new_password=password)
+
+
+class ResetState(rx.State):
+    """Both halves of the reset flow."""
+
+    has_token: bool = False
+    sent_message: str = ""
+    password_error: str = ""
+    confirm_error: str = ""
+    error: str = ""
+    working: bool = False
+
+    @rx.event
+    def on_load(self):
+        """Pick the half of the flow from the link."""
+        self.has_token = bool(self.router.url.query_parameters.get("token"))
+        self.sent_message = self.password_error = self.confirm_error = self.error = ""
+        self.working = False
+
+    @rx.event
+    async def request_link(self, form_data: dict[str, str]):
+        """Email a reset link; the reply is the same whether the account exists or not."""
+        if self.working:
+            return
+        self.working = True
+        self.error = ""
+        yield
+        try:
+            await asyncio.to_thread(send_password_reset, form_data.get("email", ""))
+            self.sent_message = SENT_MESSAGE
+        except EmailDeliveryError as exc:
+            self.error = exc.message
+        self.working = False
+
+    @rx.event
+    async def set_password(self, form_data: dict[str, str]):
+        """Use the link's token to set the new password, then go to sign in."""
+        if self.working:
+            return
+        self.password_error = self.confirm_error = self.error = ""
+        password = form_data.get("password", "")
+        if password != form_data.get("confirm", ""):
+            self.confirm_error = "The two passwords are not the same."
+            return
+        self.working = True
+        yield
+        token = self.router.url.query_parameters.get("token", "")
+        try:
+            await asyncio.to_thread(_reset, token, password)
+        except WeakPasswordError as exc:
+            self.password_error = exc.message
+        except AuthError as exc:
+            self.error = exc.message
+        else:
+            self.working = False
+            yield rx.redirect(f"{routes.LOGIN}?reason=reset", replace=True)
+            return
+        self.working = False
+
+
+def reset_page() -> rx.Component:
+    """Request form without a token; new-password form with one."""
+    return auth_card(
+        "Reset your password",
+        rx.cond(
+            ResetState.has_token,
+            rx.form(
+                rx.vstack(
+                    field(
+                        "New password",
+                        "password",
+                        type_="password",
+                        autocomplete="new-password",
+                        error=ResetState.password_error,
+                        hint=PASSWORD_RULES_HINT,
+                    ),
+                    field(
+                        "Repeat the new password",
+                        "confirm",
+                        type_="password",
+                        autocomplete="new-password",
+                        error=ResetState.confirm_error,
+                    ),
+                    form_error(ResetState.error),
+                    rx.button(
+                        "Set new password",
+                        type="submit",
+                        size="3",
+                        width="100%",
+                        loading=ResetState.working,
+                    ),
+                    spacing="3",
+                    width="100%",
+                ),
+                on_submit=ResetState.set_password,
+                width="100%",
+            ),
+            rx.cond(
+                ResetState.sent_message != "",
+                form_notice(ResetState.sent_message),
+                rx.form(
+                    rx.vstack(
+                        field(
+                            "Email",
+                            "email",
+                            type_="email",
+                            autocomplete="email",
+                            placeholder="you@company.com",
+                        ),
+                        form_error(ResetState.error),
+                        rx.button(
+                            "Email me a reset link",
+                            type="submit",
+                            size="3",
+                            width="100%",
+                            loading=ResetState.working,
+                        ),
+                        spacing="3",
+                        width="100%",
+                    ),
+                    on_submit=ResetState.request_link,
+                    width="100%",
+                ),
+            ),
+        ),
+        rx.link("Back to sign in", href=routes.LOGIN, size="2"),
+    )
+
+
+def register_reset(app: rx.App) -> None:
+    """Add the password reset page to the app."""
+    app.add_page(
+        reset_page,
+        route=routes.RESET,
+        title="Reset your password · PyAirtable UI",
+        on_load=ResetState.on_load,
+    )

@@ -1,0 +1,605 @@
+"""`/settings`: profile, password, Airtable connection, default base and model, sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TypedDict
+
+import reflex as rx
+
+from pyairtable_ui import routes
+from pyairtable_ui.airtable import connections
+from pyairtable_ui.auth import service, sessions
+from pyairtable_ui.auth.errors import AuthError, WeakPasswordError, WrongPasswordError
+from pyairtable_ui.auth.models import User
+from pyairtable_ui.components.layout import field, form_error, form_notice
+from pyairtable_ui.components.shell import private_page
+from pyairtable_ui.crypto import SecretDecryptionError
+from pyairtable_ui.db import session_scope
+from pyairtable_ui.pages.onboarding import BaseChoice
+from pyairtable_ui.pages.register import PASSWORD_RULES_HINT
+from pyairtable_ui.settings import get_settings
+from pyairtable_ui.state.auth import AuthState, NotSignedInError, login_redirect
+
+logger = logging.getLogger(__name__)
+
+
+class SessionRow(TypedDict):
+    """A signed-in browser as the sessions list shows it."""
+
+    id: int
+    device: str
+    address: str
+    created: str
+    last_used: str
+    current: bool
+
+
+def _describe_agent(user_agent: str) -> str:
+    # A short, readable guess; the full string is too long for a phone screen.
+    for name in ("Edg", "Firefox", "Chrome", "Safari"):
+        if name in user_agent:
+            browser = {"Edg": "Edge"}.get(name, name)
+            break
+    else:
+        browser = "Browser"
+    for os_name in ("Android", "iPhone", "iPad", "Windows", "Mac OS", "Linux"):
+        if os_name in user_agent:
+            return f"{browser} on {os_name.replace('Mac OS', 'macOS')}"
+    return browser
+
+
+class SettingsState(rx.State):
+    """Everything the settings page shows and edits, loaded per request for this user."""
+
+    display_name: str = ""
+    profile_notice: str = ""
+    profile_error: str = ""
+
+    current_password_error: str = ""
+    new_password_error: str = ""
+    confirm_error: str = ""
+    password_notice: str = ""
+    changing_password: bool = False
+
+    connected: bool = False
+    connected_as: str = ""
+    token_hint: str = ""
+    connection_notice: str = ""
+    connection_error: str = ""
+    checking: bool = False
+
+    bases: list[BaseChoice] = []
+    default_base_id: str = ""
+    default_model: str = ""
+    models: list[str] = []
+    defaults_notice: str = ""
+
+    session_rows: list[SessionRow] = []
+    sessions_notice: str = ""
+
+    async def _ids(self) -> tuple[int, int] | None:
+        auth = await self.get_state(AuthState)
+        try:
+            return await auth.require_user_id(), await auth.require_session_id()
+        except NotSignedInError:
+            return None
+
+    def _clear_messages(self) -> None:
+        self.profile_notice = self.profile_error = ""
+        self.current_password_error = self.new_password_error = self.confirm_error = ""
+        self.password_notice = self.connection_notice = self.connection_error = ""
+        self.defaults_notice = self.sessions_notice = ""
+
+    @rx.event
+    async def on_load(self):
+        """Load this user's settings from the database (never from the browser)."""
+        ids = await self._ids()
+        if ids is None:
+            return rx.redirect(login_redirect(routes.SETTINGS), replace=True)
+        user_id, session_id = ids
+        self._clear_messages()
+
+        def _read() -> tuple[User, str, str, list[SessionRow]]:
+            with session_scope() as db:
+                user = db.get(User, user_id)
+                assert user is not None
+                connection = connections.get_connection(session=db, user=user)
+                rows = [
+                    SessionRow(
+                        id=row.id or 0,
+                        device=_describe_agent(row.user_agent),
+                        address=row.ip_address,
+                        created=row.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                        last_used=row.last_used_at.strftime("%Y-%m-%d %H:%M UTC"),
+                        current=row.id == session_id,
+                    )
+                    for row in sessions.list_sessions(session=db, user=user)
+                ]
+                email = (
+                    (connection.airtable_email or connection.airtable_user_id) if connection else ""
+                )
+                hint = connection.token_hint if connection else ""
+                return user, email, hint, rows
+
+        user, self.connected_as, self.token_hint, self.session_rows = await asyncio.to_thread(_read)
+        self.connected = bool(self.token_hint)
+        self.display_name = user.display_name
+        self.default_base_id = user.default_base_id or ""
+        self.models = get_settings().allowed_models
+        self.default_model = user.default_model or get_settings().llm_model
+        if self.connected:
+            return SettingsState.recheck_connection
+        return None
+
+    @rx.event
+    async def save_profile(self, form_data: dict[str, str]):
+        """Change the name shown in the app."""
+        ids = await self._ids()
+        if ids is None:
+            return
+        self._clear_messages()
+
+        def _save() -> str:
+            with session_scope() as db:
+                user = db.get(User, ids[0])
+                assert user is not None
+                return service.update_profile(
+                    session=db, user=user, display_name=form_data.get("display_name", "")
+                ).display_name
+
+        try:
+            self.display_name = await asyncio.to_thread(_save)
+        except AuthError as exc:
+            self.profile_error = exc.message
+            return
+        self.profile_notice = "Saved."
+        auth = await self.get_state(AuthState)
+        await auth.refresh_user()
+
+    @rx.event
+    async def change_password(self, form_data: dict[str, str]):
+        """Change the password; other browsers are signed out, this one stays."""
+        ids = await self._ids()
+        if ids is None or self.changing_password:
+            return
+        self._clear_messages()
+        new = form_data.get("new_password", "")
+        if new != form_data.get("confirm_password", ""):
+            self.confirm_error = "The two passwords are not the same."
+            return
+        self.changing_password = True
+        yield
+
+        def _change() -> None:
+            with session_scope() as db:
+                user = db.get(User, ids[0])
+                assert user is not None
+                service.change_password(
+                    session=db,
+                    user=user,
+                    current_password=form_data.get("current_password", ""),
+                    new_password=new,
+                    keep_session_id=ids[1],
+                )
+
+        try:
+            await asyncio.to_thread(_change)
+        except WrongPasswordError as exc:
+            self.current_password_error = exc.message
+        except WeakPasswordError as exc:
+            self.new_password_error = exc.message
+        except AuthError as exc:
+            self.current_password_error = exc.message
+        else:
+            self.password_notice = "Password changed. Your other browsers were signed out."  # noqa: S105
+            yield SettingsState.reload_sessions
+        self.changing_password = False
+
+    @rx.event
+    async def recheck_connection(self):
+        """Ask Airtable again whether the stored token works, and refresh the base list."""
+        ids = await self._ids()
+        if ids is None:
+            return
+        self.checking = True
+        self.connection_error = ""
+        yield
+
+        def _check() -> connections.TokenCheck:
+            with session_scope() as db:
+                user = db.get(User, ids[0])
+                assert user is not None
+                token = connections.get_token(session=db, user=user)
+            return connections.check_airtable_token(token, api_url=get_settings().airtable_api_url)
+
+        try:
+            check = await asyncio.to_thread(_check)
+        except (connections.AirtableTokenError, SecretDecryptionError) as exc:
+            self.connection_error = exc.message
+        else:
+            self.bases = [
+                BaseChoice(id=b.id, name=b.name, permission_level=b.permission_level)
+                for b in check.bases
+            ]
+            self.connection_notice = f"The token works and sees {len(check.bases)} base(s)."
+        self.checking = False
+
+    @rx.event
+    async def replace_token(self, form_data: dict[str, str]):
+        """Check and store a new token in place of the old one."""
+        ids = await self._ids()
+        if ids is None or self.checking:
+            return
+        self._clear_messages()
+        token = form_data.get("token", "")
+        self.checking = True
+        yield
+        try:
+            check = await asyncio.to_thread(
+                connections.check_airtable_token, token, api_url=get_settings().airtable_api_url
+            )
+        except connections.AirtableTokenError as exc:
+            self.connection_error = exc.message
+            self.checking = False
+            return
+
+        def _save() -> str:
+            with session_scope() as db:
+                user = db.get(User, ids[0])
+                assert user is not None
+                return connections.save_connection(
+                    session=db, user=user, token=token, check=check
+                ).token_hint
+
+        self.token_hint = await asyncio.to_thread(_save)
+        self.connected = True
+        self.connected_as = check.email or check.user_id
+        self.bases = [
+            BaseChoice(id=b.id, name=b.name, permission_level=b.permission_level)
+            for b in check.bases
+        ]
+        self.connection_notice = "The new token is connected."
+        self.checking = False
+
+    @rx.event
+    async def remove_connection(self):
+        """Forget the stored token (the chat needs a new one before it can work)."""
+        ids = await self._ids()
+        if ids is None:
+            return
+        self._clear_messages()
+
+        def _remove() -> None:
+            with session_scope() as db:
+                user = db.get(User, ids[0])
+                assert user is not None
+                connections.remove_connection(session=db, user=user)
+
+        await asyncio.to_thread(_remove)
+        self.connected = False
+        self.connected_as = self.token_hint = ""
+        self.bases = []
+        self.connection_notice = "Airtable is disconnected. The stored token was deleted."
+
+    @rx.event
+    async def save_defaults(self, form_data: dict[str, str]):
+        """Store the default base (one the token sees) and model (one the admin allows)."""
+        ids = await self._ids()
+        if ids is None:
+            return
+        self._clear_messages()
+        base_id = form_data.get("default_base_id") or self.default_base_id
+        model = form_data.get("default_model") or self.default_model
+        if base_id and base_id not in {b["id"] for b in self.bases}:
+            self.defaults_notice = "Choose one of the bases your token can see."
+            return
+
+        def _save() -> None:
+            with session_scope() as db:
+                user = db.get(User, ids[0])
+                assert user is not None
+                service.set_default_base(session=db, user=user, base_id=base_id or None)
+                service.set_default_model(
+                    session=db, user=user, model=model, allowed_models=get_settings().allowed_models
+                )
+
+        try:
+            await asyncio.to_thread(_save)
+        except AuthError as exc:
+            self.defaults_notice = exc.message
+            return
+        self.default_base_id, self.default_model = base_id, model
+        self.defaults_notice = "Saved."
+
+    @rx.event
+    def set_default_base_id(self, value: str):
+        """Keep the picked base until saved."""
+        self.default_base_id = value
+
+    @rx.event
+    def set_default_model_value(self, value: str):
+        """Keep the picked model until saved."""
+        self.default_model = value
+
+    @rx.event
+    async def reload_sessions(self):
+        """Read the list of signed-in browsers again."""
+        ids = await self._ids()
+        if ids is None:
+            return
+
+        def _read() -> list[SessionRow]:
+            with session_scope() as db:
+                user = db.get(User, ids[0])
+                assert user is not None
+                return [
+                    SessionRow(
+                        id=row.id or 0,
+                        device=_describe_agent(row.user_agent),
+                        address=row.ip_address,
+                        created=row.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                        last_used=row.last_used_at.strftime("%Y-%m-%d %H:%M UTC"),
+                        current=row.id == ids[1],
+                    )
+                    for row in sessions.list_sessions(session=db, user=user)
+                ]
+
+        self.session_rows = await asyncio.to_thread(_read)
+
+    @rx.event
+    async def sign_out_others(self):
+        """Revoke every session of this user except this browser's."""
+        ids = await self._ids()
+        if ids is None:
+            return
+
+        def _revoke() -> int:
+            with session_scope() as db:
+                user = db.get(User, ids[0])
+                assert user is not None
+                return sessions.revoke_all_sessions(session=db, user=user, except_session_id=ids[1])
+
+        count = await asyncio.to_thread(_revoke)
+        self.sessions_notice = f"Signed out {count} other session(s)."
+        return SettingsState.reload_sessions
+
+
+def _section(title: str, *children: rx.Component) -> rx.Component:
+    return rx.card(
+        rx.vstack(rx.heading(title, size="4", as_="h2"), *children, spacing="3", width="100%"),
+        width="100%",
+    )
+
+
+def _session_row(row: SessionRow) -> rx.Component:
+    return rx.hstack(
+        rx.vstack(
+            rx.text(row["device"], weight="medium"),
+            rx.text(
+                "Signed in ",
+                row["created"],
+                " · last used ",
+                row["last_used"],
+                " · ",
+                row["address"],
+                size="1",
+                color_scheme="gray",
+            ),
+            spacing="0",
+        ),
+        rx.spacer(),
+        rx.cond(row["current"], rx.badge("This browser", color_scheme="green")),
+        width="100%",
+        align="center",
+        wrap="wrap",
+    )
+
+
+def settings_page() -> rx.Component:
+    """All personal settings, one card each."""
+    return private_page(
+        rx.center(
+            rx.vstack(
+                rx.heading("Settings", size="6", as_="h1"),
+                _section(
+                    "Profile",
+                    rx.text("Email: ", AuthState.user_email, size="2"),
+                    rx.form(
+                        rx.vstack(
+                            rx.el.label(
+                                "Name",
+                                html_for="field-display_name",
+                                style={"fontWeight": "500", "fontSize": "14px"},
+                            ),
+                            rx.input(
+                                id="field-display_name",
+                                name="display_name",
+                                default_value=SettingsState.display_name,
+                                width="100%",
+                                key=SettingsState.display_name,
+                            ),
+                            form_error(SettingsState.profile_error),
+                            form_notice(SettingsState.profile_notice),
+                            rx.button("Save profile", type="submit"),
+                            spacing="2",
+                            width="100%",
+                            align="start",
+                        ),
+                        on_submit=SettingsState.save_profile,
+                        width="100%",
+                    ),
+                ),
+                _section(
+                    "Password",
+                    rx.form(
+                        rx.vstack(
+                            field(
+                                "Current password",
+                                "current_password",
+                                type_="password",
+                                autocomplete="current-password",
+                                error=SettingsState.current_password_error,
+                            ),
+                            field(
+                                "New password",
+                                "new_password",
+                                type_="password",
+                                autocomplete="new-password",
+                                hint=PASSWORD_RULES_HINT,
+                                error=SettingsState.new_password_error,
+                            ),
+                            field(
+                                "Repeat the new password",
+                                "confirm_password",
+                                type_="password",
+                                autocomplete="new-password",
+                                error=SettingsState.confirm_error,
+                            ),
+                            form_notice(SettingsState.password_notice),
+                            rx.button(
+                                "Change password",
+                                type="submit",
+                                loading=SettingsState.changing_password,
+                            ),
+                            spacing="2",
+                            width="100%",
+                            align="start",
+                        ),
+                        on_submit=SettingsState.change_password,
+                        reset_on_submit=True,
+                        width="100%",
+                    ),
+                ),
+                _section(
+                    "Airtable connection",
+                    rx.cond(
+                        SettingsState.connected,
+                        rx.text(
+                            "Connected as ",
+                            rx.text.strong(SettingsState.connected_as),
+                            " with the token ending in …",
+                            SettingsState.token_hint,
+                            size="2",
+                        ),
+                        rx.text("Airtable is not connected.", size="2"),
+                    ),
+                    form_error(SettingsState.connection_error),
+                    form_notice(SettingsState.connection_notice),
+                    rx.hstack(
+                        rx.button(
+                            "Check the connection",
+                            variant="soft",
+                            on_click=SettingsState.recheck_connection,
+                            loading=SettingsState.checking,
+                            disabled=~SettingsState.connected,
+                        ),
+                        rx.button(
+                            "Disconnect",
+                            variant="soft",
+                            color_scheme="red",
+                            on_click=SettingsState.remove_connection,
+                            disabled=~SettingsState.connected,
+                        ),
+                        wrap="wrap",
+                    ),
+                    rx.form(
+                        rx.vstack(
+                            rx.el.label(
+                                "Replace with a new personal access token",
+                                html_for="field-token",
+                                style={"fontWeight": "500", "fontSize": "14px"},
+                            ),
+                            rx.input(
+                                id="field-token",
+                                name="token",
+                                type="password",
+                                placeholder="pat…",
+                                auto_complete="off",
+                                width="100%",
+                            ),
+                            rx.button(
+                                "Connect this token", type="submit", loading=SettingsState.checking
+                            ),
+                            spacing="2",
+                            width="100%",
+                            align="start",
+                        ),
+                        on_submit=SettingsState.replace_token,
+                        reset_on_submit=True,
+                        width="100%",
+                    ),
+                ),
+                _section(
+                    "Defaults for new conversations",
+                    rx.form(
+                        rx.vstack(
+                            rx.el.label("Base", style={"fontWeight": "500", "fontSize": "14px"}),
+                            rx.select.root(
+                                rx.select.trigger(
+                                    placeholder="Choose a base",
+                                    width="100%",
+                                    aria_label="Default base",
+                                ),
+                                rx.select.content(
+                                    rx.foreach(
+                                        SettingsState.bases,
+                                        lambda b: rx.select.item(b["name"], value=b["id"]),
+                                    )
+                                ),
+                                name="default_base_id",
+                                value=SettingsState.default_base_id,
+                                on_change=SettingsState.set_default_base_id,
+                            ),
+                            rx.el.label("Model", style={"fontWeight": "500", "fontSize": "14px"}),
+                            rx.select.root(
+                                rx.select.trigger(width="100%", aria_label="Default model"),
+                                rx.select.content(
+                                    rx.foreach(
+                                        SettingsState.models,
+                                        lambda m: rx.select.item(m, value=m),
+                                    )
+                                ),
+                                name="default_model",
+                                value=SettingsState.default_model,
+                                on_change=SettingsState.set_default_model_value,
+                            ),
+                            form_notice(SettingsState.defaults_notice),
+                            rx.button("Save defaults", type="submit"),
+                            spacing="2",
+                            width="100%",
+                            align="start",
+                        ),
+                        on_submit=SettingsState.save_defaults,
+                        width="100%",
+                    ),
+                ),
+                _section(
+                    "Signed-in browsers",
+                    rx.foreach(SettingsState.session_rows, _session_row),
+                    form_notice(SettingsState.sessions_notice),
+                    rx.button(
+                        "Sign out all other browsers",
+                        variant="soft",
+                        on_click=SettingsState.sign_out_others,
+                    ),
+                ),
+                spacing="4",
+                width="100%",
+                max_width="760px",
+                padding="20px",
+            ),
+            width="100%",
+        ),
+    )
+
+
+def register_settings(app: rx.App) -> None:
+    """Add the settings page to the app."""
+    app.add_page(
+        settings_page,
+        route=routes.SETTINGS,
+        title="Settings · PyAirtable UI",
+        on_load=[AuthState.guard_private_page, SettingsState.on_load],
+    )

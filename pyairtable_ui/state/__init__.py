@@ -1,0 +1,1 @@
+"""State shared by every page: who is asking."""

@@ -1,0 +1,199 @@
+"""Who is asking: the signed-in user, resolved on the server from the HttpOnly cookie.
+
+A page guard is a redirect, not protection. Every handler that touches user
+data calls `require_user_id()`, which re-checks the session row, so a revoked
+or expired session stops working in open tabs too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import reflex as rx
+
+from pyairtable_ui import routes
+from pyairtable_ui.api.session_cookie import session_token_from_cookie_header
+from pyairtable_ui.auth import sessions
+from pyairtable_ui.auth.models import OnboardingStep, User
+from pyairtable_ui.db import session_scope
+
+# How long a positive check is trusted before the session row is read again.
+RECHECK_SECONDS = 15.0
+
+
+class NotSignedInError(Exception):
+    """The session is missing, expired or revoked."""
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    """The few facts about the signed-in user the pages show."""
+
+    id: int
+    session_id: int
+    email: str
+    display_name: str
+    is_admin: bool
+    onboarding_step: str
+    default_base_id: str | None
+
+
+def _resolve(token: str | None) -> SignedInUser | None:
+    if not token:
+        return None
+    with session_scope() as db:
+        row = sessions.get_session_by_token(session=db, token=token)
+        user = db.get(User, row.user_id) if row is not None else None
+        if row is None or row.id is None or user is None or user.id is None:
+            return None
+        return SignedInUser(
+            id=user.id,
+            session_id=row.id,
+            email=user.email,
+            display_name=user.display_name,
+            is_admin=user.is_admin,
+            onboarding_step=user.onboarding_step,
+            default_base_id=user.default_base_id,
+        )
+
+
+def safe_next_path(raw: str | None, default: str = routes.CHAT) -> str:
+    """A local path to go to after sign-in; anything else (other hosts, `//x`) is dropped."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return default
+    return raw
+
+
+def current_path(url_path: str) -> str:
+    """A page path without the trailing slash Reflex's router adds (`/chat/` -> `/chat`)."""
+    return url_path.rstrip("/") or "/"
+
+
+def login_redirect(next_path: str) -> str:
+    """The login page, with where to go back to once signed in."""
+    return f"{routes.LOGIN}?{urlencode({'next': next_path})}"
+
+
+def navigate_js(path: str) -> str:
+    """JavaScript for a full page load of `path`, so the websocket reconnects with new cookies."""
+    return f"window.location.replace({json.dumps(safe_next_path(path))})"
+
+
+class AuthState(rx.State):
+    """The signed-in user of this tab, as far as the page needs to know."""
+
+    auth_checked: bool = False
+    signed_in: bool = False
+    user_email: str = ""
+    user_name: str = ""
+    is_admin: bool = False
+    onboarding_step: str = ""
+
+    _user_id: int | None = None
+    _session_id: int | None = None
+    _checked_at: float = 0.0
+
+    async def _load_user(self, *, force: bool = False) -> SignedInUser | None:
+        if not force and self._user_id is not None:
+            if time.monotonic() - self._checked_at < RECHECK_SECONDS:
+                return None  # still trusted; caller uses _user_id
+        token = session_token_from_cookie_header(self.router.headers.cookie)
+        user = await asyncio.to_thread(_resolve, token)
+        self.auth_checked = True
+        if user is None:
+            self._forget()
+            return None
+        self._user_id = user.id
+        self._session_id = user.session_id
+        self._checked_at = time.monotonic()
+        self.signed_in = True
+        self.user_email = user.email
+        self.user_name = user.display_name or user.email.split("@")[0]
+        self.is_admin = user.is_admin
+        self.onboarding_step = user.onboarding_step
+        return user
+
+    def _forget(self) -> None:
+        self._user_id = None
+        self._session_id = None
+        self._checked_at = 0.0
+        self.signed_in = False
+        self.user_email = ""
+        self.user_name = ""
+        self.is_admin = False
+        self.onboarding_step = ""
+
+    async def require_user_id(self) -> int:
+        """The signed-in user's id, checked against the session row.
+
+        Returns:
+            The user id.
+
+        Raises:
+            NotSignedInError: When the session is gone; callers redirect to login.
+        """
+        await self._load_user()
+        if self._user_id is None:
+            raise NotSignedInError
+        return self._user_id
+
+    async def require_session_id(self) -> int:
+        """The id of this browser's session row (to keep it when signing out others).
+
+        Raises:
+            NotSignedInError: When the session is gone.
+        """
+        await self.require_user_id()
+        assert self._session_id is not None
+        return self._session_id
+
+    async def refresh_user(self) -> None:
+        """Read the user again now (after a change to profile or onboarding)."""
+        await self._load_user(force=True)
+
+    @rx.event
+    async def guard_private_page(self):
+        """On load of a private page: send a signed-out visitor to login."""
+        await self._load_user(force=True)
+        if not self.signed_in:
+            return rx.redirect(login_redirect(current_path(self.router.url.path)), replace=True)
+        if self.onboarding_step != OnboardingStep.DONE and current_path(
+            self.router.url.path
+        ) not in (
+            routes.ONBOARDING,
+            routes.SETTINGS,
+        ):
+            return rx.redirect(routes.ONBOARDING, replace=True)
+        return None
+
+    @rx.event
+    async def guard_admin_page(self):
+        """On load of an admin page: members are sent to the chat."""
+        await self._load_user(force=True)
+        if not self.signed_in:
+            return rx.redirect(login_redirect(current_path(self.router.url.path)), replace=True)
+        if not self.is_admin:
+            return rx.redirect(routes.CHAT, replace=True)
+        return None
+
+    @rx.event
+    async def skip_if_signed_in(self):
+        """On load of login/register: a signed-in visitor goes on to the app."""
+        await self._load_user(force=True)
+        if self.signed_in:
+            return rx.redirect(routes.CHAT, replace=True)
+        return None
+
+    @rx.event
+    def logout(self):
+        """Revoke this browser's session over HTTP (which clears the cookie), then go to login."""
+        self._forget()
+        return rx.call_script(
+            f"fetch({json.dumps(routes.LOGOUT_ROUTE)},"
+            " {method: 'POST', credentials: 'same-origin'})"
+            f".finally(() => {navigate_js(routes.LOGIN)})"
+        )

@@ -1,0 +1,152 @@
+"""Shared fixtures: databases for each test pass, the running app, the browser.
+
+The suite runs twice (see scripts/test.sh): once on the embedded defaults
+(SQLite, Reflex state in memory) and once with TEST_DATABASE_URL (PostgreSQL)
+and REDIS_URL set. Fixtures here read those variables, so tests need not care.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Before anything imports litellm: otherwise it fetches its cost map from the internet.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from tests.support.databases import fresh_database_url
+
+FAKE_ONLY_DIRS = ("emulator", "llm_fake")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the test doubles' own suites: the second pass (PostgreSQL + Redis) skips them."""
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        if any(part in FAKE_ONLY_DIRS for part in parts):
+            item.add_marker(pytest.mark.fake_only)
+        if "integration" in parts:
+            item.add_marker(pytest.mark.browser)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say which backends this pass uses, so a log shows what was tested."""
+    database = "PostgreSQL" if os.environ.get("TEST_DATABASE_URL") else "SQLite"
+    state = "Redis" if os.environ.get("REDIS_URL") else "in-memory"
+    return [f"pyairtable-ui test pass: database={database}, Reflex state={state}"]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str | None:
+    """REDIS_URL of this pass, or None on the embedded pass."""
+    return os.environ.get("REDIS_URL") or None
+
+
+@pytest.fixture(scope="session")
+def app_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, empty database for the app under test (SQLite file or PostgreSQL)."""
+    with fresh_database_url(tmp_path_factory.mktemp("db") / "app.db") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> Iterator[object]:
+    """A real SMTP server the app sends its emails to."""
+    from tests.support.mailbox import Mailbox
+
+    box = Mailbox().start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def app_airtable() -> Iterator[object]:
+    """The Airtable emulator the app under test talks to (rate limit as real Airtable)."""
+    from tests.fakes.airtable import AirtableEmulator
+    from tests.fakes.airtable.seeds import build_seed
+
+    with AirtableEmulator(build_seed(), rate_limit=5, penalty_seconds=1.0) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def app_llm() -> Iterator[object]:
+    """The scripted LLM the app under test talks to."""
+    from tests.fakes.llm import ScriptedLLM
+
+    with ScriptedLLM() as llm:
+        yield llm
+
+
+@pytest.fixture(scope="session")
+def app_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    app_database_url: str,
+    redis_url: str | None,
+    mailbox: object,
+    app_airtable: object,
+    app_llm: object,
+) -> Iterator[object]:
+    """The production build of the app on a free port, wired to the local fakes."""
+    from tests.support.app_server import RunningApp
+
+    run_dir = tmp_path_factory.mktemp("app")
+    metrics_dir = run_dir / "prometheus"
+    metrics_dir.mkdir()
+    env = {
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": app_database_url,
+        "AIRTABLE_API_URL": app_airtable.url,  # type: ignore[attr-defined]
+        "LLM_MODEL": "openai/scripted",
+        "LLM_API_BASE": app_llm.api_base,  # type: ignore[attr-defined]
+        "LLM_API_KEY": "sk-test-key",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(mailbox.port),  # type: ignore[attr-defined]
+        "SMTP_STARTTLS": "false",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    app = RunningApp(env, run_dir / "app.log").start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright, shared by the session."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    """A fresh browser context (own cookies) and page at desktop size."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def unique_email() -> str:
+    """An address no other test (or earlier run against the same Redis) has used."""
+    return f"user-{secrets.token_hex(4)}@example.com"
