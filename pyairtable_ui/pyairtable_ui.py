@@ -42,7 +42,11 @@ def index() -> rx.Component:
 app = rx.App(
     api_transformer=build_api(),
     html_lang="en",
-    head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
+    stylesheets=["/chat.css"],
+    head_components=[
+        rx.el.meta(name="viewport", content="width=device-width, initial-scale=1"),
+        rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
+    ],
 )
 app.register_lifespan_task(apply_migrations)
 

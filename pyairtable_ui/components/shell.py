@@ -65,9 +65,17 @@ def top_bar(*extra: rx.Component) -> rx.Component:
 
 
 def private_page(
-    *children: rx.Component, bar_extra: list[rx.Component] | None = None
+    *children: rx.Component,
+    bar_extra: list[rx.Component] | None = None,
+    full_height: bool = False,
 ) -> rx.Component:
-    """Render `children` only once the server confirmed the session (no flash of data)."""
+    """Render `children` only once the server confirmed the session (no flash of data).
+
+    Args:
+        children: The page's content.
+        bar_extra: Components placed in the top bar after the brand.
+        full_height: Fill exactly the viewport (the chat scrolls inside, not the page).
+    """
     return rx.cond(
         AuthState.signed_in,
         rx.vstack(
@@ -75,7 +83,9 @@ def private_page(
             *children,
             spacing="0",
             width="100%",
-            min_height="100vh",
+            height="100dvh" if full_height else "auto",
+            min_height="0" if full_height else "100vh",
+            overflow="hidden" if full_height else "visible",
             align="stretch",
         ),
         rx.center(rx.spinner(size="3"), min_height="100vh", aria_label="Loading"),

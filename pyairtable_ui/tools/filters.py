@@ -1,0 +1,269 @@
+"""Structured filters (field, operator, value) turned into Airtable formulas.
+
+The model never writes formula text: it sends a list of conditions and this
+module builds the formula with `pyairtable.formulas`, which quotes every value
+and field name. Each operator is interpreted by the field's type, so that
+"Due is after 2024-05-01" compares dates, "Tags eq urgent" means "has the tag
+urgent", and "Name contains ana" ignores case.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from pyairtable import formulas as F
+
+from pyairtable_ui.airtable.schema import FieldSchema, TableSchema
+from pyairtable_ui.tools.registry import ToolInputError
+
+OPERATORS = (
+    "eq",
+    "neq",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "contains",
+    "not_contains",
+    "starts_with",
+    "is_empty",
+    "is_not_empty",
+    "in",
+)
+
+# The JSON schema of one condition, shared by search_records and aggregate.
+FILTER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "field": {"type": "string"},
+        "op": {"enum": list(OPERATORS)},
+        "value": {"type": ["string", "number", "boolean", "array", "null"]},
+    },
+    "required": ["field", "op"],
+    "additionalProperties": False,
+}
+
+FILTERS_DESCRIPTION = (
+    "Conditions {field, op, value}. eq/neq exact (case-sensitive text; for multi-value "
+    "fields eq = has that item); contains/not_contains/starts_with ignore case; gt/gte/lt/lte "
+    "for numbers and dates (YYYY-MM-DD); in takes a list; is_empty/is_not_empty take no value."
+)
+
+_NUMBER_TYPES = frozenset(
+    {"number", "currency", "percent", "duration", "rating", "autoNumber", "count"}
+)
+_DATE_TYPES = frozenset({"date", "dateTime", "createdTime", "lastModifiedTime"})
+_LIST_TYPES = frozenset(
+    {
+        "multipleSelects",
+        "multipleRecordLinks",
+        "multipleLookupValues",
+        "multipleCollaborators",
+        "multipleAttachments",
+    }
+)
+
+FieldResolver = Callable[[str], FieldSchema]
+
+
+def value_kind(f: FieldSchema) -> str:
+    """How a field's values compare: ``number``, ``date``, ``bool``, ``list`` or ``text``."""
+    field_type = f.type
+    if field_type in ("formula", "rollup"):
+        field_type = f.result_type or "singleLineText"
+    if field_type in _NUMBER_TYPES:
+        return "number"
+    if field_type in _DATE_TYPES:
+        return "date"
+    if field_type == "checkbox":
+        return "bool"
+    if field_type in _LIST_TYPES:
+        return "list"
+    return "text"
+
+
+def _number(f: FieldSchema, value: Any, where: str) -> int | float:
+    if isinstance(value, bool):
+        raise ToolInputError(f'{where}: "{f.name}" is a number field; give a number, not {value}.')
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return value
+    if isinstance(value, str):
+        try:
+            number = float(value.replace(",", "").strip())
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(number):
+                return int(number) if number.is_integer() else number
+    raise ToolInputError(f'{where}: "{f.name}" is a number field; {value!r} is not a number.')
+
+
+def _date(f: FieldSchema, value: Any, where: str) -> date | datetime:
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return date.fromisoformat(text)
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    raise ToolInputError(
+        f'{where}: "{f.name}" is a date field; give the date as YYYY-MM-DD '
+        f"(or an ISO date-time), not {value!r}."
+    )
+
+
+def _text(f: FieldSchema, value: Any, where: str) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    raise ToolInputError(f'{where}: give one text value for "{f.name}", not {value!r}.')
+
+
+def _as_text(field: F.Field) -> F.Formula:
+    # CONCATENATE turns numbers, dates and lists ("a, b") into text before comparing.
+    return F.CONCATENATE(field)
+
+
+def _is_empty(field: F.Field) -> F.Formula:
+    # LEN of the text is 0 only for a blank cell; `= BLANK()` would also match 0 and false.
+    return F.EQ(F.LEN(_as_text(field)), 0)
+
+
+def _contains(field: F.Field, text: str) -> F.Formula:
+    return F.GT(F.FIND(text.lower(), F.LOWER(_as_text(field))), 0)
+
+
+def _has_item(field: F.Field, text: str) -> F.Formula:
+    # ", a, b, " contains ", a, " exactly when "a" is one of the items.
+    haystack = F.LOWER(F.CONCATENATE(", ", field, ", "))
+    return F.GT(F.FIND(f", {text.lower()}, ", haystack), 0)
+
+
+def _equals(f: FieldSchema, field: F.Field, value: Any, where: str) -> F.Formula:
+    kind = value_kind(f)
+    if value is None:
+        return _is_empty(field)
+    if kind == "number":
+        # Airtable treats a blank number as 0; "Score = 0" should not match empty cells.
+        return F.AND(F.NOT(_is_empty(field)), F.EQ(field, _number(f, value, where)))
+    if kind == "date":
+        parsed = _date(f, value, where)
+        unit = "day" if not isinstance(parsed, datetime) else "second"
+        return F.IS_SAME(field, parsed, unit)
+    if kind == "bool":
+        truthy = value if isinstance(value, bool) else str(value).strip().lower() == "true"
+        return F.EQ(field, F.TRUE()) if truthy else F.NOT(field)
+    if kind == "list":
+        return _has_item(field, _text(f, value, where))
+    return F.EQ(field, _text(f, value, where))
+
+
+def _ordered(f: FieldSchema, field: F.Field, op: str, value: Any, where: str) -> F.Formula:
+    kind = value_kind(f)
+    if kind == "number":
+        number = _number(f, value, where)
+        compare = {"gt": F.GT, "gte": F.GTE, "lt": F.LT, "lte": F.LTE}[op](field, number)
+        # A blank counts as 0 in Airtable formulas; "Score < 5" must not list empty scores.
+        return F.AND(F.NOT(_is_empty(field)), compare)
+    if kind == "date":
+        parsed = _date(f, value, where)
+        unit = "day" if not isinstance(parsed, datetime) else "second"
+        same = F.IS_SAME(field, parsed, unit)
+        after = F.AND(F.IS_AFTER(field, parsed), F.NOT(same))
+        before = F.AND(F.IS_BEFORE(field, parsed), F.NOT(same))
+        non_blank = F.NOT(_is_empty(field))
+        if op == "gt":
+            return after
+        if op == "lt":
+            return before
+        if op == "gte":
+            return F.AND(non_blank, F.OR(same, after))
+        return F.AND(non_blank, F.OR(same, before))
+    raise ToolInputError(
+        f'{where}: {op} compares numbers or dates, but "{f.name}" is a '
+        f"{f.type} field. Use eq, contains or starts_with."
+    )
+
+
+def condition_formula(f: FieldSchema, op: str, value: Any, where: str) -> F.Formula:
+    """The formula for one condition on a field.
+
+    Args:
+        f: The field (already resolved).
+        op: One of `OPERATORS`.
+        value: The value the model gave.
+        where: Where the condition is in the arguments, for messages ("filters[1]").
+
+    Returns:
+        A pyairtable formula.
+
+    Raises:
+        ToolInputError: The value does not suit the field or operator.
+    """
+    field = F.Field(f.name)
+    if op == "is_empty":
+        return _is_empty(field)
+    if op == "is_not_empty":
+        return F.NOT(_is_empty(field))
+    if op == "in":
+        if not isinstance(value, list) or not value:
+            raise ToolInputError(f"{where}: op in needs a non-empty list of values.")
+        return F.OR(*[_equals(f, field, item, f"{where}.value") for item in value])
+    if isinstance(value, list):
+        raise ToolInputError(f"{where}: op {op} takes one value; use op in for a list.")
+    if value is None and op not in ("eq", "neq"):
+        raise ToolInputError(f"{where}: op {op} needs a value.")
+    if op == "eq":
+        return _equals(f, field, value, where)
+    if op == "neq":
+        return F.NOT(_equals(f, field, value, where))
+    if op in ("gt", "gte", "lt", "lte"):
+        return _ordered(f, field, op, value, where)
+    text = _text(f, value, where)
+    if op == "contains":
+        return _contains(field, text)
+    if op == "not_contains":
+        return F.NOT(_contains(field, text))
+    if op == "starts_with":
+        return F.EQ(F.FIND(text.lower(), F.LOWER(_as_text(field))), 1)
+    raise ToolInputError(f"{where}: unknown op {op!r}; use one of {', '.join(OPERATORS)}.")
+
+
+def build_formula(
+    table: TableSchema,
+    filters: Sequence[dict[str, Any]],
+    *,
+    match: str = "all",
+    resolve_field: FieldResolver | None = None,
+) -> F.Formula | None:
+    """The filterByFormula for a list of conditions, or None when there are none.
+
+    Args:
+        table: The table filtered.
+        filters: Conditions ``{"field", "op", "value"}`` (already schema-valid).
+        match: ``all`` (AND) or ``any`` (OR).
+        resolve_field: Finds a field by name or id (default: `table.field`).
+
+    Returns:
+        The formula, or None.
+
+    Raises:
+        ToolInputError: A value does not suit its field or operator.
+        UnknownFieldError: A field name is unknown.
+    """
+    resolve = resolve_field or table.field
+    parts = []
+    for index, condition in enumerate(filters):
+        where = f"filters[{index}]"
+        f = resolve(str(condition["field"]))
+        parts.append(condition_formula(f, str(condition["op"]), condition.get("value"), where))
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return F.OR(*parts) if match == "any" else F.AND(*parts)

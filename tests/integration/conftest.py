@@ -1,0 +1,42 @@
+"""Browser fixtures for the integration tests (Debian's Chromium through Playwright).
+
+The browser is package-scoped: Playwright's sync API keeps an event loop running in
+the main thread while it is open, which must end before any async test runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+]
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright, shared by the session."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    """A fresh browser context (own cookies) and page at desktop size."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()

@@ -1,0 +1,35 @@
+"""The tool tests share the Airtable layer's fixtures."""
+
+from tests.unit.airtable.conftest import (
+    airtable_emulator,
+    airtable_emulator_factory,
+    client,
+    ctx,
+    make_client,
+    make_ctx,
+    other_user_id,
+    redis_prefix,
+    redis_server,
+    registry,
+    schema_cache,
+    session_factory,
+    user_id,
+    write_ctx,
+)
+
+__all__ = [
+    "airtable_emulator",
+    "airtable_emulator_factory",
+    "client",
+    "ctx",
+    "make_client",
+    "make_ctx",
+    "other_user_id",
+    "redis_prefix",
+    "redis_server",
+    "registry",
+    "schema_cache",
+    "session_factory",
+    "user_id",
+    "write_ctx",
+]
