@@ -20,23 +20,19 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from tests.support.databases import fresh_database_url
 
 FAKE_ONLY_DIRS = ("emulator", "llm_fake")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the test doubles' own suites: the second pass (PostgreSQL + Redis) skips them."""
+    """Mark the test doubles' own suites (the PostgreSQL + Redis pass skips them) and run
+    the browser tests last: fast failures first, and Playwright's event loop, which lives
+    as long as the browser, cannot disturb the async tests."""
     for item in items:
         parts = Path(str(item.fspath)).parts
         if any(part in FAKE_ONLY_DIRS for part in parts):
             item.add_marker(pytest.mark.fake_only)
         if "integration" in parts:
             item.add_marker(pytest.mark.browser)
+    items.sort(key=lambda item: "integration" in Path(str(item.fspath)).parts)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -89,6 +85,20 @@ def app_llm() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
+def app_oauth_provider() -> Iterator[object]:
+    """The OIDC issuer and Airtable OAuth server of the app under test (one local provider).
+
+    Its Airtable role issues the emulator's TOKEN_FULL, so "Connect with Airtable" ends
+    with a token the app's emulator accepts.
+    """
+    from tests.fakes.airtable.seeds import TOKEN_FULL
+    from tests.fakes.oauth import OAuthProvider
+
+    with OAuthProvider(consent="form", airtable_access_token=TOKEN_FULL) as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
 def app_server(
     tmp_path_factory: pytest.TempPathFactory,
     app_database_url: str,
@@ -96,6 +106,7 @@ def app_server(
     mailbox: object,
     app_airtable: object,
     app_llm: object,
+    app_oauth_provider: object,
 ) -> Iterator[object]:
     """The production build of the app on a free port, wired to the local fakes."""
     from tests.support.app_server import RunningApp
@@ -116,34 +127,20 @@ def app_server(
         "SMTP_STARTTLS": "false",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        # Single sign-on and "Connect with Airtable", both through the local provider.
+        "OIDC_ISSUER": app_oauth_provider.issuer,  # type: ignore[attr-defined]
+        "OIDC_CLIENT_ID": app_oauth_provider.client_id,  # type: ignore[attr-defined]
+        "OIDC_CLIENT_SECRET": app_oauth_provider.client_secret,  # type: ignore[attr-defined]
+        "OIDC_NAME": "Test SSO",
+        "AIRTABLE_OAUTH_CLIENT_ID": app_oauth_provider.client_id,  # type: ignore[attr-defined]
+        "AIRTABLE_OAUTH_CLIENT_SECRET": app_oauth_provider.client_secret,  # type: ignore[attr-defined]
+        "AIRTABLE_OAUTH_URL": app_oauth_provider.url,  # type: ignore[attr-defined]
     }
     if redis_url:
         env["REDIS_URL"] = redis_url
     app = RunningApp(env, run_dir / "app.log").start()
     yield app
     app.stop()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """Debian's Chromium driven by Playwright, shared by the session."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: object) -> Iterator[object]:
-    """A fresh browser context (own cookies) and page at desktop size."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pyairtable_ui import routes
+from pyairtable_ui.api import oauth_routes
 from pyairtable_ui.api.health import health_report
 from pyairtable_ui.api.session_cookie import exchange_login_ticket, logout
 from pyairtable_ui.observability import (
@@ -70,5 +71,26 @@ def build_api() -> Starlette:
                 methods=["POST"],
             ),
             Route(routes.LOGOUT_ROUTE, instrumented("logout", logout), methods=["POST"]),
+            # Single sign-on and "Connect with Airtable"; 404 until configured.
+            Route(
+                oauth_routes.OIDC_START,
+                instrumented("oidc_start", oauth_routes.oidc_start),
+                methods=["GET"],
+            ),
+            Route(
+                oauth_routes.OIDC_CALLBACK,
+                instrumented("oidc_callback", oauth_routes.oidc_callback),
+                methods=["GET"],
+            ),
+            Route(
+                oauth_routes.AIRTABLE_START,
+                instrumented("airtable_oauth_start", oauth_routes.airtable_start),
+                methods=["GET"],
+            ),
+            Route(
+                oauth_routes.AIRTABLE_CALLBACK,
+                instrumented("airtable_oauth_callback", oauth_routes.airtable_callback),
+                methods=["GET"],
+            ),
         ]
     )

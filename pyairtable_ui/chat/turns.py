@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyairtable_ui.airtable import connections
+from pyairtable_ui.airtable import oauth as airtable_oauth
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.errors import AirtableError
 from pyairtable_ui.airtable.schema import schema_for_prompt
@@ -83,10 +84,8 @@ def prepare_turn(
         if user is None:
             raise TurnSetupError("Your account was not found. Sign in again.")
         try:
-            token = connections.get_token(session=db, user=user)
-        except connections.NotConnectedError as exc:
-            raise TurnSetupError(exc.message) from exc
-        except SecretDecryptionError as exc:
+            token = airtable_oauth.get_valid_token(session=db, user=user)
+        except (connections.AirtableTokenError, SecretDecryptionError) as exc:
             raise TurnSetupError(exc.message) from exc
         service.set_conversation_context(
             session=db,

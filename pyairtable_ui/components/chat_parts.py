@@ -154,14 +154,14 @@ def action_card(action: Any) -> rx.Component:
             rx.cond(
                 action["pending"],
                 rx.hstack(
-                    rx.button("Confirm", size="1", on_click=ChatState.confirm_action(action["id"])),  # type: ignore[operator]
+                    rx.button("Confirm", size="1", on_click=ChatState.confirm_action(action["id"])),
                     rx.button(
                         "Reject",
                         size="1",
                         variant="soft",
                         color_scheme="gray",
                         on_click=ChatState.reject_action(action["id"]),
-                    ),  # type: ignore[operator]
+                    ),
                 ),
             ),
             spacing="2",

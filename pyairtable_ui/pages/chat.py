@@ -18,6 +18,7 @@ import reflex as rx
 from pyairtable_ui import routes
 from pyairtable_ui.actions import service as actions_service
 from pyairtable_ui.airtable import connections
+from pyairtable_ui.airtable import oauth as airtable_oauth
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.errors import AirtableError
 from pyairtable_ui.auth.models import User
@@ -288,7 +289,7 @@ class ChatState(rx.State):
             with session_scope() as db:
                 user = db.get(User, user_id)
                 assert user is not None
-                token = connections.get_token(session=db, user=user)
+                token = airtable_oauth.get_valid_token(session=db, user=user)
             check = connections.check_airtable_token(token, api_url=get_settings().airtable_api_url)
             return [BaseItem(id=b.id, name=b.name) for b in check.bases]
 
@@ -732,7 +733,7 @@ class ChatState(rx.State):
             with session_scope() as db:
                 user = db.get(User, user_id)
                 assert user is not None
-                token = connections.get_token(session=db, user=user)
+                token = airtable_oauth.get_valid_token(session=db, user=user)
                 actions_service.confirm_action(session=db, user_id=user_id, action_id=action_id)
             client = AirtableClient(token, api_url=get_settings().airtable_api_url)
             actions_service.execute_action(
@@ -750,7 +751,7 @@ class ChatState(rx.State):
             connections.AirtableTokenError,
             SecretDecryptionError,
         ) as exc:
-            message = getattr(exc, "message", None) or getattr(exc, "message_for_user", str(exc))
+            message = str(getattr(exc, "message", None) or getattr(exc, "message_for_user", exc))
             async with self:
                 self.action_error = message
         await self._after_turn(user_id, conversation_id)
@@ -796,7 +797,7 @@ def _conversation_row(item: ConversationItem) -> rx.Component:
         rx.button(
             rx.text(item["title"], trim="end", size="2"),
             variant=rx.cond(item["id"] == ChatState.conversation_id, "soft", "ghost"),
-            on_click=ChatState.open_conversation(item["id"]),  # type: ignore[operator]
+            on_click=ChatState.open_conversation(item["id"]),
             flex="1",
             justify="start",
             min_width="0",
@@ -808,7 +809,7 @@ def _conversation_row(item: ConversationItem) -> rx.Component:
             color_scheme="gray",
             size="1",
             aria_label="Delete " + item["title"],
-            on_click=ChatState.delete_conversation(item["id"]),  # type: ignore[operator]
+            on_click=ChatState.delete_conversation(item["id"]),
         ),
         width="100%",
         align="center",
@@ -898,7 +899,7 @@ def _toolbar() -> rx.Component:
             rx.icon("list-checks", size=18),
             variant="soft",
             aria_label="Actions",
-            on_click=ChatState.set_drawer_open(True),  # type: ignore[operator]
+            on_click=ChatState.set_drawer_open(True),
             display=["inline-flex", "inline-flex", "none"],
         ),
         width="100%",
@@ -931,7 +932,7 @@ def _title_bar() -> rx.Component:
                         variant="ghost",
                         size="2",
                         on_click=ChatState.set_renaming(False),
-                    ),  # type: ignore[operator]
+                    ),
                 ),
                 on_submit=ChatState.rename_conversation,
             ),
@@ -950,7 +951,7 @@ def _title_bar() -> rx.Component:
                         size="1",
                         aria_label="Rename",
                         on_click=ChatState.set_renaming(True),
-                    ),  # type: ignore[operator]
+                    ),
                 ),
                 align="center",
                 min_width="0",

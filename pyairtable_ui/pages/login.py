@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from urllib.parse import urlencode
 
 import reflex as rx
 
 from pyairtable_ui import routes
+from pyairtable_ui.api.oauth_routes import OIDC_START
 from pyairtable_ui.auth import service, sessions
 from pyairtable_ui.auth.errors import AuthError
 from pyairtable_ui.auth.models import OnboardingStep
@@ -59,6 +61,7 @@ class LoginState(rx.State):
     working: bool = False
     show_resend: bool = False
     oidc_name: str = ""
+    oidc_start_url: str = OIDC_START
 
     _last_email: str = ""
 
@@ -68,13 +71,34 @@ class LoginState(rx.State):
         self.error = ""
         self.working = False
         self.show_resend = False
-        self.oidc_name = get_settings().oidc_name if get_settings().oidc_configured else ""
+        settings = get_settings()
+        self.oidc_name = settings.oidc_name if settings.oidc_configured else ""
+        requested = self.router.url.query_parameters.get("next")
+        # The start route checks `next` again; passing it on keeps deep links working.
+        self.oidc_start_url = (
+            f"{OIDC_START}?{urlencode({'next': requested})}" if requested else OIDC_START
+        )
         reason = self.router.url.query_parameters.get("reason", "")
         self.notice = {
             "verified": "Your email is verified. Sign in to continue.",
             "reset": "Your password was changed. Sign in with the new one.",
             "expired": "Your session ended. Please sign in again.",
             "signed_out": "You are signed out.",
+        }.get(reason, "")
+        provider = settings.oidc_name
+        self.error = {
+            "sso_failed": (
+                f"Signing in with {provider} did not work. Try again, or sign in with "
+                "your email and password."
+            ),
+            "sso_cancelled": (
+                f"Signing in with {provider} was cancelled. Try again, or sign in with "
+                "your email and password."
+            ),
+            "sso_email_taken": (
+                f"An account with your email already exists, and {provider} did not "
+                "confirm that the address is yours. Sign in with your email and password."
+            ),
         }.get(reason, "")
 
     @rx.event
@@ -181,6 +205,22 @@ def login_page() -> rx.Component:
             ),
             on_submit=LoginState.login,
             width="100%",
+        ),
+        rx.cond(
+            LoginState.oidc_name != "",
+            # A full page load, not client-side routing: the backend serves this route.
+            rx.button(
+                rx.el.a(
+                    "Sign in with ",
+                    LoginState.oidc_name,
+                    href=LoginState.oidc_start_url,
+                    reload_document=True,
+                ),
+                as_child=True,
+                variant="outline",
+                size="3",
+                width="100%",
+            ),
         ),
         rx.cond(
             LoginState.show_resend,

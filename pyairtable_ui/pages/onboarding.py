@@ -10,6 +10,8 @@ import reflex as rx
 
 from pyairtable_ui import routes
 from pyairtable_ui.airtable import connections
+from pyairtable_ui.airtable import oauth as airtable_oauth
+from pyairtable_ui.api.oauth_routes import AIRTABLE_START
 from pyairtable_ui.auth import service
 from pyairtable_ui.auth.models import OnboardingStep, User
 from pyairtable_ui.components.layout import form_error
@@ -71,6 +73,7 @@ class OnboardingState(rx.State):
     loading_bases: bool = False
     base_query: str = ""
     tour_index: int = 0
+    airtable_oauth_available: bool = False
 
     @rx.var
     def visible_bases(self) -> list[BaseChoice]:
@@ -100,6 +103,13 @@ class OnboardingState(rx.State):
             return rx.redirect(login_redirect(routes.ONBOARDING), replace=True)
         self.token_error = self.bases_error = ""
         self.connecting = False
+        self.airtable_oauth_available = get_settings().airtable_oauth_configured
+        # The "Connect with Airtable" callback comes back here with a reason on failure.
+        oauth_reason = self.router.url.query_parameters.get("airtable_oauth", "")
+        if oauth_reason:
+            self.token_error = airtable_oauth.ERROR_MESSAGES.get(
+                oauth_reason, airtable_oauth.ERROR_MESSAGES["failed"]
+            )
 
         def _read() -> tuple[str, str, str]:
             with session_scope() as db:
@@ -174,7 +184,8 @@ class OnboardingState(rx.State):
             with session_scope() as db:
                 user = db.get(User, user_id)
                 assert user is not None
-                token = connections.get_token(session=db, user=user)
+                # Refreshes an expired OAuth token; returns a pasted token as is.
+                token = airtable_oauth.get_valid_token(session=db, user=user)
             return connections.check_airtable_token(token, api_url=get_settings().airtable_api_url)
 
         try:
@@ -272,6 +283,21 @@ def _stepper() -> rx.Component:
 def _connect_step() -> rx.Component:
     return rx.vstack(
         rx.heading("Connect your Airtable account", size="5", as_="h2"),
+        rx.cond(
+            OnboardingState.airtable_oauth_available,
+            rx.vstack(
+                # A full page load, not client-side routing: the backend serves this route.
+                rx.button(
+                    rx.el.a("Connect with Airtable", href=AIRTABLE_START, reload_document=True),
+                    as_child=True,
+                    size="3",
+                ),
+                rx.text("Or paste a personal access token instead:", size="2", color_scheme="gray"),
+                spacing="2",
+                width="100%",
+                align="start",
+            ),
+        ),
         rx.text(
             "Create a personal access token in Airtable (Builder hub → Personal access "
             "tokens) with the scopes data.records:read, data.records:write, "
@@ -331,7 +357,7 @@ def _base_row(base: BaseChoice) -> rx.Component:
             rx.badge(base["permission_level"], variant="soft"),
             rx.button(
                 "Use this base",
-                on_click=OnboardingState.choose_base(base["id"]),  # type: ignore[operator]
+                on_click=OnboardingState.choose_base(base["id"]),
                 aria_label="Use " + base["name"],
             ),
             align="center",

@@ -10,6 +10,7 @@ import reflex as rx
 
 from pyairtable_ui import routes
 from pyairtable_ui.airtable import connections
+from pyairtable_ui.airtable import oauth as airtable_oauth
 from pyairtable_ui.auth import service, sessions
 from pyairtable_ui.auth.errors import AuthError, WeakPasswordError, WrongPasswordError
 from pyairtable_ui.auth.models import User
@@ -211,7 +212,7 @@ class SettingsState(rx.State):
             with session_scope() as db:
                 user = db.get(User, ids[0])
                 assert user is not None
-                token = connections.get_token(session=db, user=user)
+                token = airtable_oauth.get_valid_token(session=db, user=user)
             return connections.check_airtable_token(token, api_url=get_settings().airtable_api_url)
 
         try:
