@@ -13,6 +13,7 @@ from pyairtable_ui import migrations
 from pyairtable_ui.api.app import build_api
 from pyairtable_ui.db import get_engine
 from pyairtable_ui.observability import configure_logging
+from pyairtable_ui.pages.admin import register_admin
 from pyairtable_ui.pages.chat import register_chat
 from pyairtable_ui.pages.login import register_login
 from pyairtable_ui.pages.onboarding import register_onboarding
@@ -58,3 +59,4 @@ register_reset(app)
 register_onboarding(app)
 register_settings(app)
 register_chat(app)
+register_admin(app)

@@ -30,7 +30,7 @@ if python -m pyairtable_ui.manage services-available; then
   say "test pass 2/2: PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379"
   PYAIRTABLE_UI_TEST_PASS=services \
     TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}" \
-    REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}" \
+    REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" \
     run_pytest -p no:cacheprovider -m "not fake_only" "$@"
   rc2=$?
 else

@@ -29,6 +29,7 @@ from pyairtable_ui.components.chat_parts import action_card, message_view, step_
 from pyairtable_ui.components.shell import private_page
 from pyairtable_ui.crypto import SecretDecryptionError
 from pyairtable_ui.db import session_scope
+from pyairtable_ui.platform import service as platform_service
 from pyairtable_ui.settings import get_settings
 from pyairtable_ui.state.auth import AuthState, NotSignedInError, login_redirect
 
@@ -187,13 +188,13 @@ class ChatState(rx.State):
         user_id = await self._user_id()
         if user_id is None:
             return rx.redirect(login_redirect(routes.CHAT), replace=True)
-        self.models = get_settings().allowed_models
         self.notice = ""
 
-        def _read() -> tuple[str, str, list[ConversationItem]]:
+        def _read() -> tuple[str, str, list[ConversationItem], list[str]]:
             with session_scope() as db:
                 user = db.get(User, user_id)
                 assert user is not None
+                models = platform_service.get_allowed_models(session=db)
                 rows = service.list_conversations(session=db, user_id=user_id)
                 items = [
                     ConversationItem(
@@ -201,10 +202,12 @@ class ChatState(rx.State):
                     )
                     for c in rows
                 ]
-                model = user.default_model or get_settings().llm_model
-                return user.default_base_id or "", model, items
+                model = user.default_model or models[0]
+                return user.default_base_id or "", model, items, models
 
-        default_base, default_model, self.conversations = await asyncio.to_thread(_read)
+        default_base, default_model, self.conversations, self.models = await asyncio.to_thread(
+            _read
+        )
         if not self.model or self.model not in self.models:
             self.model = default_model if default_model in self.models else self.models[0]
         requested = self.router.url.query_parameters.get("c", "")

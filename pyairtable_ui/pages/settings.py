@@ -20,6 +20,7 @@ from pyairtable_ui.crypto import SecretDecryptionError
 from pyairtable_ui.db import session_scope
 from pyairtable_ui.pages.onboarding import BaseChoice
 from pyairtable_ui.pages.register import PASSWORD_RULES_HINT
+from pyairtable_ui.platform import service as platform_service
 from pyairtable_ui.settings import get_settings
 from pyairtable_ui.state.auth import AuthState, NotSignedInError, login_redirect
 
@@ -102,10 +103,11 @@ class SettingsState(rx.State):
         user_id, session_id = ids
         self._clear_messages()
 
-        def _read() -> tuple[User, str, str, list[SessionRow]]:
+        def _read() -> tuple[User, str, str, list[SessionRow], list[str]]:
             with session_scope() as db:
                 user = db.get(User, user_id)
                 assert user is not None
+                models = platform_service.get_allowed_models(session=db)
                 connection = connections.get_connection(session=db, user=user)
                 rows = [
                     SessionRow(
@@ -122,14 +124,19 @@ class SettingsState(rx.State):
                     (connection.airtable_email or connection.airtable_user_id) if connection else ""
                 )
                 hint = connection.token_hint if connection else ""
-                return user, email, hint, rows
+                return user, email, hint, rows, models
 
-        user, self.connected_as, self.token_hint, self.session_rows = await asyncio.to_thread(_read)
+        (
+            user,
+            self.connected_as,
+            self.token_hint,
+            self.session_rows,
+            self.models,
+        ) = await asyncio.to_thread(_read)
         self.connected = bool(self.token_hint)
         self.display_name = user.display_name
         self.default_base_id = user.default_base_id or ""
-        self.models = get_settings().allowed_models
-        self.default_model = user.default_model or get_settings().llm_model
+        self.default_model = user.default_model or self.models[0]
         if self.connected:
             return SettingsState.recheck_connection
         return None
@@ -303,7 +310,10 @@ class SettingsState(rx.State):
                 assert user is not None
                 service.set_default_base(session=db, user=user, base_id=base_id or None)
                 service.set_default_model(
-                    session=db, user=user, model=model, allowed_models=get_settings().allowed_models
+                    session=db,
+                    user=user,
+                    model=model,
+                    allowed_models=platform_service.get_allowed_models(session=db),
                 )
 
         try:

@@ -1,0 +1,269 @@
+"""`/admin`: the instance's users (role, enabled) and the models the picker offers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TypedDict
+
+import reflex as rx
+
+from pyairtable_ui import routes
+from pyairtable_ui.auth import service
+from pyairtable_ui.auth.errors import AuthError
+from pyairtable_ui.auth.models import Role, User
+from pyairtable_ui.components.layout import form_error, form_notice
+from pyairtable_ui.components.shell import private_page
+from pyairtable_ui.db import session_scope
+from pyairtable_ui.platform import service as platform_service
+from pyairtable_ui.state.auth import AuthState, NotSignedInError
+
+
+class UserRow(TypedDict):
+    """An account as the admin table shows it."""
+
+    id: int
+    email: str
+    name: str
+    role: str
+    active: bool
+    verified: bool
+    created: str
+
+
+class AdminState(rx.State):
+    """Loaded per request, for admins only (checked in every handler, not just the page)."""
+
+    users: list[UserRow] = []
+    models_text: str = ""
+    error: str = ""
+    notice: str = ""
+
+    async def _admin(self) -> int | None:
+        auth = await self.get_state(AuthState)
+        try:
+            user_id = await auth.require_user_id()
+        except NotSignedInError:
+            return None
+        return user_id if auth.is_admin else None
+
+    @rx.event
+    async def on_load(self):
+        """Load users and the model list, or send a member away."""
+        admin_id = await self._admin()
+        if admin_id is None:
+            return rx.redirect(routes.CHAT, replace=True)
+        self.error = self.notice = ""
+        await self._reload(admin_id)
+        return None
+
+    async def _reload(self, admin_id: int) -> None:
+        def _read() -> tuple[list[UserRow], list[str]]:
+            with session_scope() as db:
+                actor = db.get(User, admin_id)
+                assert actor is not None
+                rows = [
+                    UserRow(
+                        id=u.id or 0,
+                        email=u.email,
+                        name=u.display_name,
+                        role=u.role,
+                        active=u.is_active,
+                        verified=u.email_verified_at is not None,
+                        created=u.created_at.strftime("%Y-%m-%d"),
+                    )
+                    for u in service.list_users(session=db, actor=actor)
+                ]
+                return rows, platform_service.get_allowed_models(session=db)
+
+        self.users, models = await asyncio.to_thread(_read)
+        self.models_text = "\n".join(models)
+
+    async def _act(self, change) -> None:  # type: ignore[no-untyped-def]
+        admin_id = await self._admin()
+        if admin_id is None:
+            self.error = "Only admins can do this."
+            return
+        self.error = self.notice = ""
+
+        def _run() -> None:
+            with session_scope() as db:
+                actor = db.get(User, admin_id)
+                assert actor is not None
+                change(db, actor)
+
+        try:
+            await asyncio.to_thread(_run)
+        except (AuthError, platform_service.InvalidModelListError) as exc:
+            self.error = exc.message
+            return
+        self.notice = "Saved."
+        await self._reload(admin_id)
+
+    @rx.event
+    async def set_role(self, user_id: int, role: str):
+        """Make someone an admin or a member (the last admin stays admin)."""
+        await self._act(
+            lambda db, actor: service.set_role(
+                session=db, actor=actor, user_id=user_id, role=Role(role)
+            )
+        )
+
+    @rx.event
+    async def set_active(self, user_id: int, active: bool):
+        """Disable (signs them out everywhere) or enable an account."""
+        await self._act(
+            lambda db, actor: service.set_active(
+                session=db, actor=actor, user_id=user_id, active=active
+            )
+        )
+
+    @rx.event
+    async def save_models(self, form_data: dict[str, str]):
+        """Save the models the picker offers, one per line, the default first."""
+        models = form_data.get("models", "").splitlines()
+        await self._act(
+            lambda db, actor: platform_service.set_allowed_models(
+                session=db, actor=actor, models=models
+            )
+        )
+
+
+def _user_row(row: UserRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(
+            rx.vstack(
+                rx.text(row["email"], weight="medium"),
+                rx.text(row["name"], size="1", color_scheme="gray"),
+                spacing="0",
+            )
+        ),
+        rx.table.cell(
+            rx.badge(row["role"], color_scheme=rx.cond(row["role"] == "admin", "purple", "gray"))
+        ),
+        rx.table.cell(
+            rx.cond(
+                row["active"],
+                rx.badge("active", color_scheme="green"),
+                rx.badge("disabled", color_scheme="red"),
+            ),
+            rx.cond(~row["verified"], rx.badge("email not verified", color_scheme="orange")),
+        ),
+        rx.table.cell(row["created"]),
+        rx.table.cell(
+            rx.hstack(
+                rx.cond(
+                    row["role"] == "admin",
+                    rx.button(
+                        "Make member",
+                        size="1",
+                        variant="soft",
+                        on_click=AdminState.set_role(row["id"], "member"),
+                    ),
+                    rx.button(
+                        "Make admin",
+                        size="1",
+                        variant="soft",
+                        on_click=AdminState.set_role(row["id"], "admin"),
+                    ),
+                ),
+                rx.cond(
+                    row["active"],
+                    rx.button(
+                        "Disable",
+                        size="1",
+                        variant="soft",
+                        color_scheme="red",
+                        on_click=AdminState.set_active(row["id"], False),
+                    ),
+                    rx.button(
+                        "Enable",
+                        size="1",
+                        variant="soft",
+                        on_click=AdminState.set_active(row["id"], True),
+                    ),
+                ),
+                wrap="wrap",
+            )
+        ),
+    )
+
+
+def admin_page() -> rx.Component:
+    """Users and models."""
+    return private_page(
+        rx.center(
+            rx.vstack(
+                rx.heading("Admin", size="6", as_="h1"),
+                form_error(AdminState.error),
+                form_notice(AdminState.notice),
+                rx.card(
+                    rx.vstack(
+                        rx.heading("Users", size="4", as_="h2"),
+                        rx.box(
+                            rx.table.root(
+                                rx.table.header(
+                                    rx.table.row(
+                                        rx.table.column_header_cell("Account"),
+                                        rx.table.column_header_cell("Role"),
+                                        rx.table.column_header_cell("Status"),
+                                        rx.table.column_header_cell("Joined"),
+                                        rx.table.column_header_cell(""),
+                                    )
+                                ),
+                                rx.table.body(rx.foreach(AdminState.users, _user_row)),
+                                width="100%",
+                            ),
+                            overflow_x="auto",
+                            width="100%",
+                        ),
+                        width="100%",
+                    ),
+                    width="100%",
+                ),
+                rx.card(
+                    rx.form(
+                        rx.vstack(
+                            rx.heading("Models", size="4", as_="h2"),
+                            rx.el.label(
+                                "Models users may pick, one litellm model string per line; "
+                                "the first is the default.",
+                                html_for="field-models",
+                                style={"fontSize": "14px"},
+                            ),
+                            rx.text_area(
+                                id="field-models",
+                                name="models",
+                                default_value=AdminState.models_text,
+                                key=AdminState.models_text,
+                                rows="5",
+                                width="100%",
+                                font_family="monospace",
+                            ),
+                            rx.button("Save models", type="submit"),
+                            spacing="2",
+                            width="100%",
+                            align="start",
+                        ),
+                        on_submit=AdminState.save_models,
+                        width="100%",
+                    ),
+                    width="100%",
+                ),
+                spacing="4",
+                width="100%",
+                max_width="960px",
+                padding="20px",
+            ),
+            width="100%",
+        ),
+    )
+
+
+def register_admin(app: rx.App) -> None:
+    """Add the admin page to the app."""
+    app.add_page(
+        admin_page,
+        route=routes.ADMIN,
+        title="Admin · PyAirtable UI",
+        on_load=[AuthState.guard_admin_page, AdminState.on_load],
+    )
