@@ -14,15 +14,13 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
-run_pytest() {
-  python -m pytest "$@"
-  local rc=$?
-  # 5 means no test was collected, which must not pass silently.
-  return $rc
-}
-
+# pytest exits non-zero on failures and also with 5 when it collected no test,
+# so an empty run cannot pass silently.
 say "test pass 1/2: SQLite, Reflex state in memory"
-env -u REDIS_URL -u DATABASE_URL PYAIRTABLE_UI_TEST_PASS=embedded run_pytest -p no:cacheprovider "$@"
+(
+  unset REDIS_URL DATABASE_URL TEST_DATABASE_URL
+  PYAIRTABLE_UI_TEST_PASS=embedded python -m pytest -p no:cacheprovider "$@"
+)
 rc1=$?
 
 rc2=0
@@ -31,7 +29,7 @@ if python -m pyairtable_ui.manage services-available; then
   PYAIRTABLE_UI_TEST_PASS=services \
     TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}" \
     REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" \
-    run_pytest -p no:cacheprovider -m "not fake_only" "$@"
+    python -m pytest -p no:cacheprovider -m "not fake_only" "$@"
   rc2=$?
 else
   say "test pass 2/2 SKIPPED: PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379) did not answer"
