@@ -262,3 +262,30 @@ def test_session_cookie_route_refuses_bad_tickets(app_server) -> None:
         headers={"origin": "https://evil.example"},
     )
     assert response.status_code == 403
+
+
+def test_account_pages_fit_a_375px_phone(app_server, mailbox, browser, unique_email) -> None:
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+
+    def fits() -> None:
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, f"{page.url} scrolls sideways ({width}px)"
+
+    for path, heading in (
+        ("/auth/login", "Sign in"),
+        ("/auth/register", "Create your account"),
+        ("/auth/reset", "Reset your password"),
+    ):
+        page.goto(f"{app_server.url}{path}")
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
+        fits()
+    new_account(page, app_server.url, mailbox, unique_email)
+    expect(page.get_by_label("Personal access token")).to_be_visible()
+    fits()
+    page.goto(f"{app_server.url}/settings")
+    expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+    fits()
+    context.close()
