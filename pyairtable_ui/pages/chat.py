@@ -14,11 +14,13 @@ import time
 from typing import Any, TypedDict
 
 import reflex as rx
+from sqlmodel import Session
 
 from pyairtable_ui import routes
 from pyairtable_ui.actions import service as actions_service
 from pyairtable_ui.airtable import connections
 from pyairtable_ui.airtable import oauth as airtable_oauth
+from pyairtable_ui.airtable.access import check_user_access
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.errors import AirtableError
 from pyairtable_ui.auth.models import User
@@ -31,7 +33,7 @@ from pyairtable_ui.crypto import SecretDecryptionError
 from pyairtable_ui.db import session_scope
 from pyairtable_ui.platform import service as platform_service
 from pyairtable_ui.settings import get_settings
-from pyairtable_ui.state.auth import AuthState, NotSignedInError, login_redirect
+from pyairtable_ui.state.auth import AuthState, login_redirect, signed_in_user_id
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +145,13 @@ def _action_item(action: Any) -> ActionItem:
     )
 
 
+def _conversation_items(db: Session, user_id: int) -> list[ConversationItem]:
+    return [
+        ConversationItem(id=c.id or 0, title=c.title, updated=c.updated_at.strftime("%b %d, %H:%M"))
+        for c in service.list_conversations(session=db, user_id=user_id)
+    ]
+
+
 class ChatState(rx.State):
     """The open conversation, the base and model it uses, and the running turn."""
 
@@ -173,19 +182,12 @@ class ChatState(rx.State):
         """The name of the selected base."""
         return next((b["name"] for b in self.bases if b["id"] == self.base_id), self.base_id)
 
-    async def _user_id(self) -> int | None:
-        auth = await self.get_state(AuthState)
-        try:
-            return await auth.require_user_id()
-        except NotSignedInError:
-            return None
-
     # --- loading -------------------------------------------------------------------
 
     @rx.event
     async def on_load(self):
         """Open the conversation in the URL (or the newest) on the user's base."""
-        user_id = await self._user_id()
+        user_id = await signed_in_user_id(self)
         if user_id is None:
             return rx.redirect(login_redirect(routes.CHAT), replace=True)
         self.notice = ""
@@ -195,13 +197,7 @@ class ChatState(rx.State):
                 user = db.get(User, user_id)
                 assert user is not None
                 models = platform_service.get_allowed_models(session=db)
-                rows = service.list_conversations(session=db, user_id=user_id)
-                items = [
-                    ConversationItem(
-                        id=c.id or 0, title=c.title, updated=c.updated_at.strftime("%b %d, %H:%M")
-                    )
-                    for c in rows
-                ]
+                items = _conversation_items(db, user_id)
                 model = user.default_model or models[0]
                 return user.default_base_id or "", model, items, models
 
@@ -284,20 +280,13 @@ class ChatState(rx.State):
     @rx.event
     async def load_bases(self):
         """Fill the base switcher with the bases the user's token sees."""
-        user_id = await self._user_id()
+        user_id = await signed_in_user_id(self)
         if user_id is None:
             return
 
-        def _check() -> list[BaseItem]:
-            with session_scope() as db:
-                user = db.get(User, user_id)
-                assert user is not None
-                token = airtable_oauth.get_valid_token(session=db, user=user)
-            check = connections.check_airtable_token(token, api_url=get_settings().airtable_api_url)
-            return [BaseItem(id=b.id, name=b.name) for b in check.bases]
-
         try:
-            self.bases = await asyncio.to_thread(_check)
+            check = await asyncio.to_thread(check_user_access, user_id=user_id)
+            self.bases = [BaseItem(id=b.id, name=b.name) for b in check.bases]
         except (connections.AirtableTokenError, SecretDecryptionError) as exc:
             self.notice = exc.message
             self.bases = []
@@ -305,18 +294,13 @@ class ChatState(rx.State):
     @rx.event
     async def refresh_conversations(self):
         """Read the conversation list again (titles change after the first message)."""
-        user_id = await self._user_id()
+        user_id = await signed_in_user_id(self)
         if user_id is None:
             return
 
         def _read() -> list[ConversationItem]:
             with session_scope() as db:
-                return [
-                    ConversationItem(
-                        id=c.id or 0, title=c.title, updated=c.updated_at.strftime("%b %d, %H:%M")
-                    )
-                    for c in service.list_conversations(session=db, user_id=user_id)
-                ]
+                return _conversation_items(db, user_id)
 
         self.conversations = await asyncio.to_thread(_read)
 
@@ -325,7 +309,7 @@ class ChatState(rx.State):
     @rx.event
     async def open_conversation(self, conversation_id: int):
         """Show another conversation (not while a turn runs)."""
-        user_id = await self._user_id()
+        user_id = await signed_in_user_id(self)
         if user_id is None or self.running:
             return
         await self._open(user_id, conversation_id)
@@ -344,7 +328,7 @@ class ChatState(rx.State):
     @rx.event
     async def rename_conversation(self, form_data: dict[str, str]):
         """Rename the open conversation."""
-        user_id = await self._user_id()
+        user_id = await signed_in_user_id(self)
         if user_id is None or not self.conversation_id:
             return
         title = form_data.get("title", "")
@@ -371,7 +355,7 @@ class ChatState(rx.State):
     @rx.event
     async def delete_conversation(self, conversation_id: int):
         """Delete a conversation (its actions stay in the history)."""
-        user_id = await self._user_id()
+        user_id = await signed_in_user_id(self)
         if user_id is None or (self.running and conversation_id == self.conversation_id):
             return
 
@@ -431,7 +415,7 @@ class ChatState(rx.State):
         if not question:
             return
         async with self:
-            user_id = await self._user_id()
+            user_id = await signed_in_user_id(self)
             if user_id is None or self.running:
                 return
             if not self.base_id:
@@ -468,7 +452,7 @@ class ChatState(rx.State):
     async def regenerate(self):
         """Answer the last question again, replacing the previous answer."""
         async with self:
-            user_id = await self._user_id()
+            user_id = await signed_in_user_id(self)
             if user_id is None or self.running or not self.conversation_id:
                 return
             conversation_id = self.conversation_id
@@ -582,18 +566,7 @@ class ChatState(rx.State):
                 actions = actions_service.list_actions(
                     session=db, user_id=user_id, conversation_id=conversation_id
                 )
-                conversations = service.list_conversations(session=db, user_id=user_id)
-                return (
-                    [_action_item(a) for a in actions],
-                    [
-                        ConversationItem(
-                            id=c.id or 0,
-                            title=c.title,
-                            updated=c.updated_at.strftime("%b %d, %H:%M"),
-                        )
-                        for c in conversations
-                    ],
-                )
+                return [_action_item(a) for a in actions], _conversation_items(db, user_id)
 
         actions, conversations = await asyncio.to_thread(_read)
         async with self:
@@ -720,7 +693,7 @@ class ChatState(rx.State):
     async def confirm_action(self, action_id: int):
         """Run a proposed write as a whole (the preview step comes with safe writes)."""
         async with self:
-            user_id = await self._user_id()
+            user_id = await signed_in_user_id(self)
             if user_id is None:
                 return
             self.action_error = ""
@@ -762,7 +735,7 @@ class ChatState(rx.State):
     @rx.event
     async def reject_action(self, action_id: int):
         """Reject a proposed write; nothing is sent to Airtable."""
-        user_id = await self._user_id()
+        user_id = await signed_in_user_id(self)
         if user_id is None:
             return
 

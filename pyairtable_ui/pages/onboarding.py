@@ -11,6 +11,7 @@ import reflex as rx
 from pyairtable_ui import routes
 from pyairtable_ui.airtable import connections
 from pyairtable_ui.airtable import oauth as airtable_oauth
+from pyairtable_ui.airtable.access import check_user_access
 from pyairtable_ui.api.oauth_routes import AIRTABLE_START
 from pyairtable_ui.auth import service
 from pyairtable_ui.auth.models import OnboardingStep, User
@@ -19,7 +20,7 @@ from pyairtable_ui.components.shell import private_page
 from pyairtable_ui.crypto import SecretDecryptionError
 from pyairtable_ui.db import session_scope
 from pyairtable_ui.settings import get_settings
-from pyairtable_ui.state.auth import AuthState, NotSignedInError, login_redirect
+from pyairtable_ui.state.auth import AuthState, login_redirect, signed_in_user_id
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,13 @@ class BaseChoice(TypedDict):
     permission_level: str
 
 
+def base_choices(check: connections.TokenCheck) -> list[BaseChoice]:
+    """The bases a checked token sees, as the pickers show them."""
+    return [
+        BaseChoice(id=b.id, name=b.name, permission_level=b.permission_level) for b in check.bases
+    ]
+
+
 class OnboardingState(rx.State):
     """Where the user is in onboarding, and the data of the current step."""
 
@@ -88,17 +96,10 @@ class OnboardingState(rx.State):
         """1-based position of the current step."""
         return next((i for i, (key, _) in enumerate(STEPS, 1) if key == self.step), 1)
 
-    async def _user_id(self) -> int | None:
-        auth = await self.get_state(AuthState)
-        try:
-            return await auth.require_user_id()
-        except NotSignedInError:
-            return None
-
     @rx.event
     async def on_load(self):
         """Resume where the user left off."""
-        user_id = await self._user_id()
+        user_id = await signed_in_user_id(self)
         if user_id is None:
             return rx.redirect(login_redirect(routes.ONBOARDING), replace=True)
         self.token_error = self.bases_error = ""
@@ -136,7 +137,7 @@ class OnboardingState(rx.State):
         """Check the pasted token with Airtable, store it encrypted, go to the base step."""
         if self.connecting:
             return
-        user_id = await self._user_id()
+        user_id = await signed_in_user_id(self)
         if user_id is None:
             yield rx.redirect(login_redirect(routes.ONBOARDING), replace=True)
             return
@@ -163,40 +164,26 @@ class OnboardingState(rx.State):
 
         self.token_hint = await asyncio.to_thread(_save)
         self.connected_as = check.email or check.user_id
-        self.bases = [
-            BaseChoice(id=b.id, name=b.name, permission_level=b.permission_level)
-            for b in check.bases
-        ]
+        self.bases = base_choices(check)
         self.step = OnboardingStep.CHOOSE_BASE.value
         self.connecting = False
 
     @rx.event
     async def load_bases(self):
         """List the bases the stored token sees (after a reload on the base step)."""
-        user_id = await self._user_id()
+        user_id = await signed_in_user_id(self)
         if user_id is None:
             return
         self.loading_bases = True
         self.bases_error = ""
         yield
 
-        def _check() -> connections.TokenCheck:
-            with session_scope() as db:
-                user = db.get(User, user_id)
-                assert user is not None
-                # Refreshes an expired OAuth token; returns a pasted token as is.
-                token = airtable_oauth.get_valid_token(session=db, user=user)
-            return connections.check_airtable_token(token, api_url=get_settings().airtable_api_url)
-
         try:
-            check = await asyncio.to_thread(_check)
+            check = await asyncio.to_thread(check_user_access, user_id=user_id)
         except (connections.AirtableTokenError, SecretDecryptionError) as exc:
             self.bases_error = exc.message
         else:
-            self.bases = [
-                BaseChoice(id=b.id, name=b.name, permission_level=b.permission_level)
-                for b in check.bases
-            ]
+            self.bases = base_choices(check)
         self.loading_bases = False
 
     @rx.event
@@ -207,7 +194,7 @@ class OnboardingState(rx.State):
     @rx.event
     async def choose_base(self, base_id: str):
         """Remember the chosen base (it must be one the token sees) and start the tour."""
-        user_id = await self._user_id()
+        user_id = await signed_in_user_id(self)
         if user_id is None or base_id not in {b["id"] for b in self.bases}:
             return
 
@@ -239,7 +226,7 @@ class OnboardingState(rx.State):
     @rx.event
     async def finish(self):
         """Mark onboarding done and open the chat on the chosen base."""
-        user_id = await self._user_id()
+        user_id = await signed_in_user_id(self)
         if user_id is None:
             return rx.redirect(login_redirect(routes.ONBOARDING), replace=True)
 

@@ -7,10 +7,11 @@ import logging
 from typing import TypedDict
 
 import reflex as rx
+from sqlmodel import Session
 
 from pyairtable_ui import routes
 from pyairtable_ui.airtable import connections
-from pyairtable_ui.airtable import oauth as airtable_oauth
+from pyairtable_ui.airtable.access import check_user_access
 from pyairtable_ui.auth import service, sessions
 from pyairtable_ui.auth.errors import AuthError, WeakPasswordError, WrongPasswordError
 from pyairtable_ui.auth.models import User
@@ -18,11 +19,11 @@ from pyairtable_ui.components.layout import field, form_error, form_notice
 from pyairtable_ui.components.shell import private_page
 from pyairtable_ui.crypto import SecretDecryptionError
 from pyairtable_ui.db import session_scope
-from pyairtable_ui.pages.onboarding import BaseChoice
+from pyairtable_ui.pages.onboarding import BaseChoice, base_choices
 from pyairtable_ui.pages.register import PASSWORD_RULES_HINT
 from pyairtable_ui.platform import service as platform_service
 from pyairtable_ui.settings import get_settings
-from pyairtable_ui.state.auth import AuthState, NotSignedInError, login_redirect
+from pyairtable_ui.state.auth import AuthState, login_redirect, signed_in_user_id
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,20 @@ def _describe_agent(user_agent: str) -> str:
         if os_name in user_agent:
             return f"{browser} on {os_name.replace('Mac OS', 'macOS')}"
     return browser
+
+
+def _session_rows(db: Session, user: User, current_session_id: int) -> list[SessionRow]:
+    return [
+        SessionRow(
+            id=row.id or 0,
+            device=_describe_agent(row.user_agent),
+            address=row.ip_address,
+            created=row.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            last_used=row.last_used_at.strftime("%Y-%m-%d %H:%M UTC"),
+            current=row.id == current_session_id,
+        )
+        for row in sessions.list_sessions(session=db, user=user)
+    ]
 
 
 class SettingsState(rx.State):
@@ -82,11 +97,12 @@ class SettingsState(rx.State):
     sessions_notice: str = ""
 
     async def _ids(self) -> tuple[int, int] | None:
-        auth = await self.get_state(AuthState)
-        try:
-            return await auth.require_user_id(), await auth.require_session_id()
-        except NotSignedInError:
+        # This browser's session id too: "sign out other browsers" must keep it.
+        user_id = await signed_in_user_id(self)
+        if user_id is None:
             return None
+        auth = await self.get_state(AuthState)
+        return user_id, await auth.require_session_id()
 
     def _clear_messages(self) -> None:
         self.profile_notice = self.profile_error = ""
@@ -109,17 +125,7 @@ class SettingsState(rx.State):
                 assert user is not None
                 models = platform_service.get_allowed_models(session=db)
                 connection = connections.get_connection(session=db, user=user)
-                rows = [
-                    SessionRow(
-                        id=row.id or 0,
-                        device=_describe_agent(row.user_agent),
-                        address=row.ip_address,
-                        created=row.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                        last_used=row.last_used_at.strftime("%Y-%m-%d %H:%M UTC"),
-                        current=row.id == session_id,
-                    )
-                    for row in sessions.list_sessions(session=db, user=user)
-                ]
+                rows = _session_rows(db, user, session_id)
                 email = (
                     (connection.airtable_email or connection.airtable_user_id) if connection else ""
                 )
@@ -215,22 +221,12 @@ class SettingsState(rx.State):
         self.connection_error = ""
         yield
 
-        def _check() -> connections.TokenCheck:
-            with session_scope() as db:
-                user = db.get(User, ids[0])
-                assert user is not None
-                token = airtable_oauth.get_valid_token(session=db, user=user)
-            return connections.check_airtable_token(token, api_url=get_settings().airtable_api_url)
-
         try:
-            check = await asyncio.to_thread(_check)
+            check = await asyncio.to_thread(check_user_access, user_id=ids[0])
         except (connections.AirtableTokenError, SecretDecryptionError) as exc:
             self.connection_error = exc.message
         else:
-            self.bases = [
-                BaseChoice(id=b.id, name=b.name, permission_level=b.permission_level)
-                for b in check.bases
-            ]
+            self.bases = base_choices(check)
             self.connection_notice = f"The token works and sees {len(check.bases)} base(s)."
         self.checking = False
 
@@ -264,10 +260,7 @@ class SettingsState(rx.State):
         self.token_hint = await asyncio.to_thread(_save)
         self.connected = True
         self.connected_as = check.email or check.user_id
-        self.bases = [
-            BaseChoice(id=b.id, name=b.name, permission_level=b.permission_level)
-            for b in check.bases
-        ]
+        self.bases = base_choices(check)
         self.connection_notice = "The new token is connected."
         self.checking = False
 
@@ -345,17 +338,7 @@ class SettingsState(rx.State):
             with session_scope() as db:
                 user = db.get(User, ids[0])
                 assert user is not None
-                return [
-                    SessionRow(
-                        id=row.id or 0,
-                        device=_describe_agent(row.user_agent),
-                        address=row.ip_address,
-                        created=row.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                        last_used=row.last_used_at.strftime("%Y-%m-%d %H:%M UTC"),
-                        current=row.id == ids[1],
-                    )
-                    for row in sessions.list_sessions(session=db, user=user)
-                ]
+                return _session_rows(db, user, ids[1])
 
         self.session_rows = await asyncio.to_thread(_read)
 

@@ -83,6 +83,22 @@ def navigate_js(path: str) -> str:
     return f"window.location.replace({json.dumps(safe_next_path(path))})"
 
 
+async def signed_in_user_id(state: rx.State) -> int | None:
+    """The user asking, checked on the server, for any page's handler; None if signed out.
+
+    Args:
+        state: The handler's state (it reaches AuthState through `get_state`).
+
+    Returns:
+        The user id, or None when the session is missing, expired or revoked.
+    """
+    auth = await state.get_state(AuthState)
+    try:
+        return await auth.require_user_id()
+    except NotSignedInError:
+        return None
+
+
 class AuthState(rx.State):
     """The signed-in user of this tab, as far as the page needs to know."""
 
