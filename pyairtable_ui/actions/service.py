@@ -8,9 +8,16 @@ committed before its request goes out, and marked DONE with Airtable's answer
 (or FAILED with the error, which stops the run) in its own transaction after,
 so a crash leaves a true record of what was applied.
 
-The safe-writes work builds on this: previews (`Action.preview`), partial
-approval (`Action.approved_plan`, whose hash `execute_action` checks), rollback
-and undo (steps of kind COMPENSATE and UNDO, using each step's `before`).
+The rest of safe writes lives beside this module (none imports `reflex`):
+
+- `preview`: `build_preview` re-reads the affected records (old -> new per cell).
+- `approval`: `approve_action` (ticked rows, typed count, plan hash),
+  `confirmation_needed` (the policy), `auto_approve_action`.
+- `execution`: `execute_action` (batches of 10 with progress), `resume_action`,
+  `rollback_action`, and restart recovery (`mark_interrupted`).
+- `undo`: `plan_undo` (conflicts), `undo_action`.
+- `audit`: `list_history`, `action_details`, CSV and JSON export.
+- `steps`, `reversal`, `records`: the machinery they share.
 
 Every function is scoped by `user_id`: another user's action is "not found".
 
@@ -29,14 +36,13 @@ Plan format (`Action.plan`)::
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-import sqlalchemy as sa
-from pyairtable import formulas as F
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -44,24 +50,19 @@ from pyairtable_ui.actions.models import (
     Action,
     ActionStatus,
     ActionStep,
-    StepKind,
-    StepStatus,
     UndoStatus,
 )
 from pyairtable_ui.airtable import schema as schema_module
 from pyairtable_ui.airtable.client import AirtableClient
-from pyairtable_ui.airtable.errors import AirtableError, ToolCancelled
 from pyairtable_ui.db import utcnow
 from pyairtable_ui.observability import ACTIONS
+from pyairtable_ui.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 
 BATCH_SIZE = 10  # Airtable's limit of records per write request
-# "Before" snapshots are read for this many records at once (one List request per
-# ten batches), so taking them costs ~10% of the write throughput, not 50%.
-SNAPSHOT_CHUNK = 100
 
 RECORD_OPS = ("create", "update", "upsert", "delete")
 SCHEMA_OPS = ("create_table", "create_field", "rename_table", "rename_field")
@@ -92,6 +93,14 @@ class ActionStateError(ActionError):
     """The action cannot do that from where it stands; `message` says why."""
 
 
+class ConfirmationError(ActionError):
+    """The confirmation the action needs was not given (e.g. the count was not typed)."""
+
+
+class ActionPermissionError(ActionError):
+    """The user may not do that (e.g. see other users' actions without being an admin)."""
+
+
 def session_factory_for(engine: Engine) -> SessionFactory:
     """A session factory on `engine` that commits on success and rolls back on error.
 
@@ -118,9 +127,20 @@ def session_factory_for(engine: Engine) -> SessionFactory:
 
 
 def plan_hash(plan: dict[str, Any]) -> str:
-    """A stable hash of a plan, so execution can prove it runs what was approved."""
+    """A stable, keyed hash of a plan, so execution can prove it runs what was approved.
+
+    Keyed with SECRET_KEY (HMAC-SHA256): a plan edited in the database cannot be
+    given a matching hash without the app's secret.
+
+    Args:
+        plan: The plan (any JSON; key order does not matter).
+
+    Returns:
+        64 hex digits.
+    """
     text = json.dumps(plan, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    key = get_settings().secret_key.get_secret_value().encode("utf-8")
+    return hmac.new(key, b"action-plan:" + text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 # --- proposing and reading ------------------------------------------------------------
@@ -302,12 +322,19 @@ def confirm_action(
     Raises:
         ActionNotFoundError: No such action for this user.
         ActionStateError: It is not waiting for confirmation.
+        ConfirmationError: It needs a typed confirmation (`approval.approve_action`).
     """
     action = get_action(session=session, user_id=user_id, action_id=action_id)
     if action.status == ActionStatus.CONFIRMED:
         return action
     if action.status not in (ActionStatus.PROPOSED, ActionStatus.PREVIEWED):
         raise ActionStateError(f"Action #{action_id} is {action.status} and cannot be confirmed.")
+    if action.needs_typed_confirmation:
+        # Deletes and large changes are confirmed by typing the count (approve_action).
+        raise ConfirmationError(
+            f"Action #{action_id} needs the number of records typed to confirm it; "
+            "open its preview to confirm."
+        )
     plan = approved_plan if approved_plan is not None else action.plan
     now = utcnow()
     action.approved_plan = plan
@@ -331,11 +358,12 @@ def execute_action(
     action_id: int,
     client: AirtableClient,
     schema_cache: schema_module.SchemaCache | None = None,
+    on_progress: Callable[[int, int, int], None] | None = None,
+    step_hook: Callable[[str, int, str], None] | None = None,
 ) -> Action:
-    """Confirm (if not yet) and run the user's action against Airtable, step by step.
+    """Confirm (if it needs only a click) and run the user's action, batch by batch.
 
-    Blocking: run it in a worker thread (`client.run`). Each step is committed
-    before its request is sent and again after it answers.
+    See `pyairtable_ui.actions.execution.execute_action`, which this calls.
 
     Args:
         session_factory: Opens sessions that commit on success (one per step).
@@ -343,365 +371,26 @@ def execute_action(
         action_id: The action.
         client: The Airtable client (paced; `client.cancel()` stops between batches).
         schema_cache: Schema cache to invalidate after schema changes.
+        on_progress: Called as ``(done_batches, total_batches, records_written)``.
+        step_hook: Test hook (see `pyairtable_ui.actions.steps.StepHook`).
 
     Returns:
-        The action as it ended: DONE, FAILED (a step failed; later ones not sent)
-        or INTERRUPTED (stopped by the user between batches).
+        The action as it ended: DONE, FAILED or INTERRUPTED.
 
     Raises:
         ActionNotFoundError: No such action for this user.
-        ActionStateError: It is not proposed/confirmed, is already running, or
-            its approved plan was altered.
+        ActionStateError: Not confirmable, already running, or its approved plan altered.
+        ConfirmationError: It needs the count typed (`approval.approve_action`).
     """
-    with session_factory() as session:
-        action = confirm_action(session=session, user_id=user_id, action_id=action_id)
-        plan = action.approved_plan or action.plan
-        if action.approved_plan_hash and plan_hash(plan) != action.approved_plan_hash:
-            raise ActionStateError(f"Action #{action_id}'s approved plan was altered; not run.")
-    with session_factory() as session:
-        # Conditional update: of two clicks (or two replicas), exactly one starts the run.
-        claimed = session.exec(
-            sa.update(Action)
-            .where(
-                col(Action.id) == action_id,
-                col(Action.user_id) == user_id,
-                col(Action.status) == ActionStatus.CONFIRMED.value,
-            )
-            .values(status=ActionStatus.RUNNING.value, updated_at=utcnow())
-        )
-        if claimed.rowcount != 1:
-            raise ActionStateError(f"Action #{action_id} is already running or finished.")
-    logger.info("action running id=%s tool=%s", action_id, action.tool_name)
-    runner = _Runner(
+    # Imported here: the runner builds on this module's functions.
+    from pyairtable_ui.actions import execution
+
+    return execution.execute_action(
         session_factory=session_factory,
-        action=action,
-        plan=plan,
+        user_id=user_id,
+        action_id=action_id,
         client=client,
         schema_cache=schema_cache,
+        on_progress=on_progress,
+        step_hook=step_hook,
     )
-    return runner.run()
-
-
-class _Runner:
-    """Runs one claimed action; every state change is its own committed transaction."""
-
-    def __init__(
-        self,
-        *,
-        session_factory: SessionFactory,
-        action: Action,
-        plan: dict[str, Any],
-        client: AirtableClient,
-        schema_cache: schema_module.SchemaCache | None,
-    ) -> None:
-        assert action.id is not None
-        self.session_factory = session_factory
-        self.action_id: int = action.id
-        self.tool_name = action.tool_name
-        self.base_id = action.base_id
-        self.table_id = action.table_id
-        self.plan = plan
-        self.client = client
-        self.schema_cache = schema_cache
-        self.seq = 0
-
-    # -- orchestration
-
-    def run(self) -> Action:
-        kind = self.plan.get("kind")
-        try:
-            if kind == "records":
-                outcome = self._run_records()
-            elif kind in ("schema", "comment"):
-                outcome = self._run_single()
-            else:
-                outcome = self._finish(ActionStatus.FAILED, error=f"Unknown plan kind {kind!r}.")
-        except Exception as exc:
-            # A bug or a database failure: leave a true record, then let it surface.
-            logger.exception("action crashed id=%s", self.action_id)
-            self._finish(ActionStatus.FAILED, error=f"Internal error: {type(exc).__name__}.")
-            raise
-        return outcome
-
-    def _run_records(self) -> Action:
-        op = str(self.plan.get("op"))
-        operations: list[dict[str, Any]] = list(self.plan.get("operations") or [])
-        batches = [operations[i : i + BATCH_SIZE] for i in range(0, len(operations), BATCH_SIZE)]
-        total = len(batches)
-        batches_per_snapshot = SNAPSHOT_CHUNK // BATCH_SIZE
-        for group_start in range(0, total, batches_per_snapshot):
-            group = batches[group_start : group_start + batches_per_snapshot]
-            try:
-                befores = self._snapshot(op, [o for batch in group for o in batch])
-            except ToolCancelled:
-                return self._finish(
-                    ActionStatus.INTERRUPTED,
-                    error=f"Stopped by the user after {group_start} of {total} batches.",
-                )
-            except AirtableError as exc:
-                return self._finish(
-                    ActionStatus.FAILED,
-                    error=f"Could not read the records before batch {group_start + 1} of "
-                    f"{total}: {exc.message_for_user}",
-                )
-            for batch in group:
-                method, components, body, record_ids = self._record_request(op, batch)
-                before: list[dict[str, Any]] | None = None
-                if op in ("update", "delete"):
-                    # A record missing here was deleted since the proposal; Airtable will say so.
-                    before = [befores[r] for r in record_ids if r in befores]
-                elif op == "upsert":
-                    keys = (_merge_key(self.plan, o) for o in batch)
-                    before = [befores[k] for k in keys if k is not None and k in befores]
-                failed = self._run_step(
-                    method, components, body, record_ids, before, position=f"of {total}"
-                )
-                if failed is not None:
-                    return failed
-        return self._finish(ActionStatus.DONE)
-
-    def _run_single(self) -> Action:
-        operation = dict((self.plan.get("operations") or [{}])[0])
-        op = str(operation.get("op") or self.plan.get("op"))
-        try:
-            method, components, body, before, record_ids = self._single_request(op, operation)
-        except ToolCancelled:
-            return self._finish(ActionStatus.INTERRUPTED, error="Stopped by the user.")
-        except AirtableError as exc:
-            return self._finish(ActionStatus.FAILED, error=exc.message_for_user)
-        failed = self._run_step(method, components, body, record_ids, before, position="of 1")
-        if self.plan.get("kind") == "schema":
-            schema_module.invalidate(self.base_id, cache=self.schema_cache)
-        if failed is not None:
-            return failed
-        if op in IRREVERSIBLE_OPS:
-            return self._finish(
-                ActionStatus.DONE,
-                undo=UndoStatus.NOT_POSSIBLE,
-                undo_note="Airtable's API cannot delete tables or fields; remove it in "
-                "Airtable itself if it is not wanted.",
-            )
-        return self._finish(ActionStatus.DONE)
-
-    # -- one step
-
-    def _run_step(
-        self,
-        method: str,
-        components: Sequence[str],
-        body: dict[str, Any],
-        record_ids: list[str],
-        before: list[dict[str, Any]] | None,
-        *,
-        position: str,
-    ) -> Action | None:
-        """Write the step, send it, record the outcome; returns the finished action on failure."""
-        self.seq += 1
-        path = "/v0/" + "/".join(components)
-        with self.session_factory() as session:
-            step = ActionStep(
-                action_id=self.action_id,
-                kind=StepKind.APPLY.value,
-                seq=self.seq,
-                status=StepStatus.PENDING.value,
-                method=method,
-                path=path[:500],
-                request_body=body,
-                before=before,
-                record_ids=record_ids,
-                started_at=utcnow(),
-            )
-            session.add(step)
-            session.flush()
-            step_id = step.id
-        calls_before = self.client.calls
-        try:
-            if method == "DELETE":
-                response = self.client.request(
-                    method, *components, params={"records[]": record_ids}
-                )
-            else:
-                response = self.client.request(method, *components, json=body)
-        except ToolCancelled:
-            sent = self.client.calls != calls_before
-            self._update_step(
-                step_id,
-                StepStatus.FAILED if sent else StepStatus.SKIPPED,
-                error="Stopped by the user"
-                + (" while Airtable was retrying: the outcome is unknown." if sent else "."),
-            )
-            return self._finish(
-                ActionStatus.INTERRUPTED,
-                error=f"Stopped by the user at batch {self.seq} {position}.",
-            )
-        except AirtableError as exc:
-            self._update_step(step_id, StepStatus.FAILED, error=exc.message_for_user)
-            applied = self.seq - 1
-            note = f" Batches 1-{applied} were applied." if applied > 1 else ""
-            note = " Batch 1 was applied." if applied == 1 else note
-            return self._finish(
-                ActionStatus.FAILED,
-                error=f"Batch {self.seq} {position} failed: {exc.message_for_user}{note}",
-            )
-        after, ids = _after_records(response)
-        self._update_step(step_id, StepStatus.DONE, after=after, record_ids=ids or record_ids)
-        return None
-
-    def _update_step(
-        self,
-        step_id: int | None,
-        status: StepStatus,
-        *,
-        error: str | None = None,
-        after: list[dict[str, Any]] | None = None,
-        record_ids: list[str] | None = None,
-    ) -> None:
-        with self.session_factory() as session:
-            step = session.get(ActionStep, step_id)
-            assert step is not None
-            step.status = status.value
-            step.error = error
-            step.finished_at = utcnow()
-            if after is not None:
-                step.after = after
-            if record_ids is not None:
-                step.record_ids = record_ids
-            session.add(step)
-
-    def _finish(
-        self,
-        status: ActionStatus,
-        *,
-        error: str | None = None,
-        undo: UndoStatus | None = None,
-        undo_note: str | None = None,
-    ) -> Action:
-        with self.session_factory() as session:
-            action = session.get(Action, self.action_id)
-            assert action is not None
-            now = utcnow()
-            action.status = status.value
-            action.error = error
-            action.finished_at = now
-            action.updated_at = now
-            if status == ActionStatus.DONE:
-                action.undo_status = (undo or UndoStatus.AVAILABLE).value
-            if undo_note:
-                action.undo_note = undo_note
-            session.add(action)
-            session.flush()
-        ACTIONS.labels(tool=self.tool_name, status=status.value).inc()
-        logger.info(
-            "action finished id=%s status=%s steps=%d airtable_calls=%d",
-            self.action_id,
-            status.value,
-            self.seq,
-            self.client.calls,
-        )
-        return action
-
-    # -- requests
-
-    def _record_request(
-        self, op: str, batch: list[dict[str, Any]]
-    ) -> tuple[str, list[str], dict[str, Any], list[str]]:
-        assert self.table_id is not None
-        components = [self.base_id, self.table_id]
-        typecast = bool(self.plan.get("typecast"))
-        if op == "create":
-            body = {"records": [{"fields": o["fields"]} for o in batch], "typecast": typecast}
-            return "POST", components, body, []
-        if op == "update":
-            records = [{"id": o["record_id"], "fields": o["fields"]} for o in batch]
-            body = {"records": records, "typecast": typecast}
-            return "PATCH", components, body, [o["record_id"] for o in batch]
-        if op == "upsert":
-            body = {
-                "records": [{"fields": o["fields"]} for o in batch],
-                "typecast": typecast,
-                "performUpsert": {"fieldsToMergeOn": list(self.plan["fields_to_merge_on"])},
-            }
-            return "PATCH", components, body, []
-        if op == "delete":
-            ids = [o["record_id"] for o in batch]
-            return "DELETE", components, {"records": ids}, ids
-        raise ActionStateError(f"Unknown record operation {op!r}.")
-
-    def _single_request(
-        self, op: str, operation: dict[str, Any]
-    ) -> tuple[str, list[str], dict[str, Any], list[dict[str, Any]] | None, list[str]]:
-        base = self.base_id
-        meta = ["meta", "bases", base, "tables"]
-        if op == "create_table":
-            body = {k: operation[k] for k in ("name", "fields", "description") if operation.get(k)}
-            return "POST", meta, body, None, []
-        assert self.table_id is not None
-        if op == "create_field":
-            keys = ("name", "type", "options", "description")
-            body = {k: operation[k] for k in keys if operation.get(k) is not None}
-            return "POST", [*meta, self.table_id, "fields"], body, None, []
-        if op in ("rename_table", "rename_field"):
-            # The name as it is now, read fresh: undo renames back to it.
-            fresh = schema_module.get_base_schema(
-                self.client, base, force=True, cache=self.schema_cache
-            )
-            table = fresh.table(self.table_id)
-            if op == "rename_table":
-                before = [{"id": table.id, "name": table.name}]
-                return "PATCH", [*meta, table.id], {"name": operation["name"]}, before, []
-            field = table.field(str(operation["field_id"]))
-            before = [{"id": field.id, "name": field.name}]
-            components = [*meta, table.id, "fields", field.id]
-            return "PATCH", components, {"name": operation["name"]}, before, []
-        if op == "add_comment":
-            record_id = str(operation["record_id"])
-            components = [base, self.table_id, record_id, "comments"]
-            return "POST", components, {"text": operation["text"]}, None, [record_id]
-        raise ActionStateError(f"Unknown operation {op!r}.")
-
-    def _snapshot(self, op: str, operations: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        """The records these operations touch, as they are now (keyed by id or merge key)."""
-        assert self.table_id is not None
-        if op in ("update", "delete"):
-            ids = [str(o["record_id"]) for o in operations]
-            by_id: list[F.Formula] = [F.EQ(F.RECORD_ID(), i) for i in ids]
-            records = self._list_all(str(F.OR(*by_id) if len(by_id) > 1 else by_id[0]))
-            return {r["id"]: r for r in records}
-        if op == "upsert":
-            keys = list(self.plan.get("fields_to_merge_on") or [])
-            conditions: list[F.Formula] = []
-            for o in operations:
-                values = {k: o["fields"].get(k) for k in keys}
-                if all(isinstance(v, (str, int, float)) and v != "" for v in values.values()):
-                    conditions.append(F.match(values))
-            if not conditions:
-                return {}
-            records = self._list_all(
-                str(F.OR(*conditions) if len(conditions) > 1 else conditions[0])
-            )
-            return {json.dumps([r["fields"].get(k) for k in keys], default=str): r for r in records}
-        return {}
-
-    def _list_all(self, formula: str) -> list[dict[str, Any]]:
-        assert self.table_id is not None
-        return [
-            record
-            for page in self.client.iterate_records(self.base_id, self.table_id, formula=formula)
-            for record in page
-        ]
-
-
-def _merge_key(plan: dict[str, Any], operation: dict[str, Any]) -> str | None:
-    keys = list(plan.get("fields_to_merge_on") or [])
-    values = [operation["fields"].get(k) for k in keys]
-    return json.dumps(values, default=str) if keys else None
-
-
-def _after_records(response: Any) -> tuple[list[dict[str, Any]], list[str]]:
-    """Airtable's answer as the step's `after`, and the record ids it names."""
-    if isinstance(response, dict) and isinstance(response.get("records"), list):
-        records = [r for r in response["records"] if isinstance(r, dict)]
-        return records, [str(r["id"]) for r in records if r.get("id")]
-    if isinstance(response, dict):
-        return [response], []
-    return [], []

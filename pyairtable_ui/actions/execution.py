@@ -1,0 +1,960 @@
+"""Running approved actions: execute, resume, roll back, and recovery after a restart.
+
+How an action moves (`Action.status`):
+
+    CONFIRMED ─execute_action─▶ RUNNING ─▶ DONE | FAILED | INTERRUPTED (Stop)
+    FAILED | INTERRUPTED ─resume_action─▶ RUNNING ─▶ …          (forward: the batches not DONE)
+    FAILED | INTERRUPTED ─rollback_action─▶ ROLLING_BACK ─▶ ROLLED_BACK | FAILED | INTERRUPTED
+    RUNNING | ROLLING_BACK | UNDOING, no live worker ─mark_interrupted─▶ INTERRUPTED
+
+What an unfinished (FAILED or INTERRUPTED) action was doing is read from its
+steps (`steps.phase_of`): forward runs can be resumed or rolled back; an
+interrupted roll back is continued by rolling back again; an interrupted undo
+is continued by `resume_action` (or `undo.undo_action`).
+
+Each APPLY step is one batch of at most 10 records; its `seq` is the batch's
+number in the approved plan, so a resumed run knows exactly which batches are
+DONE. A batch left PENDING (or FAILED without an answer) is checked against
+Airtable before anything is sent again (`steps.check_step`): nothing is ever
+applied twice.
+
+Every function is blocking (Airtable is paced at 5 requests/s per base): run it
+in a worker thread, e.g. ``await client.run(execute_action, ...)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from pyairtable import formulas as F
+from sqlmodel import Session, col, select
+
+from pyairtable_ui.actions.models import (
+    Action,
+    ActionStatus,
+    ActionStep,
+    StepKind,
+    StepStatus,
+    UndoStatus,
+)
+from pyairtable_ui.actions.records import READ_CHUNK, read_records_by_id
+from pyairtable_ui.actions.reversal import (
+    ReversalRun,
+    choose,
+    collect_items,
+    covered_keys,
+    describe_new_ids,
+    refresh_items,
+    resolve_unfinished,
+)
+from pyairtable_ui.actions.service import (
+    BATCH_SIZE,
+    IRREVERSIBLE_OPS,
+    ActionStateError,
+    SessionFactory,
+    confirm_action,
+    get_action,
+    plan_hash,
+)
+from pyairtable_ui.actions.steps import (
+    Progress,
+    ProgressCallback,
+    StepHook,
+    StepRequest,
+    StepWriter,
+    Verdict,
+    after_records,
+    batches_phrase,
+    check_step,
+    claim,
+    dumps_key,
+    finish,
+    is_live,
+    known_record_ids,
+    live,
+    load_steps,
+    outcome_unknown,
+    phase_of,
+    upsert_after,
+)
+from pyairtable_ui.airtable import schema as schema_module
+from pyairtable_ui.airtable.client import AirtableClient
+from pyairtable_ui.airtable.errors import AirtableError, ToolCancelled
+from pyairtable_ui.db import utcnow
+
+logger = logging.getLogger(__name__)
+
+UNFINISHED = (ActionStatus.FAILED, ActionStatus.INTERRUPTED)
+WORKING = (ActionStatus.RUNNING, ActionStatus.ROLLING_BACK, ActionStatus.UNDOING)
+
+
+def _approved_plan(action: Action) -> dict[str, Any]:
+    """The approved plan, after proving it is what the user approved.
+
+    Raises:
+        ActionStateError: No approval on record, or the plan no longer matches its hash.
+    """
+    plan = action.approved_plan
+    if plan is None or not action.approved_plan_hash:
+        raise ActionStateError(f"Action #{action.id} has no approval on record; it was not run.")
+    if plan_hash(plan) != action.approved_plan_hash:
+        logger.warning("approved plan hash mismatch action_id=%s", action.id)
+        raise ActionStateError(
+            f"Action #{action.id}'s approved plan was altered after approval; it was not run. "
+            "Preview and approve it again."
+        )
+    return plan
+
+
+def execute_action(
+    *,
+    session_factory: SessionFactory,
+    user_id: int,
+    action_id: int,
+    client: AirtableClient,
+    schema_cache: schema_module.SchemaCache | None = None,
+    on_progress: ProgressCallback | None = None,
+    step_hook: StepHook | None = None,
+) -> Action:
+    """Run the user's approved action against Airtable, batch by batch.
+
+    A PROPOSED or PREVIEWED action that needs only a click is confirmed as a whole
+    first; one that needs a typed confirmation must go through
+    `approval.approve_action`. The approved plan's hash is checked before anything
+    is sent.
+
+    Args:
+        session_factory: Opens sessions that commit on success (one per step).
+        user_id: The user running it.
+        action_id: The action.
+        client: The Airtable client (paced; `client.cancel()` stops between batches).
+        schema_cache: Schema cache (invalidated after schema changes).
+        on_progress: Called as ``(done_batches, total_batches, records_written)``.
+        step_hook: Test hook, see `steps.StepHook`.
+
+    Returns:
+        The action as it ended: DONE, FAILED (a batch failed; later ones not sent)
+        or INTERRUPTED (Stop pressed).
+
+    Raises:
+        ActionNotFoundError: No such action for this user.
+        ActionStateError: Not confirmed/confirmable, already running, or altered.
+        ConfirmationError: It needs a typed confirmation.
+    """
+    with session_factory() as session:
+        action = get_action(session=session, user_id=user_id, action_id=action_id)
+        if action.status in (ActionStatus.PROPOSED, ActionStatus.PREVIEWED):
+            action = confirm_action(session=session, user_id=user_id, action_id=action_id)
+        if action.status != ActionStatus.CONFIRMED:
+            raise ActionStateError(
+                f"Action #{action_id} is {action.status} and cannot be run; "
+                "it may already be running or finished."
+            )
+        plan = _approved_plan(action)
+    claim(
+        session_factory,
+        user_id=user_id,
+        action_id=action_id,
+        from_statuses=(ActionStatus.CONFIRMED,),
+        to_status=ActionStatus.RUNNING,
+    )
+    logger.info("action running id=%s tool=%s", action_id, action.tool_name)
+    return _ApplyRun(
+        session_factory=session_factory,
+        action=action,
+        plan=plan,
+        client=client,
+        schema_cache=schema_cache,
+        on_progress=on_progress,
+        step_hook=step_hook,
+        resend_unknown=False,
+    ).run()
+
+
+def resume_action(
+    *,
+    session_factory: SessionFactory,
+    user_id: int,
+    action_id: int,
+    client: AirtableClient,
+    schema_cache: schema_module.SchemaCache | None = None,
+    on_progress: ProgressCallback | None = None,
+    step_hook: StepHook | None = None,
+    resend_unknown: bool = False,
+    resolutions: dict[str, str] | None = None,
+) -> Action:
+    """Carry on with a FAILED or INTERRUPTED action from where it stopped.
+
+    A forward run sends the batches of the approved plan that are not DONE; a
+    batch whose outcome was never recorded is first checked in Airtable (applied:
+    marked DONE, not sent again). An interrupted undo is finished instead.
+
+    Args:
+        session_factory: Opens sessions that commit on success.
+        user_id: The user.
+        action_id: The action.
+        client: The Airtable client.
+        schema_cache: Schema cache.
+        on_progress: Called as ``(done_batches, total_batches, records_written)``.
+        step_hook: Test hook, see `steps.StepHook`.
+        resend_unknown: Send again a batch whose outcome Airtable cannot tell
+            (records were created meanwhile that do not all match it); only after
+            the user has checked the table.
+        resolutions: For an interrupted undo: record id -> "overwrite" | "skip".
+
+    Returns:
+        The action as it ended.
+
+    Raises:
+        ActionNotFoundError: No such action for this user.
+        ActionStateError: It is not failed or interrupted, or was being rolled back.
+    """
+    with session_factory() as session:
+        action = get_action(session=session, user_id=user_id, action_id=action_id)
+        if action.status not in UNFINISHED:
+            raise ActionStateError(
+                f"Action #{action_id} is {action.status}; only failed or interrupted actions "
+                "can be resumed."
+            )
+    steps = load_steps(session_factory, action_id)
+    phase = phase_of(steps)
+    if phase == "rollback":
+        raise ActionStateError(
+            f"Action #{action_id} was being rolled back; roll it back again to finish."
+        )
+    if phase == "undo":
+        # Imported here: undo builds on this module.
+        from pyairtable_ui.actions.undo import undo_action
+
+        return undo_action(
+            session_factory=session_factory,
+            user_id=user_id,
+            action_id=action_id,
+            client=client,
+            resolutions=resolutions,
+            schema_cache=schema_cache,
+            on_progress=on_progress,
+            step_hook=step_hook,
+            resend_unknown=resend_unknown,
+        )
+    plan = _approved_plan(action)
+    claim(
+        session_factory,
+        user_id=user_id,
+        action_id=action_id,
+        from_statuses=UNFINISHED,
+        to_status=ActionStatus.RUNNING,
+    )
+    logger.info("action resumed id=%s", action_id)
+    return _ApplyRun(
+        session_factory=session_factory,
+        action=action,
+        plan=plan,
+        client=client,
+        schema_cache=schema_cache,
+        on_progress=on_progress,
+        step_hook=step_hook,
+        resend_unknown=resend_unknown,
+    ).run()
+
+
+def rollback_action(
+    *,
+    session_factory: SessionFactory,
+    user_id: int,
+    action_id: int,
+    client: AirtableClient,
+    schema_cache: schema_module.SchemaCache | None = None,
+    on_progress: ProgressCallback | None = None,
+    step_hook: StepHook | None = None,
+    resend_unknown: bool = False,
+) -> Action:
+    """Put back the batches a FAILED or INTERRUPTED action applied, newest first.
+
+    Updated records get their before values, created records are deleted, deleted
+    records are re-created (new ids; links re-pointed). Each compensation is a
+    step of kind COMPENSATE written before it is sent. Values changed by someone
+    else since are overwritten: rollback runs right after a failure, undo is the
+    one that asks.
+
+    Args:
+        session_factory: Opens sessions that commit on success.
+        user_id: The user.
+        action_id: The action.
+        client: The Airtable client.
+        schema_cache: Schema cache.
+        on_progress: Called as ``(done_batches, total_batches, records_written)``.
+        step_hook: Test hook, see `steps.StepHook`.
+        resend_unknown: See `resume_action`.
+
+    Returns:
+        The action: ROLLED_BACK, or FAILED/INTERRUPTED when the rollback itself stopped.
+
+    Raises:
+        ActionNotFoundError: No such action for this user.
+        ActionStateError: It is not failed or interrupted, or was being undone.
+    """
+    with session_factory() as session:
+        action = get_action(session=session, user_id=user_id, action_id=action_id)
+        if action.status not in UNFINISHED:
+            raise ActionStateError(
+                f"Action #{action_id} is {action.status}; only failed or interrupted actions "
+                "can be rolled back (finished ones can be undone)."
+            )
+    steps = load_steps(session_factory, action_id)
+    if phase_of(steps) == "undo":
+        raise ActionStateError(f"Action #{action_id} was being undone; resume to finish the undo.")
+    claim(
+        session_factory,
+        user_id=user_id,
+        action_id=action_id,
+        from_statuses=UNFINISHED,
+        to_status=ActionStatus.ROLLING_BACK,
+    )
+    logger.info("action rolling back id=%s", action_id)
+    assert action.id is not None
+    with live(action.id):
+        try:
+            return _rollback(
+                session_factory=session_factory,
+                action=action,
+                client=client,
+                schema_cache=schema_cache,
+                on_progress=on_progress,
+                step_hook=step_hook,
+                resend_unknown=resend_unknown,
+            )
+        except ToolCancelled:
+            return finish(
+                session_factory,
+                action.id,
+                ActionStatus.INTERRUPTED,
+                error="Roll back stopped by the user; roll back again to finish.",
+            )
+        except AirtableError as exc:
+            return finish(
+                session_factory,
+                action.id,
+                ActionStatus.FAILED,
+                error=f"Roll back could not read Airtable: {exc.message_for_user} "
+                "Roll back again to finish.",
+            )
+        except Exception as exc:
+            logger.exception("rollback crashed id=%s", action.id)
+            finish(
+                session_factory,
+                action.id,
+                ActionStatus.FAILED,
+                error=f"Roll back stopped by an internal error ({type(exc).__name__}); "
+                "roll back again to finish.",
+            )
+            raise
+
+
+def _rollback(
+    *,
+    session_factory: SessionFactory,
+    action: Action,
+    client: AirtableClient,
+    schema_cache: schema_module.SchemaCache | None,
+    on_progress: ProgressCallback | None,
+    step_hook: StepHook | None,
+    resend_unknown: bool,
+) -> Action:
+    assert action.id is not None
+    apply_writer = StepWriter(
+        session_factory=session_factory, action_id=action.id, client=client, kind=StepKind.APPLY
+    )
+    writer = StepWriter(
+        session_factory=session_factory,
+        action_id=action.id,
+        client=client,
+        kind=StepKind.COMPENSATE,
+        step_hook=step_hook,
+    )
+    steps = load_steps(session_factory, action.id)
+    # First settle what the interrupted run and rollback left unrecorded.
+    for kind, step_writer in ((StepKind.APPLY, apply_writer), (StepKind.COMPENSATE, writer)):
+        unknown = resolve_unfinished(
+            step_writer,
+            steps,
+            kind,
+            client=client,
+            schema_cache=schema_cache,
+            resend_unknown=resend_unknown,
+        )
+        if unknown is not None:
+            return finish(
+                session_factory,
+                action.id,
+                ActionStatus.FAILED,
+                error=f"Roll back cannot tell whether a batch was applied: {unknown.reason} "
+                "Check the table in Airtable, then roll back again choosing to go ahead anyway.",
+            )
+    steps = load_steps(session_factory, action.id)
+    schema = schema_module.get_base_schema(client, action.base_id, force=True, cache=schema_cache)
+    table = schema.table_by_id(action.table_id) if action.table_id else None
+    covered = covered_keys(steps, StepKind.COMPENSATE)
+    items = [i for i in collect_items(action, steps, table) if i.key not in covered]
+    refresh_items(items, client=client, base_id=action.base_id, schema=schema)
+    choice = choose(items, None, ask_conflicts=False)
+    run = ReversalRun(
+        action=action,
+        writer=writer,
+        client=client,
+        schema=schema,
+        on_progress=on_progress,
+        verb="Roll back",
+    )
+    result = run.run(choice.run)
+    if action.plan.get("kind") == "schema":
+        schema_module.invalidate(action.base_id, cache=schema_cache)
+    notes = [reason for _, reason in choice.skipped] + result.notes
+    if result.new_ids:
+        notes.insert(0, describe_new_ids(result.new_ids))
+    if result.status == "done":
+        note = "Rolled back: the applied batches were put back."
+        if notes:
+            note += " " + " ".join(notes)
+        return finish(
+            session_factory,
+            action.id,
+            ActionStatus.ROLLED_BACK,
+            error=action.error,
+            undo_status=UndoStatus.NOT_POSSIBLE.value,
+            undo_note=note,
+        )
+    status = ActionStatus.INTERRUPTED if result.status == "cancelled" else ActionStatus.FAILED
+    return finish(session_factory, action.id, status, error=result.message)
+
+
+# --- forward runs ----------------------------------------------------------------------------
+
+
+class _ApplyRun:
+    """Sends the batches of an approved plan that are not DONE yet, in order."""
+
+    def __init__(
+        self,
+        *,
+        session_factory: SessionFactory,
+        action: Action,
+        plan: dict[str, Any],
+        client: AirtableClient,
+        schema_cache: schema_module.SchemaCache | None,
+        on_progress: ProgressCallback | None,
+        step_hook: StepHook | None,
+        resend_unknown: bool,
+    ) -> None:
+        assert action.id is not None
+        self.session_factory = session_factory
+        self.action_id: int = action.id
+        self.base_id = action.base_id
+        self.table_id = action.table_id
+        self.plan = plan
+        self.client = client
+        self.schema_cache = schema_cache
+        self.on_progress = on_progress
+        self.resend_unknown = resend_unknown
+        self.writer = StepWriter(
+            session_factory=session_factory,
+            action_id=action.id,
+            client=client,
+            kind=StepKind.APPLY,
+            step_hook=step_hook,
+        )
+        self._snapshot: dict[str, dict[str, Any]] = {}
+        self._snapshot_through = 0
+        self._inbound: dict[str, list[dict[str, Any]]] | None = None
+
+    def run(self) -> Action:
+        """Run to the end, a failure or Stop; record how it ended."""
+        kind = self.plan.get("kind")
+        with live(self.action_id):
+            try:
+                if kind == "records":
+                    return self._run_records()
+                if kind in ("schema", "comment"):
+                    return self._run_single()
+                return self._finish(ActionStatus.FAILED, error=f"Unknown plan kind {kind!r}.")
+            except Exception as exc:
+                # A bug or a database failure: leave a true record, then let it surface.
+                logger.exception("action crashed id=%s", self.action_id)
+                self._finish(
+                    ActionStatus.FAILED,
+                    error=f"Stopped by an internal error ({type(exc).__name__}). Resume or roll "
+                    "back; batches whose outcome was not recorded are checked first.",
+                )
+                raise
+
+    # -- records
+
+    def _run_records(self) -> Action:
+        op = str(self.plan.get("op"))
+        operations: list[dict[str, Any]] = list(self.plan.get("operations") or [])
+        batches = [operations[i : i + BATCH_SIZE] for i in range(0, len(operations), BATCH_SIZE)]
+        total = len(batches)
+        existing = {
+            s.seq: s
+            for s in load_steps(self.session_factory, self.action_id)
+            if s.kind == StepKind.APPLY
+        }
+        done = [seq for seq, s in existing.items() if s.status == StepStatus.DONE]
+        written = sum(len(existing[seq].record_ids) for seq in done)
+        progress = Progress(self.on_progress, total, len(done), written)
+        progress.report()
+        for index, batch in enumerate(batches, start=1):
+            if index in done:
+                continue
+            step = existing.get(index)
+            request = self._record_request(op, batch)
+            try:
+                if step is not None:
+                    verdict = self._settle(step)
+                    if verdict.status == "applied":
+                        done.append(index)
+                        progress.batch_done(len(verdict.record_ids or step.record_ids))
+                        continue
+                    if verdict.status == "unknown":
+                        return self._finish(
+                            ActionStatus.FAILED,
+                            error=f"Batch {index} of {total} may already have been applied: "
+                            f"{verdict.reason} Check the table in Airtable; then resume, "
+                            "choosing to send it again, or roll back.",
+                        )
+                    if verdict.remaining is not None:
+                        request.body = {"records": verdict.remaining}
+                        request.record_ids = verdict.remaining
+                    # The first `before` stays: it holds the values before the action.
+                    request.before = step.before
+                else:
+                    request.before = self._before(op, batches, index)
+            except ToolCancelled:
+                return self._finish(
+                    ActionStatus.INTERRUPTED,
+                    error=f"Stopped by the user before batch {index} of {total}. "
+                    + batches_phrase(done, total),
+                )
+            except AirtableError as exc:
+                return self._finish(
+                    ActionStatus.FAILED,
+                    error=f"Could not read the records before batch {index} of {total}: "
+                    f"{exc.message_for_user} " + batches_phrase(done, total),
+                )
+            outcome = self.writer.send(
+                request,
+                seq=index,
+                step_id=step.id if step is not None else None,
+                read_after=upsert_after if op == "upsert" else after_records,
+            )
+            if outcome.cancelled:
+                return self._finish(
+                    ActionStatus.INTERRUPTED,
+                    error=f"Stopped by the user at batch {index} of {total}. "
+                    + batches_phrase(done, total),
+                )
+            if outcome.error is not None:
+                return self._finish(
+                    ActionStatus.FAILED,
+                    error=f"Batch {index} of {total} failed: {outcome.error.message_for_user} "
+                    + batches_phrase(done, total)
+                    + " You can roll back the applied batches or resume.",
+                )
+            done.append(index)
+            progress.batch_done(len(outcome.record_ids))
+        return self._finish(ActionStatus.DONE, undo=UndoStatus.AVAILABLE)
+
+    def _settle(self, step: ActionStep) -> Verdict:
+        """Whether a batch with a step row but no DONE was applied.
+
+        SKIPPED steps were never sent and FAILED ones were refused by Airtable
+        (batches are all or nothing); only those without an answer are checked.
+        """
+        if not outcome_unknown(step):
+            return Verdict("not_applied")
+        known = known_record_ids(load_steps(self.session_factory, self.action_id))
+        verdict = check_step(
+            step, client=self.client, schema_cache=self.schema_cache, known_ids=known
+        )
+        if verdict.status == "unknown" and self.resend_unknown:
+            return Verdict("not_applied")
+        if verdict.status == "applied":
+            assert step.id is not None
+            self.writer.update(
+                step.id,
+                StepStatus.DONE,
+                error="Found applied in Airtable after an interruption; not sent again.",
+                after=verdict.after or None,
+                record_ids=verdict.record_ids or step.record_ids,
+            )
+        return verdict
+
+    def _record_request(self, op: str, batch: list[dict[str, Any]]) -> StepRequest:
+        assert self.table_id is not None
+        components = [self.base_id, self.table_id]
+        typecast = bool(self.plan.get("typecast"))
+        if op == "create":
+            body = {"records": [{"fields": o["fields"]} for o in batch], "typecast": typecast}
+            return StepRequest("POST", components, body, [])
+        if op == "update":
+            records = [{"id": o["record_id"], "fields": o["fields"]} for o in batch]
+            body = {"records": records, "typecast": typecast}
+            return StepRequest("PATCH", components, body, [o["record_id"] for o in batch])
+        if op == "upsert":
+            body = {
+                "records": [{"fields": o["fields"]} for o in batch],
+                "typecast": typecast,
+                "performUpsert": {"fieldsToMergeOn": list(self.plan["fields_to_merge_on"])},
+            }
+            return StepRequest("PATCH", components, body, [])
+        if op == "delete":
+            ids = [o["record_id"] for o in batch]
+            return StepRequest("DELETE", components, {"records": ids}, ids)
+        raise ActionStateError(f"Unknown record operation {op!r}.")
+
+    def _before(
+        self, op: str, batches: list[list[dict[str, Any]]], index: int
+    ) -> list[dict[str, Any]] | None:
+        """The records batch `index` touches, as they are now (read 10 batches at a time)."""
+        if op == "create":
+            return None
+        if index > self._snapshot_through:
+            # One read of up to 100 records serves the next ten batches.
+            group_end = index - 1 + READ_CHUNK // BATCH_SIZE
+            ops = [o for batch in batches[index - 1 : group_end] for o in batch]
+            self._snapshot = self._read_snapshot(op, ops)
+            self._snapshot_through = group_end
+        batch = batches[index - 1]
+        if op in ("update", "delete"):
+            # A record missing here was deleted since the proposal; Airtable will say so.
+            before = [
+                self._snapshot[o["record_id"]] for o in batch if o["record_id"] in self._snapshot
+            ]
+            if op == "delete":
+                inbound = self._inbound_links(batches)
+                before = [{**r, "linked_from": inbound.get(r["id"], [])} for r in before]
+            return before
+        keys = (_merge_key(self.plan, o) for o in batch)
+        return [self._snapshot[k] for k in keys if k is not None and k in self._snapshot]
+
+    def _read_snapshot(
+        self, op: str, operations: list[dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        assert self.table_id is not None
+        if op in ("update", "delete"):
+            ids = [str(o["record_id"]) for o in operations]
+            return read_records_by_id(self.client, self.base_id, self.table_id, ids)
+        keys = list(self.plan.get("fields_to_merge_on") or [])
+        conditions: list[str] = []
+        for o in operations:
+            values = {k: o["fields"].get(k) for k in keys}
+            if all(isinstance(v, str | int | float) and v != "" for v in values.values()):
+                conditions.append(str(F.match(values)))
+        if not conditions:
+            return {}
+        formula = f"OR({','.join(conditions)})" if len(conditions) > 1 else conditions[0]
+        records = [
+            record
+            for page in self.client.iterate_records(self.base_id, self.table_id, formula=formula)
+            for record in page
+        ]
+        return {dumps_key([r["fields"].get(k) for k in keys]): r for r in records}
+
+    def _inbound_links(
+        self, batches: list[list[dict[str, Any]]]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Once per run: which records link to the doomed ones through links without an inverse."""
+        if self._inbound is None:
+            assert self.table_id is not None
+            ids = {str(o["record_id"]) for batch in batches for o in batch}
+            self._inbound = inbound_links(
+                self.client, self.base_id, self.table_id, ids, schema_cache=self.schema_cache
+            )
+        return self._inbound
+
+    # -- schema changes and comments
+
+    def _run_single(self) -> Action:
+        operation = dict((self.plan.get("operations") or [{}])[0])
+        op = str(operation.get("op") or self.plan.get("op"))
+        existing = [
+            s for s in load_steps(self.session_factory, self.action_id) if s.kind == StepKind.APPLY
+        ]
+        step = existing[0] if existing else None
+        try:
+            if step is not None and step.status != StepStatus.DONE:
+                verdict = self._settle(step)
+                if verdict.status == "unknown":
+                    return self._finish(
+                        ActionStatus.FAILED,
+                        error=f"Cannot tell whether the change was applied: {verdict.reason}",
+                    )
+                if verdict.status == "applied":
+                    step.status = StepStatus.DONE.value
+            if step is None or step.status != StepStatus.DONE:
+                request = self._single_request(op, operation)
+                if step is not None:
+                    request.before = step.before or request.before
+                outcome = self.writer.send(
+                    request, seq=1, step_id=step.id if step is not None else None
+                )
+                if self.plan.get("kind") == "schema":
+                    schema_module.invalidate(self.base_id, cache=self.schema_cache)
+                if outcome.cancelled:
+                    return self._finish(ActionStatus.INTERRUPTED, error="Stopped by the user.")
+                if outcome.error is not None:
+                    return self._finish(ActionStatus.FAILED, error=outcome.error.message_for_user)
+        except ToolCancelled:
+            return self._finish(ActionStatus.INTERRUPTED, error="Stopped by the user.")
+        except AirtableError as exc:
+            return self._finish(ActionStatus.FAILED, error=exc.message_for_user)
+        except schema_module.UnknownNameError as exc:
+            return self._finish(ActionStatus.FAILED, error=exc.message)
+        if self.on_progress is not None:
+            Progress(self.on_progress, 1, 1, 0).report()
+        if op in IRREVERSIBLE_OPS:
+            return self._finish(
+                ActionStatus.DONE,
+                undo=UndoStatus.NOT_POSSIBLE,
+                undo_note="Airtable's API cannot delete tables or fields; remove it in "
+                "Airtable itself if it is not wanted, or rename it.",
+            )
+        return self._finish(ActionStatus.DONE, undo=UndoStatus.AVAILABLE)
+
+    def _single_request(self, op: str, operation: dict[str, Any]) -> StepRequest:
+        base = self.base_id
+        meta = ["meta", "bases", base, "tables"]
+        if op == "create_table":
+            body = {k: operation[k] for k in ("name", "fields", "description") if operation.get(k)}
+            return StepRequest("POST", meta, body, [])
+        assert self.table_id is not None
+        if op == "create_field":
+            keys = ("name", "type", "options", "description")
+            body = {k: operation[k] for k in keys if operation.get(k) is not None}
+            return StepRequest("POST", [*meta, self.table_id, "fields"], body, [])
+        if op in ("rename_table", "rename_field"):
+            # The name as it is now, read fresh: undo renames back to it.
+            fresh = schema_module.get_base_schema(
+                self.client, base, force=True, cache=self.schema_cache
+            )
+            table = fresh.table(self.table_id)
+            if op == "rename_table":
+                before = [{"id": table.id, "name": table.name}]
+                return StepRequest(
+                    "PATCH", [*meta, table.id], {"name": operation["name"]}, [], before
+                )
+            field = table.field(str(operation["field_id"]))
+            before = [{"id": field.id, "name": field.name}]
+            components = [*meta, table.id, "fields", field.id]
+            return StepRequest("PATCH", components, {"name": operation["name"]}, [], before)
+        if op == "add_comment":
+            record_id = str(operation["record_id"])
+            components = [base, self.table_id, record_id, "comments"]
+            return StepRequest("POST", components, {"text": operation["text"]}, [record_id])
+        raise ActionStateError(f"Unknown operation {op!r}.")
+
+    def _finish(
+        self,
+        status: ActionStatus,
+        *,
+        error: str | None = None,
+        undo: UndoStatus | None = None,
+        undo_note: str | None = None,
+    ) -> Action:
+        action = finish(
+            self.session_factory,
+            self.action_id,
+            status,
+            error=error,
+            undo_status=undo.value if undo is not None else None,
+            undo_note=undo_note,
+        )
+        logger.info(
+            "action run ended id=%s status=%s airtable_calls=%d",
+            self.action_id,
+            status.value,
+            self.client.calls,
+        )
+        return action
+
+
+def _merge_key(plan: dict[str, Any], operation: dict[str, Any]) -> str | None:
+    keys = list(plan.get("fields_to_merge_on") or [])
+    return dumps_key([operation["fields"].get(k) for k in keys]) if keys else None
+
+
+def inbound_links(
+    client: AirtableClient,
+    base_id: str,
+    table_id: str,
+    record_ids: set[str],
+    *,
+    schema_cache: schema_module.SchemaCache | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Records linking to `record_ids` through link fields that have no inverse field.
+
+    Ordinary links come in pairs (each side has a field), so a deleted record's
+    own snapshot already names the records linking to it. A link without an
+    inverse (a table linking to itself, a synced table) is only visible from the
+    linking side: those tables are read (only the link field) to find them, so
+    that undo can point the links at the re-created records.
+
+    Args:
+        client: The Airtable client.
+        base_id: ``app...``.
+        table_id: The table whose records are deleted.
+        record_ids: The records to be deleted.
+        schema_cache: Schema cache.
+
+    Returns:
+        Deleted record id -> ``[{"table_id", "field_id", "field_name", "record_id"}]``.
+    """
+    schema = schema_module.get_base_schema(client, base_id, force=True, cache=schema_cache)
+    target = schema.table_by_id(table_id)
+    target_field_ids = {f.id for f in target.fields} if target else set()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for table in schema.tables:
+        for link in table.fields:
+            if link.linked_table_id != table_id:
+                continue
+            inverse = link.options.get("inverseLinkFieldId")
+            if inverse and inverse in target_field_ids and table.id != table_id:
+                continue  # the deleted record's own inverse field carries these links
+            for page in client.iterate_records(base_id, table.id, fields=[link.name]):
+                for record in page:
+                    for linked in (record.get("fields") or {}).get(link.name) or []:
+                        if linked in record_ids:
+                            found.setdefault(linked, []).append(
+                                {
+                                    "table_id": table.id,
+                                    "field_id": link.id,
+                                    "field_name": link.name,
+                                    "record_id": record["id"],
+                                }
+                            )
+    return found
+
+
+# --- recovery after a restart ----------------------------------------------------------------
+
+
+def find_interrupted_actions(
+    *, session: Session, older_than: timedelta | None = None
+) -> list[Action]:
+    """Actions left running, rolling back or undoing with no worker left to finish them.
+
+    At app start in a single process every such action is orphaned. With several
+    replicas, pass `older_than`: a live run bumps `updated_at` at every step, so
+    only runs silent for that long are taken (a batch waiting out a 30-second rate
+    limit penalty is not silent for minutes).
+
+    Args:
+        session: The database session.
+        older_than: Only actions not touched for this long.
+
+    Returns:
+        The actions, oldest first.
+    """
+    query = select(Action).where(col(Action.status).in_([s.value for s in WORKING]))
+    if older_than is not None:
+        query = query.where(col(Action.updated_at) < utcnow() - older_than)
+    actions = session.exec(query.order_by(col(Action.updated_at))).all()
+    return [a for a in actions if a.id is not None and not is_live(a.id)]
+
+
+def mark_interrupted(*, session: Session, older_than: timedelta | None = None) -> list[Action]:
+    """Mark orphaned runs INTERRUPTED, with a note of where each stood. Call at app start.
+
+    The note says how many batches were done and which batch was being sent (its
+    outcome is checked in Airtable before anything is sent again). An undo that
+    was interrupted before it sent anything goes back to DONE, undo still available.
+
+    Args:
+        session: The database session (flushed; the caller commits).
+        older_than: See `find_interrupted_actions`.
+
+    Returns:
+        The actions marked.
+    """
+    marked: list[Action] = []
+    for action in find_interrupted_actions(session=session, older_than=older_than):
+        steps = list(
+            session.exec(select(ActionStep).where(ActionStep.action_id == action.id)).all()
+        )
+        previous = action.status
+        note, status = _interruption_note(action, steps)
+        # Conditional: a worker that finishes right now must not be overwritten.
+        result = session.exec(  # type: ignore[call-overload]
+            sa.update(Action)
+            .where(col(Action.id) == action.id, col(Action.status) == previous)
+            .values(status=status.value, error=note, updated_at=utcnow())
+        )
+        if result.rowcount == 1:
+            session.refresh(action)
+            marked.append(action)
+            logger.warning(
+                "action interrupted by restart id=%s was=%s now=%s", action.id, previous, status
+            )
+    session.flush()
+    return marked
+
+
+def _interruption_note(action: Action, steps: list[ActionStep]) -> tuple[str, ActionStatus]:
+    by_kind = {
+        kind: [s for s in steps if s.kind == kind]
+        for kind in (StepKind.APPLY, StepKind.COMPENSATE, StepKind.UNDO)
+    }
+    if action.status == ActionStatus.UNDOING and not by_kind[StepKind.UNDO]:
+        return (
+            "The undo was interrupted by a server restart before it changed anything; undo again.",
+            ActionStatus.DONE,
+        )
+    if action.status == ActionStatus.RUNNING:
+        plan = action.approved_plan or action.plan
+        total = max(1, math.ceil(len(plan.get("operations") or []) / BATCH_SIZE))
+        kind, doing, what = StepKind.APPLY, "running", f"of {total} batches"
+    elif action.status == ActionStatus.ROLLING_BACK:
+        kind, doing, what = StepKind.COMPENSATE, "rolling back", "roll-back batches"
+    else:
+        kind, doing, what = StepKind.UNDO, "undoing", "undo batches"
+    done = sorted(s.seq for s in by_kind[kind] if s.status == StepStatus.DONE)
+    pending = sorted(s.seq for s in by_kind[kind] if s.status == StepStatus.PENDING)
+    note = f"Interrupted by a server restart while {doing}: {len(done)} {what} done."
+    if pending:
+        note += (
+            f" Batch {pending[0]} was being sent; whether Airtable applied it is checked "
+            "before anything is sent again."
+        )
+    if kind == StepKind.APPLY:
+        note += " Resume to finish, or roll back the applied batches."
+    elif kind == StepKind.COMPENSATE:
+        note += " Roll back again to finish."
+    else:
+        note += " Resume to finish the undo."
+    return note, ActionStatus.INTERRUPTED
+
+
+def list_unfinished_actions(*, session: Session, user_id: int) -> list[Action]:
+    """The user's FAILED and INTERRUPTED actions, newest first (the banner offering resume).
+
+    Args:
+        session: The database session.
+        user_id: Whose actions.
+
+    Returns:
+        The actions.
+    """
+    return list(
+        session.exec(
+            select(Action)
+            .where(
+                Action.user_id == user_id,
+                col(Action.status).in_([s.value for s in UNFINISHED]),
+            )
+            .order_by(col(Action.updated_at).desc())
+        ).all()
+    )

@@ -1,0 +1,694 @@
+"""The write-ahead machinery every run shares: claim, write a step, send it, record it, finish.
+
+A run (executing, resuming, rolling back or undoing an action) sends each
+Airtable request as an `ActionStep`:
+
+1. the step row is committed PENDING, with the records as they were (`before`),
+   and the action's `updated_at` is bumped (a heartbeat other replicas can read);
+2. the request is sent through the paced client;
+3. the step is committed DONE with Airtable's answer (`after`), or FAILED with
+   the error, or SKIPPED when Stop was pressed before it left.
+
+A crash between 1 and 3 leaves the step PENDING: `check_step` later asks
+Airtable whether it was applied, so nothing is ever sent twice.
+
+`LIVE_ACTIONS` holds the ids this process is running, so restart recovery in a
+process that is still working never marks its own runs as interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from pyairtable_ui.actions.models import Action, ActionStatus, ActionStep, StepKind, StepStatus
+from pyairtable_ui.actions.records import (
+    CLOCK_SLACK,
+    fields_match,
+    read_created_since,
+    read_records_by_id,
+)
+from pyairtable_ui.actions.service import ActionStateError, SessionFactory
+from pyairtable_ui.airtable import schema as schema_module
+from pyairtable_ui.airtable.client import AirtableClient
+from pyairtable_ui.airtable.errors import AirtableError, AirtableNotFoundError, ToolCancelled
+from pyairtable_ui.db import utcnow
+from pyairtable_ui.observability import ACTIONS
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int, int], None]
+"""`on_progress(done_batches, total_batches, records_written)`, called after every batch."""
+
+StepHook = Callable[[str, int, str], None]
+"""`step_hook(kind, seq, moment)` with moment "before_request" or "after_response".
+
+For tests that simulate a crash: raising a `BaseException` there leaves the database
+exactly as a killed process would.
+"""
+
+# Starts the error of a FAILED step whose request got no answer: it may have been
+# applied, so it is checked in Airtable before anything is sent again.
+UNKNOWN_OUTCOME = "Outcome unknown: "
+
+_live_lock = threading.Lock()
+LIVE_ACTIONS: set[int] = set()
+
+
+@contextmanager
+def live(action_id: int) -> Iterator[None]:
+    """Mark `action_id` as being run by this process for the duration of the block."""
+    with _live_lock:
+        LIVE_ACTIONS.add(action_id)
+    try:
+        yield
+    finally:
+        with _live_lock:
+            LIVE_ACTIONS.discard(action_id)
+
+
+def is_live(action_id: int) -> bool:
+    """Whether this process is running `action_id` right now."""
+    with _live_lock:
+        return action_id in LIVE_ACTIONS
+
+
+# --- claiming and finishing ---------------------------------------------------------------
+
+
+def claim(
+    session_factory: SessionFactory,
+    *,
+    user_id: int,
+    action_id: int,
+    from_statuses: tuple[ActionStatus, ...],
+    to_status: ActionStatus,
+) -> None:
+    """Move the action to `to_status` if it is in one of `from_statuses`, atomically.
+
+    Of two clicks (or two replicas), exactly one wins; the other gets an error.
+
+    Raises:
+        ActionStateError: It was not in one of `from_statuses` (any more).
+    """
+    with session_factory() as session:
+        result = session.exec(  # type: ignore[call-overload]
+            sa.update(Action)
+            .where(
+                col(Action.id) == action_id,
+                col(Action.user_id) == user_id,
+                col(Action.status).in_([s.value for s in from_statuses]),
+            )
+            .values(status=to_status.value, updated_at=utcnow())
+        )
+        if result.rowcount != 1:
+            raise ActionStateError(
+                f"Action #{action_id} is already being worked on or has finished; "
+                "reload to see where it stands."
+            )
+
+
+def finish(
+    session_factory: SessionFactory,
+    action_id: int,
+    status: ActionStatus,
+    *,
+    error: str | None = None,
+    undo_status: str | None = None,
+    undo_note: str | None = None,
+    undone: bool = False,
+) -> Action:
+    """Record how a run ended and return the action as stored."""
+    with session_factory() as session:
+        action = session.get(Action, action_id)
+        assert action is not None
+        now = utcnow()
+        action.status = status.value
+        action.error = error
+        action.finished_at = now
+        action.updated_at = now
+        if undo_status is not None:
+            action.undo_status = undo_status
+        if undo_note is not None:
+            action.undo_note = undo_note
+        if undone:
+            action.undone_at = now
+        session.add(action)
+        session.flush()
+    ACTIONS.labels(tool=action.tool_name, status=status.value).inc()
+    logger.info("action finished id=%s status=%s", action_id, status.value)
+    return action
+
+
+def load_steps(session_factory: SessionFactory, action_id: int) -> list[ActionStep]:
+    """Every step of an action (detached), ordered by kind then seq."""
+    with session_factory() as session:
+        steps = list(
+            session.exec(
+                select(ActionStep)
+                .where(ActionStep.action_id == action_id)
+                .order_by(col(ActionStep.kind), col(ActionStep.seq))
+            ).all()
+        )
+        for step in steps:
+            session.expunge(step)
+        return steps
+
+
+Phase = Literal["apply", "rollback", "undo"]
+
+
+def phase_of(steps: list[ActionStep]) -> Phase:
+    """What an unfinished action was doing, judged by the steps it wrote."""
+    kinds = {s.kind for s in steps}
+    if StepKind.UNDO in kinds:
+        return "undo"
+    if StepKind.COMPENSATE in kinds:
+        return "rollback"
+    return "apply"
+
+
+def batches_phrase(done: list[int], total: int) -> str:
+    """ "Batches 1-2 were applied." in words the user reads."""
+    if not done:
+        return "No batch was applied."
+    done = sorted(done)
+    if len(done) == 1:
+        return f"Batch {done[0]} was applied."
+    if done == list(range(done[0], done[-1] + 1)):
+        return f"Batches {done[0]}-{done[-1]} were applied."
+    return f"{len(done)} of {total} batches were applied ({', '.join(map(str, done))})."
+
+
+# --- progress -----------------------------------------------------------------------------
+
+
+class Progress:
+    """Counts batches and records and tells the UI after each batch."""
+
+    def __init__(
+        self, callback: ProgressCallback | None, total: int, done: int, written: int
+    ) -> None:
+        self.callback = callback
+        self.total = total
+        self.done = done
+        self.written = written
+
+    def report(self) -> None:
+        """Tell the callback where the run stands."""
+        if self.callback is None:
+            return
+        try:
+            self.callback(self.done, self.total, self.written)
+        except Exception:
+            # The UI went away (a closed tab): the writes must go on, so the
+            # callback is dropped rather than left to abort a half-done run.
+            logger.exception("progress callback failed; the run goes on without it")
+            self.callback = None
+
+    def batch_done(self, records: int) -> None:
+        """One more batch finished."""
+        self.done += 1
+        self.written += records
+        self.report()
+
+
+# --- requests and steps -------------------------------------------------------------------
+
+
+@dataclass
+class StepRequest:
+    """One Airtable request of a step.
+
+    Attributes:
+        method: HTTP method.
+        components: Path components after ``/v0``.
+        body: The JSON body (for record deletes, ``{"records": ids}``, sent as a query).
+        record_ids: The records it touches (unknown for creates until answered).
+        before: The records as they were, for undo and rollback.
+    """
+
+    method: str
+    components: list[str]
+    body: dict[str, Any] | None
+    record_ids: list[str] = field(default_factory=list)
+    before: list[dict[str, Any]] | None = None
+
+    @property
+    def path(self) -> str:
+        """``/v0/...``."""
+        return "/v0/" + "/".join(self.components)
+
+
+@dataclass
+class StepOutcome:
+    """How a sent step ended."""
+
+    ok: bool
+    step_id: int
+    after: list[dict[str, Any]] = field(default_factory=list)
+    record_ids: list[str] = field(default_factory=list)
+    error: AirtableError | None = None
+    cancelled: bool = False
+
+
+AfterReader = Callable[[Any], tuple[list[dict[str, Any]], list[str]]]
+
+
+def after_records(response: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """Airtable's answer as the step's `after`, and the record ids it names."""
+    if isinstance(response, dict) and isinstance(response.get("records"), list):
+        records = [r for r in response["records"] if isinstance(r, dict)]
+        return records, [str(r["id"]) for r in records if r.get("id")]
+    if isinstance(response, dict):
+        return [response], []
+    return [], []
+
+
+def upsert_after(response: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """An upsert's answer, each record marked ``_created`` when Airtable created it.
+
+    Undo deletes the created ones and restores the updated ones, so which is which
+    is kept from Airtable's own answer rather than guessed later.
+    """
+    records, ids = after_records(response)
+    created = set(response.get("createdRecords") or []) if isinstance(response, dict) else set()
+    return [{**r, "_created": r.get("id") in created} for r in records], ids
+
+
+class StepWriter:
+    """Writes, sends and records the steps of one run."""
+
+    def __init__(
+        self,
+        *,
+        session_factory: SessionFactory,
+        action_id: int,
+        client: AirtableClient,
+        kind: StepKind,
+        step_hook: StepHook | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.action_id = action_id
+        self.client = client
+        self.kind = kind
+        self.step_hook = step_hook
+        self._next_seq: int | None = None
+
+    def next_seq(self) -> int:
+        """The next free seq for this kind (after every step written so far)."""
+        if self._next_seq is None:
+            with self.session_factory() as session:
+                highest = session.exec(
+                    select(sa.func.max(ActionStep.seq)).where(
+                        ActionStep.action_id == self.action_id, ActionStep.kind == self.kind.value
+                    )
+                ).one()
+            self._next_seq = int(highest or 0) + 1
+        seq = self._next_seq
+        self._next_seq += 1
+        return seq
+
+    def send(
+        self,
+        request: StepRequest,
+        *,
+        seq: int | None = None,
+        step_id: int | None = None,
+        read_after: AfterReader = after_records,
+    ) -> StepOutcome:
+        """Write the step PENDING, send its request, record the outcome.
+
+        Args:
+            request: What to send.
+            seq: The step's number (default: the next free one).
+            step_id: Reuse this step row (a batch sent again after an interruption).
+            read_after: Turns Airtable's answer into (`after`, record ids).
+
+        Returns:
+            The outcome; errors and Stop are reported in it, not raised.
+        """
+        step_id, seq = self._write_pending(request, seq=seq, step_id=step_id)
+        self._hook(seq, "before_request")
+        calls_before = self.client.calls
+        try:
+            response = self._request(request)
+        except ToolCancelled:
+            sent = self.client.calls != calls_before
+            self.update(
+                step_id,
+                StepStatus.FAILED if sent else StepStatus.SKIPPED,
+                error=f"{UNKNOWN_OUTCOME}stopped by the user while Airtable was retrying."
+                if sent
+                else "Stopped by the user before it was sent.",
+            )
+            return StepOutcome(ok=False, step_id=step_id, cancelled=True)
+        except AirtableError as exc:
+            # Airtable's answer (4xx, even 5xx) says the batch was refused; no answer at
+            # all (a timeout) leaves it open whether it was applied.
+            prefix = UNKNOWN_OUTCOME if exc.status is None else ""
+            self.update(step_id, StepStatus.FAILED, error=prefix + exc.message_for_user)
+            return StepOutcome(ok=False, step_id=step_id, error=exc)
+        self._hook(seq, "after_response")
+        after, ids = read_after(response)
+        ids = ids or request.record_ids
+        self.update(step_id, StepStatus.DONE, after=after, record_ids=ids)
+        return StepOutcome(ok=True, step_id=step_id, after=after, record_ids=ids)
+
+    def _hook(self, seq: int, moment: str) -> None:
+        if self.step_hook is not None:
+            self.step_hook(self.kind.value, seq, moment)
+
+    def _request(self, request: StepRequest) -> Any:
+        body = request.body or {}
+        if request.method == "DELETE" and "records" in body:
+            return self.client.request(
+                "DELETE", *request.components, params={"records[]": list(body["records"])}
+            )
+        if request.method == "DELETE":
+            return self.client.request("DELETE", *request.components)
+        return self.client.request(request.method, *request.components, json=request.body)
+
+    def _write_pending(
+        self, request: StepRequest, *, seq: int | None, step_id: int | None
+    ) -> tuple[int, int]:
+        now = utcnow()
+        with self.session_factory() as session:
+            if step_id is not None:
+                step = session.get(ActionStep, step_id)
+                assert step is not None
+                # A batch sent again keeps its first `before`: the values before the action.
+                previous = f"Earlier attempt: {step.error}" if step.error else None
+                step.status = StepStatus.PENDING.value
+                step.error = previous
+                step.method = request.method
+                step.path = request.path[:500]
+                step.request_body = request.body
+                step.record_ids = request.record_ids
+                step.started_at = now
+                step.finished_at = None
+            else:
+                step = ActionStep(
+                    action_id=self.action_id,
+                    kind=self.kind.value,
+                    seq=seq if seq is not None else self.next_seq(),
+                    status=StepStatus.PENDING.value,
+                    method=request.method,
+                    path=request.path[:500],
+                    request_body=request.body,
+                    before=request.before,
+                    record_ids=request.record_ids,
+                    started_at=now,
+                )
+            session.add(step)
+            # The heartbeat: recovery on another replica leaves a recently touched run alone.
+            session.exec(  # type: ignore[call-overload]
+                sa.update(Action).where(col(Action.id) == self.action_id).values(updated_at=now)
+            )
+            session.flush()
+            assert step.id is not None
+            return step.id, step.seq
+
+    def update(
+        self,
+        step_id: int,
+        status: StepStatus,
+        *,
+        error: str | None = None,
+        after: list[dict[str, Any]] | None = None,
+        record_ids: list[str] | None = None,
+    ) -> None:
+        """Record a step's outcome in its own transaction."""
+        with self.session_factory() as session:
+            step = session.get(ActionStep, step_id)
+            assert step is not None
+            step.status = status.value
+            if error is not None:
+                step.error = error
+            step.finished_at = utcnow()
+            if after is not None:
+                step.after = after
+            if record_ids is not None:
+                step.record_ids = record_ids
+            session.add(step)
+
+
+# --- was an unanswered step applied? -----------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    """Whether a step whose outcome was not recorded reached Airtable.
+
+    Attributes:
+        status: ``applied`` (do not send again), ``not_applied`` (safe to send) or
+            ``unknown`` (the user must decide).
+        after: The records as Airtable has them now, when applied.
+        record_ids: Their ids.
+        remaining: For deletes: the ids still present (only those are sent again).
+        reason: Why the outcome is unknown, for the user.
+    """
+
+    status: Literal["applied", "not_applied", "unknown"]
+    after: list[dict[str, Any]] = field(default_factory=list)
+    record_ids: list[str] = field(default_factory=list)
+    remaining: list[str] | None = None
+    reason: str = ""
+
+
+def api_parts(path: str) -> list[str]:
+    """A step's path split after ``/v0``: ``["appX", "tblY"]``, ``["meta", "bases", ...]``."""
+    parts = [p for p in path.split("/") if p]
+    return parts[1:] if parts and parts[0] == "v0" else parts
+
+
+def outcome_unknown(step: ActionStep) -> bool:
+    """Whether a step may have been applied without its outcome being recorded."""
+    return step.status == StepStatus.PENDING or (
+        step.status == StepStatus.FAILED and (step.error or "").startswith(UNKNOWN_OUTCOME)
+    )
+
+
+def known_record_ids(steps: list[ActionStep]) -> set[str]:
+    """Ids of records the action's DONE steps created or touched (not someone else's)."""
+    known: set[str] = set()
+    for step in steps:
+        if step.status == StepStatus.DONE:
+            known.update(step.record_ids or [])
+            known.update(str(r.get("id")) for r in step.after or [] if isinstance(r, dict))
+    return known
+
+
+def check_step(
+    step: ActionStep,
+    *,
+    client: AirtableClient,
+    schema_cache: schema_module.SchemaCache | None = None,
+    known_ids: set[str] | None = None,
+) -> Verdict:
+    """Ask Airtable whether a step left PENDING (or FAILED without an answer) was applied.
+
+    Compares what the step asked for with what Airtable holds now: updated
+    values, created records (created since the step started, with the same
+    values), deleted ids, names of renamed tables and fields, comments.
+
+    Args:
+        step: The step (its request body and `started_at` are used).
+        client: The Airtable client.
+        schema_cache: Schema cache for schema steps.
+        known_ids: Records the action's other steps created: never taken for this one's.
+
+    Returns:
+        The verdict.
+
+    Raises:
+        AirtableError: The check itself failed.
+        ToolCancelled: Stop was pressed.
+    """
+    parts = api_parts(step.path)
+    body = step.request_body or {}
+    started = step.started_at or utcnow()
+    if parts[:1] == ["meta"]:
+        return _check_schema_step(step, parts, body, client, schema_cache)
+    base_id, table_id = parts[0], parts[1]
+    if len(parts) >= 4 and parts[3] == "comments":
+        return _check_comment_step(step, parts, body, client, started)
+    records = [r for r in body.get("records") or [] if isinstance(r, dict)]
+    if step.method == "POST":
+        table = _table_schema(client, base_id, table_id, schema_cache)
+        return _check_create(client, base_id, table_id, records, started, table, known_ids)
+    if step.method == "PATCH" and "performUpsert" in body:
+        # Upserts match on their merge fields: sending one again cannot duplicate.
+        return Verdict("not_applied")
+    if step.method == "PATCH":
+        table = _table_schema(client, base_id, table_id, schema_cache)
+        ids = [str(r["id"]) for r in records]
+        current = read_records_by_id(client, base_id, table_id, ids)
+        if all(
+            r["id"] in current
+            and fields_match(r.get("fields") or {}, current[r["id"]]["fields"], table)
+            for r in records
+        ):
+            return Verdict("applied", after=[current[i] for i in ids], record_ids=ids)
+        return Verdict("not_applied")
+    if step.method == "DELETE":
+        ids = [str(i) for i in body.get("records") or step.record_ids]
+        current = read_records_by_id(client, base_id, table_id, ids)
+        if not current:
+            return Verdict(
+                "applied", after=[{"id": i, "deleted": True} for i in ids], record_ids=ids
+            )
+        return Verdict("not_applied", remaining=[i for i in ids if i in current])
+    return Verdict("unknown", reason=f"{step.method} {step.path} cannot be checked.")
+
+
+def _table_schema(
+    client: AirtableClient,
+    base_id: str,
+    table_id: str,
+    schema_cache: schema_module.SchemaCache | None,
+) -> schema_module.TableSchema | None:
+    schema = schema_module.get_base_schema(client, base_id, cache=schema_cache)
+    return schema.table_by_id(table_id)
+
+
+def _check_create(
+    client: AirtableClient,
+    base_id: str,
+    table_id: str,
+    records: list[dict[str, Any]],
+    started: datetime,
+    table: schema_module.TableSchema | None,
+    known_ids: set[str] | None,
+) -> Verdict:
+    known = known_ids or set()
+    created = [
+        r for r in read_created_since(client, base_id, table_id, started) if r["id"] not in known
+    ]
+    if not created:
+        return Verdict("not_applied")
+    unused = list(created)
+    matched: list[dict[str, Any]] = []
+    for record in records:
+        found = next(
+            (c for c in unused if fields_match(record.get("fields") or {}, c["fields"], table)),
+            None,
+        )
+        if found is None:
+            break
+        unused.remove(found)
+        matched.append(found)
+    if len(matched) == len(records):
+        return Verdict("applied", after=matched, record_ids=[str(r["id"]) for r in matched])
+    return Verdict(
+        "unknown",
+        reason=f"{len(created)} records were created in the table since it was sent, "
+        "but they do not all match it.",
+    )
+
+
+def _check_schema_step(
+    step: ActionStep,
+    parts: list[str],
+    body: dict[str, Any],
+    client: AirtableClient,
+    schema_cache: schema_module.SchemaCache | None,
+) -> Verdict:
+    base_id = parts[2]
+    fresh = schema_module.get_base_schema(client, base_id, force=True, cache=schema_cache)
+    raw_tables = [t for t in fresh.raw.get("tables") or [] if isinstance(t, dict)]
+    name = str(body.get("name") or "")
+    if len(parts) == 4:  # POST .../tables: create_table
+        table = next((t for t in raw_tables if t.get("name") == name), None)
+        return Verdict("applied", after=[table]) if table else Verdict("not_applied")
+    raw_table = next((t for t in raw_tables if t.get("id") == parts[4]), None)
+    if raw_table is None:
+        return Verdict("unknown", reason="The table is gone from the base.")
+    if len(parts) == 5:  # PATCH .../tables/{id}: rename_table
+        applied = raw_table.get("name") == name
+        return Verdict("applied", after=[raw_table]) if applied else Verdict("not_applied")
+    fields = [f for f in raw_table.get("fields") or [] if isinstance(f, dict)]
+    if len(parts) == 6:  # POST .../fields: create_field
+        found = next((f for f in fields if f.get("name") == name), None)
+        return Verdict("applied", after=[found]) if found else Verdict("not_applied")
+    found = next((f for f in fields if f.get("id") == parts[6]), None)
+    if found is None:
+        return Verdict("unknown", reason="The field is gone from the table.")
+    return (
+        Verdict("applied", after=[found]) if found.get("name") == name else Verdict("not_applied")
+    )
+
+
+def _check_comment_step(
+    step: ActionStep,
+    parts: list[str],
+    body: dict[str, Any],
+    client: AirtableClient,
+    started: datetime,
+) -> Verdict:
+    base_id, table_id, record_id = parts[0], parts[1], parts[2]
+    try:
+        comments = _all_comments(client, base_id, table_id, record_id)
+    except AirtableNotFoundError:
+        if step.method == "DELETE":
+            return Verdict("applied")
+        return Verdict("unknown", reason="The record is gone.")
+    if step.method == "DELETE":
+        present = any(c.get("id") == parts[4] for c in comments)
+        return Verdict("not_applied") if present else Verdict("applied")
+    since = (started - CLOCK_SLACK).isoformat().replace("+00:00", "Z")
+    text = body.get("text")
+    found = next(
+        (c for c in comments if c.get("text") == text and str(c.get("createdTime", "")) >= since),
+        None,
+    )
+    return Verdict("applied", after=[found]) if found else Verdict("not_applied")
+
+
+def _all_comments(
+    client: AirtableClient, base_id: str, table_id: str, record_id: str
+) -> list[dict[str, Any]]:
+    comments: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"pageSize": 100}
+    while True:
+        page = client.request("GET", base_id, table_id, record_id, "comments", params=params)
+        comments.extend(c for c in (page or {}).get("comments") or [] if isinstance(c, dict))
+        offset = (page or {}).get("offset")
+        if not offset:
+            return comments
+        params = {"pageSize": 100, "offset": offset}
+
+
+def mark_checked(
+    writer: StepWriter, step: ActionStep, verdict: Verdict, *, note: str | None = None
+) -> None:
+    """Record a checked step: DONE when it was applied, else SKIPPED (it will be re-planned)."""
+    assert step.id is not None
+    if verdict.status == "applied":
+        writer.update(
+            step.id,
+            StepStatus.DONE,
+            error=note or "Found applied in Airtable after an interruption; not sent again.",
+            after=verdict.after or None,
+            record_ids=verdict.record_ids or step.record_ids,
+        )
+    else:
+        writer.update(
+            step.id,
+            StepStatus.SKIPPED,
+            error=note or "Not applied (checked in Airtable after an interruption).",
+        )
+
+
+def dumps_key(values: list[Any]) -> str:
+    """A dict key for a list of field values (upsert merge keys)."""
+    return json.dumps(values, default=str)

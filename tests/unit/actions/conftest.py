@@ -1,0 +1,53 @@
+"""Fixtures for the safe-writes service tests: the Airtable layer's, plus users and emulators."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from pyairtable_ui.actions.service import SessionFactory
+from pyairtable_ui.auth.models import Role, User
+from tests.fakes.airtable import AirtableEmulator, build_seed
+from tests.unit.airtable.conftest import (
+    airtable_emulator,
+    airtable_emulator_factory,
+    client,
+    make_client,
+    make_ctx,
+    other_user_id,
+    registry,
+    schema_cache,
+    session_factory,
+    user_id,
+)
+
+__all__ = [
+    "airtable_emulator",
+    "airtable_emulator_factory",
+    "client",
+    "make_client",
+    "make_ctx",
+    "other_user_id",
+    "registry",
+    "schema_cache",
+    "session_factory",
+    "user_id",
+]
+
+
+@pytest.fixture
+def items_emulator(airtable_emulator_factory) -> AirtableEmulator:
+    """The small seed plus an Items table of 40 records, rate limit off."""
+    return airtable_emulator_factory(build_seed(big_table_records=40))
+
+
+@pytest.fixture
+def admin_id(session_factory: SessionFactory) -> int:
+    """An administrator, who sees everyone's history."""
+    with session_factory() as session:
+        user = User(email=f"admin-{secrets.token_hex(3)}@example.com", role=Role.ADMIN.value)
+        session.add(user)
+        session.flush()
+        assert user.id is not None
+        return user.id
