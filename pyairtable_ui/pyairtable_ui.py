@@ -6,15 +6,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import reflex as rx
 
 from pyairtable_ui import migrations
+from pyairtable_ui.actions import execution
 from pyairtable_ui.api.app import build_api
-from pyairtable_ui.db import get_engine
+from pyairtable_ui.db import get_engine, session_scope
 from pyairtable_ui.observability import configure_logging
 from pyairtable_ui.pages.admin import register_admin
 from pyairtable_ui.pages.chat import register_chat
+from pyairtable_ui.pages.history import register_history
 from pyairtable_ui.pages.login import register_login
 from pyairtable_ui.pages.onboarding import register_onboarding
 from pyairtable_ui.pages.register import register_register
@@ -26,12 +29,27 @@ from pyairtable_ui.state.auth import AuthState
 
 logger = logging.getLogger("pyairtable_ui")
 
+# With Redis: steps refresh an action's heartbeat; older than this, nobody runs it.
+INTERRUPTED_AFTER = timedelta(minutes=2)
+
+
+def _mark_interrupted_actions() -> None:
+    # An action left running by a stopped process shows as interrupted, with resume and
+    # roll back offered. Without Redis this is the only process, so nothing else can be
+    # running it; with Redis other workers or replicas may be, and keep a fresh heartbeat.
+    older_than = INTERRUPTED_AFTER if get_settings().redis_url else None
+    with session_scope() as db:
+        marked = execution.mark_interrupted(session=db, older_than=older_than)
+    if marked:
+        logger.warning("%d action(s) were interrupted by a restart", len(marked))
+
 
 @contextlib.asynccontextmanager
-async def apply_migrations() -> AsyncIterator[None]:
-    """Bring the database to the newest schema before serving (replicas take turns)."""
+async def prepare_database() -> AsyncIterator[None]:
+    """Bring the database to the newest schema (replicas take turns), then recover actions."""
     configure_logging(get_settings().log_level)
     await asyncio.to_thread(migrations.upgrade_to_head, get_engine())
+    await asyncio.to_thread(_mark_interrupted_actions)
     yield
 
 
@@ -49,7 +67,7 @@ app = rx.App(
         rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
     ],
 )
-app.register_lifespan_task(apply_migrations)
+app.register_lifespan_task(prepare_database)
 
 app.add_page(index, route="/", title="PyAirtable UI", on_load=AuthState.guard_private_page)
 register_login(app)
@@ -60,3 +78,4 @@ register_onboarding(app)
 register_settings(app)
 register_chat(app)
 register_admin(app)
+register_history(app)

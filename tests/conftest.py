@@ -71,7 +71,10 @@ def app_airtable() -> Iterator[object]:
     from tests.fakes.airtable import AirtableEmulator
     from tests.fakes.airtable.seeds import build_seed
 
-    with AirtableEmulator(build_seed(), rate_limit=5, penalty_seconds=1.0) as emulator:
+    # 60 extra Items records give the bulk-write tests more than the 20-record threshold.
+    with AirtableEmulator(
+        build_seed(big_table_records=60), rate_limit=5, penalty_seconds=1.0
+    ) as emulator:
         yield emulator
 
 

@@ -1,4 +1,4 @@
-"""How one chat message, one tool step and one action card look.
+"""How one chat message and one tool step look.
 
 Airtable content is data: Markdown is rendered without raw HTML, so a cell holding
 `<script>` or `<img onerror=…>` shows as text.
@@ -133,40 +133,4 @@ def step_view(step: Any) -> rx.Component:
         width="fit-content",
         max_width="100%",
         wrap="wrap",
-    )
-
-
-def action_card(action: Any) -> rx.Component:
-    """A proposed or finished write, with confirm and reject while it is pending."""
-    from pyairtable_ui.pages.chat import ChatState
-
-    return rx.card(
-        rx.vstack(
-            rx.hstack(
-                rx.text("#", action["id"], size="1", color_scheme="gray"),
-                rx.text(action["tool"], size="1", font_family="monospace"),
-                rx.spacer(),
-                rx.badge(action["status"]),
-                width="100%",
-            ),
-            rx.text(action["summary"], size="2"),
-            rx.cond(action["error"] != "", rx.text(action["error"], size="1", color_scheme="red")),
-            rx.cond(
-                action["pending"],
-                rx.hstack(
-                    rx.button("Confirm", size="1", on_click=ChatState.confirm_action(action["id"])),
-                    rx.button(
-                        "Reject",
-                        size="1",
-                        variant="soft",
-                        color_scheme="gray",
-                        on_click=ChatState.reject_action(action["id"]),
-                    ),
-                ),
-            ),
-            spacing="2",
-            width="100%",
-        ),
-        width="100%",
-        class_name="action-card",
     )

@@ -90,3 +90,11 @@ def private_page(
         ),
         rx.center(rx.spinner(size="3"), min_height="100vh", aria_label="Loading"),
     )
+
+
+def page_column(*children: rx.Component, max_width: str = "760px") -> rx.Component:
+    """A centred column of page content, padded, as wide as `max_width` at most."""
+    return rx.center(
+        rx.vstack(*children, spacing="4", width="100%", max_width=max_width, padding="20px"),
+        width="100%",
+    )

@@ -12,7 +12,7 @@ from pyairtable_ui.auth import service
 from pyairtable_ui.auth.errors import AuthError
 from pyairtable_ui.auth.models import Role, User
 from pyairtable_ui.components.layout import form_error, form_notice
-from pyairtable_ui.components.shell import private_page
+from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.db import session_scope
 from pyairtable_ui.platform import service as platform_service
 from pyairtable_ui.state.auth import AuthState, NotSignedInError
@@ -191,70 +191,64 @@ def _user_row(row: UserRow) -> rx.Component:
 def admin_page() -> rx.Component:
     """Users and models."""
     return private_page(
-        rx.center(
-            rx.vstack(
-                rx.heading("Admin", size="6", as_="h1"),
-                form_error(AdminState.error),
-                form_notice(AdminState.notice),
-                rx.card(
-                    rx.vstack(
-                        rx.heading("Users", size="4", as_="h2"),
-                        rx.box(
-                            rx.table.root(
-                                rx.table.header(
-                                    rx.table.row(
-                                        rx.table.column_header_cell("Account"),
-                                        rx.table.column_header_cell("Role"),
-                                        rx.table.column_header_cell("Status"),
-                                        rx.table.column_header_cell("Joined"),
-                                        rx.table.column_header_cell(""),
-                                    )
-                                ),
-                                rx.table.body(rx.foreach(AdminState.users, _user_row)),
-                                width="100%",
+        page_column(
+            rx.heading("Admin", size="6", as_="h1"),
+            form_error(AdminState.error),
+            form_notice(AdminState.notice),
+            rx.card(
+                rx.vstack(
+                    rx.heading("Users", size="4", as_="h2"),
+                    rx.box(
+                        rx.table.root(
+                            rx.table.header(
+                                rx.table.row(
+                                    rx.table.column_header_cell("Account"),
+                                    rx.table.column_header_cell("Role"),
+                                    rx.table.column_header_cell("Status"),
+                                    rx.table.column_header_cell("Joined"),
+                                    rx.table.column_header_cell(""),
+                                )
                             ),
-                            overflow_x="auto",
+                            rx.table.body(rx.foreach(AdminState.users, _user_row)),
                             width="100%",
                         ),
+                        overflow_x="auto",
                         width="100%",
                     ),
                     width="100%",
                 ),
-                rx.card(
-                    rx.form(
-                        rx.vstack(
-                            rx.heading("Models", size="4", as_="h2"),
-                            rx.el.label(
-                                "Models users may pick, one litellm model string per line; "
-                                "the first is the default.",
-                                html_for="field-models",
-                                style={"fontSize": "14px"},
-                            ),
-                            rx.text_area(
-                                id="field-models",
-                                name="models",
-                                default_value=AdminState.models_text,
-                                key=AdminState.models_text,
-                                rows="5",
-                                width="100%",
-                                font_family="monospace",
-                            ),
-                            rx.button("Save models", type="submit"),
-                            spacing="2",
-                            width="100%",
-                            align="start",
-                        ),
-                        on_submit=AdminState.save_models,
-                        width="100%",
-                    ),
-                    width="100%",
-                ),
-                spacing="4",
                 width="100%",
-                max_width="960px",
-                padding="20px",
             ),
-            width="100%",
+            rx.card(
+                rx.form(
+                    rx.vstack(
+                        rx.heading("Models", size="4", as_="h2"),
+                        rx.el.label(
+                            "Models users may pick, one litellm model string per line; "
+                            "the first is the default.",
+                            html_for="field-models",
+                            style={"fontSize": "14px"},
+                        ),
+                        rx.text_area(
+                            id="field-models",
+                            name="models",
+                            default_value=AdminState.models_text,
+                            key=AdminState.models_text,
+                            rows="5",
+                            width="100%",
+                            font_family="monospace",
+                        ),
+                        rx.button("Save models", type="submit"),
+                        spacing="2",
+                        width="100%",
+                        align="start",
+                    ),
+                    on_submit=AdminState.save_models,
+                    width="100%",
+                ),
+                width="100%",
+            ),
+            max_width="960px",
         ),
     )
 

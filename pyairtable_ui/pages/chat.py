@@ -17,22 +17,20 @@ import reflex as rx
 from sqlmodel import Session
 
 from pyairtable_ui import routes
-from pyairtable_ui.actions import service as actions_service
 from pyairtable_ui.airtable import connections
-from pyairtable_ui.airtable import oauth as airtable_oauth
 from pyairtable_ui.airtable.access import check_user_access
-from pyairtable_ui.airtable.client import AirtableClient
-from pyairtable_ui.airtable.errors import AirtableError
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.chat import agent, service
 from pyairtable_ui.chat.models import Message, MessageRole, MessageStatus
 from pyairtable_ui.chat.turns import PreparedTurn, TurnSetupError, prepare_turn
-from pyairtable_ui.components.chat_parts import action_card, message_view, step_view
+from pyairtable_ui.components.action_review import action_card, review_dialog
+from pyairtable_ui.components.chat_parts import message_view, step_view
 from pyairtable_ui.components.shell import private_page
 from pyairtable_ui.crypto import SecretDecryptionError
 from pyairtable_ui.db import session_scope
 from pyairtable_ui.platform import service as platform_service
 from pyairtable_ui.settings import get_settings
+from pyairtable_ui.state.actions import ActionItem, ActionsState, conversation_action_items
 from pyairtable_ui.state.auth import AuthState, login_redirect, signed_in_user_id
 
 logger = logging.getLogger(__name__)
@@ -75,18 +73,6 @@ class BaseItem(TypedDict):
     name: str
 
 
-class ActionItem(TypedDict):
-    """A proposed or finished write in the sidebar."""
-
-    id: int
-    summary: str
-    tool: str
-    status: str
-    record_count: int
-    pending: bool
-    error: str
-
-
 def _duration(ms: int | None) -> str:
     if ms is None:
         return ""
@@ -109,9 +95,8 @@ def _item_from_row(row: Message) -> ChatItem:
     content = row.error or row.content if role == "error" else row.content
     meta = ""
     if row.role == MessageRole.ASSISTANT and (row.prompt_tokens or row.completion_tokens):
-        meta = _usage_text(
-            row.prompt_tokens, row.completion_tokens, row.cost_usd, row.airtable_calls
-        )
+        # Airtable calls belong to the turn (shown once, in the turn line), not to a message.
+        meta = _usage_text(row.prompt_tokens, row.completion_tokens, row.cost_usd)
     return ChatItem(
         id=row.id or 0,
         role=role,
@@ -131,18 +116,6 @@ def _short_arguments(arguments: dict[str, Any] | str | None) -> str:
         return ""
     text = arguments if isinstance(arguments, str) else rx.utils.format.json_dumps(arguments)
     return text if len(text) <= 240 else text[:237] + "…"
-
-
-def _action_item(action: Any) -> ActionItem:
-    return ActionItem(
-        id=action.id or 0,
-        summary=action.summary or action.tool_name,
-        tool=action.tool_name,
-        status=action.status,
-        record_count=action.record_count,
-        pending=action.status in ("proposed", "previewed"),
-        error=action.error or "",
-    )
 
 
 def _conversation_items(db: Session, user_id: int) -> list[ConversationItem]:
@@ -169,8 +142,6 @@ class ChatState(rx.State):
     models: list[str] = []
     model: str = ""
 
-    actions: list[ActionItem] = []
-    action_error: str = ""
     sidebar_open: bool = True
     drawer_open: bool = False
     conversations_open: bool = False
@@ -220,19 +191,20 @@ class ChatState(rx.State):
         if target:
             await self._open(user_id, target)
         else:
-            self._reset_conversation()
+            await self._reset_conversation()
         return ChatState.load_bases
 
-    def _reset_conversation(self) -> None:
+    async def _reset_conversation(self) -> None:
         self.conversation_id = 0
+        actions = await self.get_state(ActionsState)
+        actions.show_conversation(0, [])
         self.title = ""
         self.messages = []
         self.streaming_text = ""
-        self.actions = []
         self.turn_stats = ""
 
     async def _open(self, user_id: int, conversation_id: int) -> None:
-        def _read() -> tuple[Any, list[ChatItem], list[ActionItem], str]:
+        def _read() -> tuple[Any, list[ChatItem], str]:
             with session_scope() as db:
                 conversation = service.get_conversation(
                     session=db, conversation_id=conversation_id, user_id=user_id
@@ -240,9 +212,6 @@ class ChatState(rx.State):
                 rows = service.list_messages(
                     session=db, conversation_id=conversation_id, user_id=user_id
                 )[-MESSAGES_ON_SCREEN:]
-                actions = actions_service.list_actions(
-                    session=db, user_id=user_id, conversation_id=conversation_id
-                )
                 usage = service.turn_usage(
                     session=db, conversation_id=conversation_id, user_id=user_id
                 )
@@ -255,20 +224,16 @@ class ChatState(rx.State):
                         last.cost_usd,
                         last.airtable_calls,
                     )
-                return (
-                    conversation,
-                    [_item_from_row(r) for r in rows],
-                    [_action_item(a) for a in actions],
-                    stats,
-                )
+                return conversation, [_item_from_row(r) for r in rows], stats
 
         try:
-            conversation, self.messages, self.actions, self.turn_stats = await asyncio.to_thread(
-                _read
-            )
+            conversation, self.messages, self.turn_stats = await asyncio.to_thread(_read)
+            items = await asyncio.to_thread(conversation_action_items, user_id, conversation_id)
         except service.ConversationNotFoundError:
-            self._reset_conversation()
+            await self._reset_conversation()
             return
+        actions = await self.get_state(ActionsState)
+        actions.show_conversation(conversation_id, items)
         self.conversation_id = conversation_id
         self.title = conversation.title
         if conversation.base_id:
@@ -317,11 +282,11 @@ class ChatState(rx.State):
         self.notice = ""
 
     @rx.event
-    def new_conversation(self):
+    async def new_conversation(self):
         """Start an empty conversation; it is created when the first message is sent."""
         if self.running:
             return
-        self._reset_conversation()
+        await self._reset_conversation()
         self.conversations_open = False
         self.notice = ""
 
@@ -371,7 +336,7 @@ class ChatState(rx.State):
             self.notice = exc.message
             return
         if conversation_id == self.conversation_id:
-            self._reset_conversation()
+            await self._reset_conversation()
         return ChatState.refresh_conversations
 
     # --- base and model --------------------------------------------------------------
@@ -563,15 +528,14 @@ class ChatState(rx.State):
     async def _after_turn(self, user_id: int, conversation_id: int) -> None:
         def _read() -> tuple[list[ActionItem], list[ConversationItem]]:
             with session_scope() as db:
-                actions = actions_service.list_actions(
-                    session=db, user_id=user_id, conversation_id=conversation_id
-                )
-                return [_action_item(a) for a in actions], _conversation_items(db, user_id)
+                conversations = _conversation_items(db, user_id)
+            return conversation_action_items(user_id, conversation_id), conversations
 
-        actions, conversations = await asyncio.to_thread(_read)
+        items, conversations = await asyncio.to_thread(_read)
         async with self:
             if self.conversation_id == conversation_id:
-                self.actions = actions
+                actions = await self.get_state(ActionsState)
+                actions.show_conversation(conversation_id, items)
             self.conversations = conversations
 
     def _assistant_item(self, content: str, status: str, meta: str = "") -> ChatItem:
@@ -612,12 +576,7 @@ class ChatState(rx.State):
         elif isinstance(event, agent.AssistantMessage):
             self.streaming_text = ""
             if event.content:
-                meta = _usage_text(
-                    event.prompt_tokens,
-                    event.completion_tokens,
-                    event.cost_usd,
-                    event.airtable_calls,
-                )
+                meta = _usage_text(event.prompt_tokens, event.completion_tokens, event.cost_usd)
                 self.messages = [
                     *self.messages,
                     self._assistant_item(event.content, "complete", meta),
@@ -686,74 +645,6 @@ class ChatState(rx.State):
             task, prepared = entry
             prepared.tools.cancel()
             task.cancel()
-
-    # --- actions ------------------------------------------------------------------------
-
-    @rx.event(background=True)
-    async def confirm_action(self, action_id: int):
-        """Run a proposed write as a whole (the preview step comes with safe writes)."""
-        async with self:
-            user_id = await signed_in_user_id(self)
-            if user_id is None:
-                return
-            self.action_error = ""
-            self.actions = [
-                ActionItem(**{**a, "status": "running", "pending": False})
-                if a["id"] == action_id
-                else a
-                for a in self.actions
-            ]
-            conversation_id = self.conversation_id
-
-        def _execute() -> None:
-            with session_scope() as db:
-                user = db.get(User, user_id)
-                assert user is not None
-                token = airtable_oauth.get_valid_token(session=db, user=user)
-                actions_service.confirm_action(session=db, user_id=user_id, action_id=action_id)
-            client = AirtableClient(token, api_url=get_settings().airtable_api_url)
-            actions_service.execute_action(
-                session_factory=session_scope,
-                user_id=user_id,
-                action_id=action_id,
-                client=client,
-            )
-
-        try:
-            await asyncio.to_thread(_execute)
-        except (
-            actions_service.ActionError,
-            AirtableError,
-            connections.AirtableTokenError,
-            SecretDecryptionError,
-        ) as exc:
-            message = str(getattr(exc, "message", None) or getattr(exc, "message_for_user", exc))
-            async with self:
-                self.action_error = message
-        await self._after_turn(user_id, conversation_id)
-
-    @rx.event
-    async def reject_action(self, action_id: int):
-        """Reject a proposed write; nothing is sent to Airtable."""
-        user_id = await signed_in_user_id(self)
-        if user_id is None:
-            return
-
-        def _reject() -> None:
-            with session_scope() as db:
-                actions_service.reject_action(session=db, user_id=user_id, action_id=action_id)
-
-        try:
-            await asyncio.to_thread(_reject)
-        except actions_service.ActionError as exc:
-            self.action_error = exc.message
-            return
-        self.actions = [
-            ActionItem(**{**a, "status": "rejected", "pending": False})
-            if a["id"] == action_id
-            else a
-            for a in self.actions
-        ]
 
 
 def _create_conversation(user_id: int, base_id: str, model: str) -> int:
@@ -1042,19 +933,10 @@ def _actions_panel() -> rx.Component:
         rx.text(
             "Writes the assistant proposed in this conversation.", size="1", color_scheme="gray"
         ),
+        rx.foreach(ActionsState.items, action_card),
         rx.cond(
-            ChatState.action_error != "",
-            rx.callout(
-                ChatState.action_error,
-                icon="triangle-alert",
-                color_scheme="red",
-                size="1",
-                role="alert",
-            ),
-        ),
-        rx.foreach(ChatState.actions, action_card),
-        rx.cond(
-            ChatState.actions.length() == 0, rx.text("Nothing yet.", size="2", color_scheme="gray")
+            ActionsState.items.length() == 0,
+            rx.text("Nothing yet.", size="2", color_scheme="gray"),
         ),
         rx.link("All actions in History", href=routes.HISTORY, size="2"),
         spacing="3",
@@ -1120,6 +1002,7 @@ def chat_page() -> rx.Component:
             open=ChatState.drawer_open,
             on_open_change=ChatState.set_drawer_open,
         ),
+        review_dialog(),
         full_height=True,
     )
 

@@ -16,7 +16,7 @@ from pyairtable_ui.api.oauth_routes import AIRTABLE_START
 from pyairtable_ui.auth import service
 from pyairtable_ui.auth.models import OnboardingStep, User
 from pyairtable_ui.components.layout import form_error
-from pyairtable_ui.components.shell import private_page
+from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.crypto import SecretDecryptionError
 from pyairtable_ui.db import session_scope
 from pyairtable_ui.settings import get_settings
@@ -442,22 +442,16 @@ def _tour_step() -> rx.Component:
 def onboarding_page() -> rx.Component:
     """The four steps, one at a time."""
     return private_page(
-        rx.center(
-            rx.vstack(
-                _stepper(),
-                rx.match(
-                    OnboardingState.step,
-                    (OnboardingStep.CONNECT.value, _connect_step()),
-                    (OnboardingStep.CHOOSE_BASE.value, _base_step()),
-                    (OnboardingStep.TOUR.value, _tour_step()),
-                    rx.spinner(),
-                ),
-                spacing="5",
-                width="100%",
-                max_width="720px",
-                padding="20px",
+        page_column(
+            _stepper(),
+            rx.match(
+                OnboardingState.step,
+                (OnboardingStep.CONNECT.value, _connect_step()),
+                (OnboardingStep.CHOOSE_BASE.value, _base_step()),
+                (OnboardingStep.TOUR.value, _tour_step()),
+                rx.spinner(),
             ),
-            width="100%",
+            max_width="720px",
         ),
     )
 

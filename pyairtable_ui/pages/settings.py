@@ -16,7 +16,7 @@ from pyairtable_ui.auth import service, sessions
 from pyairtable_ui.auth.errors import AuthError, WeakPasswordError, WrongPasswordError
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.components.layout import field, form_error, form_notice
-from pyairtable_ui.components.shell import private_page
+from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.crypto import SecretDecryptionError
 from pyairtable_ui.db import session_scope
 from pyairtable_ui.pages.onboarding import BaseChoice, base_choices
@@ -394,197 +394,190 @@ def _session_row(row: SessionRow) -> rx.Component:
 def settings_page() -> rx.Component:
     """All personal settings, one card each."""
     return private_page(
-        rx.center(
-            rx.vstack(
-                rx.heading("Settings", size="6", as_="h1"),
-                _section(
-                    "Profile",
-                    rx.text("Email: ", AuthState.user_email, size="2"),
-                    rx.form(
-                        rx.vstack(
-                            rx.el.label(
-                                "Name",
-                                html_for="field-display_name",
-                                style={"fontWeight": "500", "fontSize": "14px"},
-                            ),
-                            rx.input(
-                                id="field-display_name",
-                                name="display_name",
-                                default_value=SettingsState.display_name,
-                                width="100%",
-                                key=SettingsState.display_name,
-                            ),
-                            form_error(SettingsState.profile_error),
-                            form_notice(SettingsState.profile_notice),
-                            rx.button("Save profile", type="submit"),
-                            spacing="2",
+        page_column(
+            rx.heading("Settings", size="6", as_="h1"),
+            _section(
+                "Profile",
+                rx.text("Email: ", AuthState.user_email, size="2"),
+                rx.form(
+                    rx.vstack(
+                        rx.el.label(
+                            "Name",
+                            html_for="field-display_name",
+                            style={"fontWeight": "500", "fontSize": "14px"},
+                        ),
+                        rx.input(
+                            id="field-display_name",
+                            name="display_name",
+                            default_value=SettingsState.display_name,
                             width="100%",
-                            align="start",
+                            key=SettingsState.display_name,
                         ),
-                        on_submit=SettingsState.save_profile,
+                        form_error(SettingsState.profile_error),
+                        form_notice(SettingsState.profile_notice),
+                        rx.button("Save profile", type="submit"),
+                        spacing="2",
                         width="100%",
+                        align="start",
                     ),
+                    on_submit=SettingsState.save_profile,
+                    width="100%",
                 ),
-                _section(
-                    "Password",
-                    rx.form(
-                        rx.vstack(
-                            field(
-                                "Current password",
-                                "current_password",
-                                type_="password",
-                                autocomplete="current-password",
-                                error=SettingsState.current_password_error,
-                            ),
-                            field(
-                                "New password",
-                                "new_password",
-                                type_="password",
-                                autocomplete="new-password",
-                                hint=PASSWORD_RULES_HINT,
-                                error=SettingsState.new_password_error,
-                            ),
-                            field(
-                                "Repeat the new password",
-                                "confirm_password",
-                                type_="password",
-                                autocomplete="new-password",
-                                error=SettingsState.confirm_error,
-                            ),
-                            form_notice(SettingsState.password_notice),
-                            rx.button(
-                                "Change password",
-                                type="submit",
-                                loading=SettingsState.changing_password,
-                            ),
-                            spacing="2",
-                            width="100%",
-                            align="start",
-                        ),
-                        on_submit=SettingsState.change_password,
-                        reset_on_submit=True,
-                        width="100%",
-                    ),
-                ),
-                _section(
-                    "Airtable connection",
-                    rx.cond(
-                        SettingsState.connected,
-                        rx.text(
-                            "Connected as ",
-                            rx.text.strong(SettingsState.connected_as),
-                            " with the token ending in …",
-                            SettingsState.token_hint,
-                            size="2",
-                        ),
-                        rx.text("Airtable is not connected.", size="2"),
-                    ),
-                    form_error(SettingsState.connection_error),
-                    form_notice(SettingsState.connection_notice),
-                    rx.hstack(
-                        rx.button(
-                            "Check the connection",
-                            variant="soft",
-                            on_click=SettingsState.recheck_connection,
-                            loading=SettingsState.checking,
-                            disabled=~SettingsState.connected,
-                        ),
-                        rx.button(
-                            "Disconnect",
-                            variant="soft",
-                            color_scheme="red",
-                            on_click=SettingsState.remove_connection,
-                            disabled=~SettingsState.connected,
-                        ),
-                        wrap="wrap",
-                    ),
-                    rx.form(
-                        rx.vstack(
-                            rx.el.label(
-                                "Replace with a new personal access token",
-                                html_for="field-token",
-                                style={"fontWeight": "500", "fontSize": "14px"},
-                            ),
-                            rx.input(
-                                id="field-token",
-                                name="token",
-                                type="password",
-                                placeholder="pat…",
-                                auto_complete="off",
-                                width="100%",
-                            ),
-                            rx.button(
-                                "Connect this token", type="submit", loading=SettingsState.checking
-                            ),
-                            spacing="2",
-                            width="100%",
-                            align="start",
-                        ),
-                        on_submit=SettingsState.replace_token,
-                        reset_on_submit=True,
-                        width="100%",
-                    ),
-                ),
-                _section(
-                    "Defaults for new conversations",
-                    rx.form(
-                        rx.vstack(
-                            rx.el.label("Base", style={"fontWeight": "500", "fontSize": "14px"}),
-                            rx.select.root(
-                                rx.select.trigger(
-                                    placeholder="Choose a base",
-                                    width="100%",
-                                    aria_label="Default base",
-                                ),
-                                rx.select.content(
-                                    rx.foreach(
-                                        SettingsState.bases,
-                                        lambda b: rx.select.item(b["name"], value=b["id"]),
-                                    )
-                                ),
-                                name="default_base_id",
-                                value=SettingsState.default_base_id,
-                                on_change=SettingsState.set_default_base_id,
-                            ),
-                            rx.el.label("Model", style={"fontWeight": "500", "fontSize": "14px"}),
-                            rx.select.root(
-                                rx.select.trigger(width="100%", aria_label="Default model"),
-                                rx.select.content(
-                                    rx.foreach(
-                                        SettingsState.models,
-                                        lambda m: rx.select.item(m, value=m),
-                                    )
-                                ),
-                                name="default_model",
-                                value=SettingsState.default_model,
-                                on_change=SettingsState.set_default_model_value,
-                            ),
-                            form_notice(SettingsState.defaults_notice),
-                            rx.button("Save defaults", type="submit"),
-                            spacing="2",
-                            width="100%",
-                            align="start",
-                        ),
-                        on_submit=SettingsState.save_defaults,
-                        width="100%",
-                    ),
-                ),
-                _section(
-                    "Signed-in browsers",
-                    rx.foreach(SettingsState.session_rows, _session_row),
-                    form_notice(SettingsState.sessions_notice),
-                    rx.button(
-                        "Sign out all other browsers",
-                        variant="soft",
-                        on_click=SettingsState.sign_out_others,
-                    ),
-                ),
-                spacing="4",
-                width="100%",
-                max_width="760px",
-                padding="20px",
             ),
-            width="100%",
+            _section(
+                "Password",
+                rx.form(
+                    rx.vstack(
+                        field(
+                            "Current password",
+                            "current_password",
+                            type_="password",
+                            autocomplete="current-password",
+                            error=SettingsState.current_password_error,
+                        ),
+                        field(
+                            "New password",
+                            "new_password",
+                            type_="password",
+                            autocomplete="new-password",
+                            hint=PASSWORD_RULES_HINT,
+                            error=SettingsState.new_password_error,
+                        ),
+                        field(
+                            "Repeat the new password",
+                            "confirm_password",
+                            type_="password",
+                            autocomplete="new-password",
+                            error=SettingsState.confirm_error,
+                        ),
+                        form_notice(SettingsState.password_notice),
+                        rx.button(
+                            "Change password",
+                            type="submit",
+                            loading=SettingsState.changing_password,
+                        ),
+                        spacing="2",
+                        width="100%",
+                        align="start",
+                    ),
+                    on_submit=SettingsState.change_password,
+                    reset_on_submit=True,
+                    width="100%",
+                ),
+            ),
+            _section(
+                "Airtable connection",
+                rx.cond(
+                    SettingsState.connected,
+                    rx.text(
+                        "Connected as ",
+                        rx.text.strong(SettingsState.connected_as),
+                        " with the token ending in …",
+                        SettingsState.token_hint,
+                        size="2",
+                    ),
+                    rx.text("Airtable is not connected.", size="2"),
+                ),
+                form_error(SettingsState.connection_error),
+                form_notice(SettingsState.connection_notice),
+                rx.hstack(
+                    rx.button(
+                        "Check the connection",
+                        variant="soft",
+                        on_click=SettingsState.recheck_connection,
+                        loading=SettingsState.checking,
+                        disabled=~SettingsState.connected,
+                    ),
+                    rx.button(
+                        "Disconnect",
+                        variant="soft",
+                        color_scheme="red",
+                        on_click=SettingsState.remove_connection,
+                        disabled=~SettingsState.connected,
+                    ),
+                    wrap="wrap",
+                ),
+                rx.form(
+                    rx.vstack(
+                        rx.el.label(
+                            "Replace with a new personal access token",
+                            html_for="field-token",
+                            style={"fontWeight": "500", "fontSize": "14px"},
+                        ),
+                        rx.input(
+                            id="field-token",
+                            name="token",
+                            type="password",
+                            placeholder="pat…",
+                            auto_complete="off",
+                            width="100%",
+                        ),
+                        rx.button(
+                            "Connect this token", type="submit", loading=SettingsState.checking
+                        ),
+                        spacing="2",
+                        width="100%",
+                        align="start",
+                    ),
+                    on_submit=SettingsState.replace_token,
+                    reset_on_submit=True,
+                    width="100%",
+                ),
+            ),
+            _section(
+                "Defaults for new conversations",
+                rx.form(
+                    rx.vstack(
+                        rx.el.label("Base", style={"fontWeight": "500", "fontSize": "14px"}),
+                        rx.select.root(
+                            rx.select.trigger(
+                                placeholder="Choose a base",
+                                width="100%",
+                                aria_label="Default base",
+                            ),
+                            rx.select.content(
+                                rx.foreach(
+                                    SettingsState.bases,
+                                    lambda b: rx.select.item(b["name"], value=b["id"]),
+                                )
+                            ),
+                            name="default_base_id",
+                            value=SettingsState.default_base_id,
+                            on_change=SettingsState.set_default_base_id,
+                        ),
+                        rx.el.label("Model", style={"fontWeight": "500", "fontSize": "14px"}),
+                        rx.select.root(
+                            rx.select.trigger(width="100%", aria_label="Default model"),
+                            rx.select.content(
+                                rx.foreach(
+                                    SettingsState.models,
+                                    lambda m: rx.select.item(m, value=m),
+                                )
+                            ),
+                            name="default_model",
+                            value=SettingsState.default_model,
+                            on_change=SettingsState.set_default_model_value,
+                        ),
+                        form_notice(SettingsState.defaults_notice),
+                        rx.button("Save defaults", type="submit"),
+                        spacing="2",
+                        width="100%",
+                        align="start",
+                    ),
+                    on_submit=SettingsState.save_defaults,
+                    width="100%",
+                ),
+            ),
+            _section(
+                "Signed-in browsers",
+                rx.foreach(SettingsState.session_rows, _session_row),
+                form_notice(SettingsState.sessions_notice),
+                rx.button(
+                    "Sign out all other browsers",
+                    variant="soft",
+                    on_click=SettingsState.sign_out_others,
+                ),
+            ),
         ),
     )
 

@@ -1,0 +1,288 @@
+"""The review of one action: preview with ticks, typed confirmation, progress, undo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from pyairtable_ui.state.actions import ActionsState
+
+
+def action_card(action: Any) -> rx.Component:
+    """An action in the sidebar; opens its review."""
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.text("#", action["id"], size="1", color_scheme="gray"),
+                rx.text(action["tool"], size="1", font_family="monospace"),
+                rx.spacer(),
+                rx.badge(action["status"]),
+                width="100%",
+            ),
+            rx.text(action["summary"], size="2"),
+            rx.cond(action["error"] != "", rx.text(action["error"], size="1", color_scheme="red")),
+            rx.button(
+                rx.cond(action["pending"], "Review", "Open"),
+                size="1",
+                variant=rx.cond(action["pending"], "solid", "soft"),
+                on_click=ActionsState.review(action["id"]),
+                aria_label=rx.cond(action["pending"], "Review action ", "Open action ")
+                + action["id"].to_string(),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        class_name="action-card",
+        data_status=action["status"],
+    )
+
+
+def _review_row(row: Any) -> rx.Component:
+    return rx.hstack(
+        rx.checkbox(
+            checked=row["ticked"],
+            disabled=row["blocked"],
+            on_change=lambda _: ActionsState.toggle_row(row["row_id"]),
+            aria_label="Include " + row["label"],
+        ),
+        rx.vstack(
+            rx.hstack(
+                rx.badge(row["kind"], size="1"),
+                rx.text(row["label"], weight="medium", size="2"),
+                rx.text(row["record_id"], size="1", color_scheme="gray", font_family="monospace"),
+                wrap="wrap",
+                align="center",
+            ),
+            rx.foreach(row["changes"], lambda c: rx.text(c, size="1")),
+            rx.cond(
+                row["warnings"] != "", rx.text(row["warnings"], size="1", color_scheme="orange")
+            ),
+            spacing="1",
+            min_width="0",
+        ),
+        class_name="review-row",
+        align="start",
+        width="100%",
+        padding_y="6px",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+    )
+
+
+def _undo_row(row: Any) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.badge(row["effect"], size="1"),
+            rx.text(row["label"], weight="medium", size="2"),
+            rx.cond(row["conflict"], rx.badge("changed since", color_scheme="orange")),
+            rx.cond(row["missing"], rx.badge("no longer exists", color_scheme="red")),
+            wrap="wrap",
+        ),
+        rx.foreach(row["cells"], lambda c: rx.text(c, size="1")),
+        rx.cond(row["note"] != "", rx.text(row["note"], size="1", color_scheme="gray")),
+        rx.cond(
+            row["conflict"],
+            rx.radio_group.root(
+                rx.hstack(
+                    rx.el.label(
+                        rx.radio_group.item(value="overwrite"),
+                        " Overwrite with the old values",
+                        style={"display": "flex", "gap": "6px"},
+                    ),
+                    rx.el.label(
+                        rx.radio_group.item(value="skip"),
+                        " Leave this record as it is",
+                        style={"display": "flex", "gap": "6px"},
+                    ),
+                    spacing="4",
+                    wrap="wrap",
+                ),
+                value=row["choice"],
+                on_change=lambda value: ActionsState.set_choice(row["row_id"], value),
+                aria_label="Undo choice for " + row["label"],
+            ),
+        ),
+        class_name="undo-row",
+        spacing="1",
+        width="100%",
+        padding_y="6px",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+    )
+
+
+def _pending_panel() -> rx.Component:
+    return rx.vstack(
+        rx.text(ActionsState.counts, size="2", color_scheme="gray"),
+        rx.foreach(
+            ActionsState.warnings,
+            lambda w: rx.callout(w, icon="triangle-alert", color_scheme="orange", size="1"),
+        ),
+        rx.foreach(ActionsState.notes, lambda n: rx.text(n, size="1", color_scheme="gray")),
+        rx.hstack(
+            rx.button("Tick all", size="1", variant="ghost", on_click=ActionsState.set_all(True)),
+            rx.button(
+                "Untick all", size="1", variant="ghost", on_click=ActionsState.set_all(False)
+            ),
+        ),
+        rx.box(
+            rx.foreach(ActionsState.rows, _review_row),
+            max_height="45vh",
+            overflow_y="auto",
+            width="100%",
+        ),
+        rx.form(
+            rx.vstack(
+                rx.cond(
+                    ActionsState.needs_typed,
+                    rx.vstack(
+                        rx.el.label(
+                            "Type the number of records to confirm (",
+                            ActionsState.ticked_count,
+                            ")",
+                            html_for="typed-count",
+                            style={"fontSize": "14px", "fontWeight": "500"},
+                        ),
+                        rx.input(
+                            id="typed-count",
+                            name="typed_count",
+                            inputmode="numeric",
+                            auto_complete="off",
+                            width="140px",
+                        ),
+                        spacing="1",
+                    ),
+                ),
+                rx.hstack(
+                    rx.button(
+                        "Confirm ",
+                        ActionsState.ticked_count,
+                        " records",
+                        type="submit",
+                        loading=ActionsState.working,
+                        disabled=ActionsState.ticked_count == 0,
+                    ),
+                    rx.button(
+                        "Reject",
+                        type="button",
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=ActionsState.reject,
+                        disabled=ActionsState.working,
+                    ),
+                    spacing="3",
+                ),
+                spacing="3",
+            ),
+            on_submit=ActionsState.approve,
+            reset_on_submit=False,
+            width="100%",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def action_controls() -> rx.Component:
+    """Status, progress, errors and the buttons that fit the action's state."""
+    return rx.vstack(
+        rx.hstack(
+            rx.badge(ActionsState.status, size="2", id="action-status"),
+            rx.cond(
+                ActionsState.undo_status != "",
+                rx.text("undo: ", ActionsState.undo_status, size="1", color_scheme="gray"),
+            ),
+            rx.cond(ActionsState.working, rx.spinner(size="1")),
+            rx.text(ActionsState.progress, size="1", color_scheme="gray", id="action-progress"),
+            align="center",
+            wrap="wrap",
+        ),
+        rx.cond(
+            ActionsState.error != "",
+            rx.callout(
+                ActionsState.error,
+                icon="triangle-alert",
+                color_scheme="red",
+                size="1",
+                role="alert",
+                width="100%",
+            ),
+        ),
+        rx.cond(
+            ActionsState.notice != "",
+            rx.callout(
+                ActionsState.notice,
+                icon="info",
+                color_scheme="green",
+                size="1",
+                role="status",
+                width="100%",
+            ),
+        ),
+        rx.cond(
+            ActionsState.recoverable & ~ActionsState.working,
+            rx.hstack(
+                rx.button(
+                    "Roll back", color_scheme="red", variant="soft", on_click=ActionsState.rollback
+                ),
+                rx.button("Resume", on_click=ActionsState.resume),
+                spacing="3",
+            ),
+        ),
+        rx.cond(
+            ActionsState.undoable & ~ActionsState.undo_mode & ~ActionsState.working,
+            rx.button("Undo…", variant="soft", on_click=ActionsState.plan_undo),
+        ),
+        rx.cond(
+            ActionsState.undo_mode,
+            rx.vstack(
+                rx.text(ActionsState.undo_message, size="2"),
+                rx.foreach(
+                    ActionsState.undo_notes, lambda n: rx.text(n, size="1", color_scheme="gray")
+                ),
+                rx.box(
+                    rx.foreach(ActionsState.undo_rows, _undo_row),
+                    max_height="40vh",
+                    overflow_y="auto",
+                    width="100%",
+                ),
+                rx.cond(
+                    ActionsState.undo_possible,
+                    rx.button(
+                        "Undo this action",
+                        color_scheme="red",
+                        on_click=ActionsState.confirm_undo,
+                        loading=ActionsState.working,
+                    ),
+                ),
+                spacing="2",
+                width="100%",
+            ),
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
+def review_dialog() -> rx.Component:
+    """The dialog that reviews, runs, recovers or undoes one action."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(ActionsState.title),
+            rx.vstack(
+                action_controls(),
+                rx.cond(ActionsState.pending & (ActionsState.rows.length() > 0), _pending_panel()),
+                rx.cond(
+                    ActionsState.pending & ActionsState.working & (ActionsState.rows.length() == 0),
+                    rx.hstack(rx.spinner(), rx.text("Reading the current values…")),
+                ),
+                rx.dialog.close(rx.button("Close", variant="ghost", disabled=ActionsState.working)),
+                spacing="3",
+                width="100%",
+            ),
+            max_width="760px",
+            width="96vw",
+        ),
+        open=ActionsState.open,
+        on_open_change=ActionsState.set_open,
+    )

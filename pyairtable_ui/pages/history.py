@@ -1,0 +1,510 @@
+"""`/history`: every action of the user (admins: everyone's), filtered, detailed, exported."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from typing import Any, TypedDict
+
+import reflex as rx
+
+from pyairtable_ui import routes
+from pyairtable_ui.actions import audit
+from pyairtable_ui.actions.models import ActionStatus
+from pyairtable_ui.actions.service import ActionError
+from pyairtable_ui.components.action_review import action_controls
+from pyairtable_ui.components.layout import form_error
+from pyairtable_ui.components.shell import page_column, private_page
+from pyairtable_ui.db import session_scope
+from pyairtable_ui.state.actions import ActionsState
+from pyairtable_ui.state.auth import AuthState, login_redirect, signed_in_user_id
+
+PAGE_SIZE = 50
+ALL = "all"
+TOOLS = [
+    "create_records",
+    "update_records",
+    "upsert_records",
+    "delete_records",
+    "create_table",
+    "create_field",
+    "rename_table",
+    "rename_field",
+    "add_comment",
+]
+
+
+class HistoryItem(TypedDict):
+    """One action as the history table shows it."""
+
+    id: int
+    who: str
+    tool: str
+    base_id: str
+    table: str
+    summary: str
+    status: str
+    undo_status: str
+    records: int
+    created: str
+
+
+class StepItem(TypedDict):
+    """One Airtable request of the action whose details are open."""
+
+    kind: str
+    seq: int
+    status: str
+    request: str
+    records: int
+    duration: str
+    error: str
+
+
+def _parse_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _pretty(value: Any, limit: int = 6000) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit] + "\n… (cut; export JSON for all of it)"
+
+
+class HistoryState(rx.State):
+    """Filters, one page of rows, and the details of one action."""
+
+    base_id: str = ""
+    table: str = ""
+    tool: str = ALL
+    status: str = ALL
+    date_from: str = ""
+    date_to: str = ""
+    everyone: bool = False
+
+    rows: list[HistoryItem] = []
+    total: int = 0
+    offset: int = 0
+    error: str = ""
+
+    details_open: bool = False
+    details_title: str = ""
+    details_arguments: str = ""
+    details_snapshots: str = ""
+    details_steps: list[StepItem] = []
+
+    def _filters(self) -> audit.HistoryFilters:
+        return audit.HistoryFilters(
+            base_id=self.base_id.strip() or None,
+            table=self.table.strip() or None,
+            tool=None if self.tool == ALL else self.tool,
+            status=None if self.status == ALL else self.status,
+            date_from=_parse_date(self.date_from),
+            date_to=_parse_date(self.date_to),
+        )
+
+    async def _actor(self) -> tuple[int, bool] | None:
+        user_id = await signed_in_user_id(self)
+        if user_id is None:
+            return None
+        auth = await self.get_state(AuthState)
+        # Admins see everyone's actions only when they ask to; audit re-checks the role.
+        return user_id, bool(auth.is_admin and self.everyone)
+
+    @rx.event
+    async def on_load(self):
+        """Show the newest actions."""
+        if await signed_in_user_id(self) is None:
+            return rx.redirect(login_redirect(routes.HISTORY), replace=True)
+        self.offset = 0
+        self.details_open = False
+        return HistoryState.search
+
+    @rx.event
+    async def search(self):
+        """Read the current page with the current filters."""
+        actor = await self._actor()
+        if actor is None:
+            return
+        filters = self._filters()
+        offset = self.offset
+
+        def _read() -> tuple[list[HistoryItem], int]:
+            with session_scope() as db:
+                rows, total = audit.list_history(
+                    session=db,
+                    actor_id=actor[0],
+                    is_admin=actor[1],
+                    filters=filters,
+                    limit=PAGE_SIZE,
+                    offset=offset,
+                )
+            return [
+                HistoryItem(
+                    id=r["id"],
+                    who=r["user_email"],
+                    tool=r["tool_name"],
+                    base_id=r["base_id"],
+                    table=r["table_name"] or r["table_id"] or "",
+                    summary=r["summary"],
+                    status=r["status"],
+                    undo_status=r["undo_status"],
+                    records=r["record_count"],
+                    created=(r["created_at"] or "")[:16].replace("T", " "),
+                )
+                for r in rows
+            ], total
+
+        try:
+            self.rows, self.total = await asyncio.to_thread(_read)
+            self.error = ""
+        except ActionError as exc:
+            self.error = exc.message
+
+    @rx.event
+    async def apply_filters(self, form_data: dict[str, Any]):
+        """Filter from the form (dates as YYYY-MM-DD)."""
+        self.base_id = str(form_data.get("base_id", ""))[:40]
+        self.table = str(form_data.get("table", ""))[:255]
+        self.date_from = str(form_data.get("date_from", ""))[:10]
+        self.date_to = str(form_data.get("date_to", ""))[:10]
+        self.offset = 0
+        return HistoryState.search
+
+    @rx.event
+    def set_tool(self, value: str):
+        """Filter by tool."""
+        self.tool = value if value in TOOLS else ALL
+        self.offset = 0
+        return HistoryState.search
+
+    @rx.event
+    def set_status(self, value: str):
+        """Filter by status."""
+        self.status = value if value in {s.value for s in ActionStatus} else ALL
+        self.offset = 0
+        return HistoryState.search
+
+    @rx.event
+    def set_everyone(self, value: bool):
+        """Admins: show every user's actions, not just their own."""
+        self.everyone = bool(value)
+        self.offset = 0
+        return HistoryState.search
+
+    @rx.event
+    def page(self, delta: int):
+        """Go to the previous or next page."""
+        self.offset = max(0, min(self.offset + delta * PAGE_SIZE, max(self.total - 1, 0)))
+        return HistoryState.search
+
+    @rx.event
+    async def open_details(self, action_id: int):
+        """Show the arguments, snapshots and every Airtable request of one action."""
+        actor = await self._actor()
+        if actor is None:
+            return
+
+        def _read() -> audit.ActionDetails:
+            with session_scope() as db:
+                return audit.action_details(
+                    session=db, actor_id=actor[0], is_admin=actor[1], action_id=action_id
+                )
+
+        try:
+            details = await asyncio.to_thread(_read)
+        except ActionError as exc:
+            self.error = exc.message
+            return
+        action = details["action"]
+        self.details_title = f"#{action['id']} {action['tool_name']} · {action['summary']}"
+        self.details_arguments = _pretty(details["arguments"])
+        self.details_snapshots = _pretty(
+            [
+                {"seq": s["seq"], "kind": s["kind"], "before": s["before"], "after": s["after"]}
+                for s in details["steps"]
+            ]
+        )
+        self.details_steps = [
+            StepItem(
+                kind=s["kind"],
+                seq=s["seq"],
+                status=s["status"],
+                request=f"{s['method']} {s['path']}",
+                records=len(s["record_ids"]),
+                duration="" if s["duration_ms"] is None else f"{s['duration_ms']:.0f} ms",
+                error=s["error"] or "",
+            )
+            for s in details["steps"]
+        ]
+        self.details_open = True
+        actions = await self.get_state(ActionsState)
+        await actions.load_one(action_id)
+
+    @rx.event
+    def set_details_open(self, value: bool):
+        """Close the details dialog."""
+        self.details_open = value
+
+    async def _export(self, kind: str):
+        actor = await self._actor()
+        if actor is None:
+            return None
+        filters = self._filters()
+
+        def _make() -> str:
+            with session_scope() as db:
+                make = audit.export_history_csv if kind == "csv" else audit.export_history_json
+                return make(session=db, actor_id=actor[0], is_admin=actor[1], filters=filters)
+
+        data = await asyncio.to_thread(_make)
+        return rx.download(data=data, filename=f"pyairtable-ui-history.{kind}")
+
+    @rx.event
+    async def export_csv(self):
+        """Download the filtered history as CSV."""
+        return await self._export("csv")
+
+    @rx.event
+    async def export_json(self):
+        """Download the filtered history as JSON, with every step."""
+        return await self._export("json")
+
+
+def _row(item: HistoryItem) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(item["created"], white_space="nowrap"),
+        rx.cond(HistoryState.everyone, rx.table.cell(item["who"])),
+        rx.table.cell(rx.text(item["tool"], font_family="monospace", size="1")),
+        rx.table.cell(item["table"]),
+        rx.table.cell(item["summary"]),
+        rx.table.cell(item["records"]),
+        rx.table.cell(rx.badge(item["status"]), rx.text(item["undo_status"], size="1")),
+        rx.table.cell(
+            rx.button(
+                "Details", size="1", variant="soft", on_click=HistoryState.open_details(item["id"])
+            )
+        ),
+        class_name="history-row",
+    )
+
+
+def _filters() -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            rx.input(
+                name="base_id",
+                placeholder="Base id (app…)",
+                aria_label="Base",
+                default_value=HistoryState.base_id,
+                width="170px",
+            ),
+            rx.input(
+                name="table",
+                placeholder="Table",
+                aria_label="Table",
+                default_value=HistoryState.table,
+                width="150px",
+            ),
+            rx.el.label(
+                "From",
+                rx.input(name="date_from", type="date", aria_label="From"),
+                style={"fontSize": "13px"},
+            ),
+            rx.el.label(
+                "To",
+                rx.input(name="date_to", type="date", aria_label="To"),
+                style={"fontSize": "13px"},
+            ),
+            rx.button("Filter", type="submit", variant="soft"),
+            wrap="wrap",
+            align="end",
+            spacing="2",
+        ),
+        on_submit=HistoryState.apply_filters,
+        reset_on_submit=False,
+        width="100%",
+    )
+
+
+def _details_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(HistoryState.details_title),
+            rx.vstack(
+                action_controls(),
+                rx.heading("Airtable requests", size="3"),
+                rx.box(
+                    rx.table.root(
+                        rx.table.header(
+                            rx.table.row(
+                                rx.table.column_header_cell("#"),
+                                rx.table.column_header_cell("Kind"),
+                                rx.table.column_header_cell("Request"),
+                                rx.table.column_header_cell("Records"),
+                                rx.table.column_header_cell("Status"),
+                                rx.table.column_header_cell("Time"),
+                            )
+                        ),
+                        rx.table.body(
+                            rx.foreach(
+                                HistoryState.details_steps,
+                                lambda s: rx.table.row(
+                                    rx.table.cell(s["seq"]),
+                                    rx.table.cell(s["kind"]),
+                                    rx.table.cell(
+                                        rx.text(s["request"], font_family="monospace", size="1")
+                                    ),
+                                    rx.table.cell(s["records"]),
+                                    rx.table.cell(
+                                        s["status"],
+                                        rx.text(s["error"], size="1", color_scheme="red"),
+                                    ),
+                                    rx.table.cell(s["duration"]),
+                                ),
+                            )
+                        ),
+                        size="1",
+                    ),
+                    overflow_x="auto",
+                    width="100%",
+                ),
+                rx.heading("Arguments from the model", size="3"),
+                rx.code_block(
+                    HistoryState.details_arguments, language="json", wrap_long_lines=True
+                ),
+                rx.heading("Before and after", size="3"),
+                rx.code_block(
+                    HistoryState.details_snapshots, language="json", wrap_long_lines=True
+                ),
+                rx.dialog.close(rx.button("Close", variant="soft")),
+                spacing="3",
+                width="100%",
+            ),
+            max_width="960px",
+            width="96vw",
+        ),
+        open=HistoryState.details_open,
+        on_open_change=HistoryState.set_details_open,
+    )
+
+
+def history_page() -> rx.Component:
+    """The filterable audit log."""
+    return private_page(
+        page_column(
+            rx.hstack(
+                rx.heading("History", size="6", as_="h1"),
+                rx.spacer(),
+                rx.button(
+                    rx.icon("download", size=14),
+                    "CSV",
+                    variant="soft",
+                    on_click=HistoryState.export_csv,
+                ),
+                rx.button(
+                    rx.icon("download", size=14),
+                    "JSON",
+                    variant="soft",
+                    on_click=HistoryState.export_json,
+                ),
+                width="100%",
+                align="center",
+            ),
+            _filters(),
+            rx.hstack(
+                rx.select.root(
+                    rx.select.trigger(aria_label="Tool"),
+                    rx.select.content(
+                        rx.select.item("Every tool", value=ALL),
+                        *[rx.select.item(t, value=t) for t in TOOLS],
+                    ),
+                    value=HistoryState.tool,
+                    on_change=HistoryState.set_tool,
+                ),
+                rx.select.root(
+                    rx.select.trigger(aria_label="Status"),
+                    rx.select.content(
+                        rx.select.item("Every status", value=ALL),
+                        *[rx.select.item(s.value, value=s.value) for s in ActionStatus],
+                    ),
+                    value=HistoryState.status,
+                    on_change=HistoryState.set_status,
+                ),
+                rx.cond(
+                    AuthState.is_admin,
+                    rx.el.label(
+                        rx.checkbox(
+                            checked=HistoryState.everyone, on_change=HistoryState.set_everyone
+                        ),
+                        " Everyone's actions",
+                        style={
+                            "fontSize": "14px",
+                            "display": "flex",
+                            "gap": "6px",
+                            "alignItems": "center",
+                        },
+                    ),
+                ),
+                wrap="wrap",
+                spacing="3",
+                align="center",
+            ),
+            form_error(HistoryState.error),
+            rx.box(
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("When (UTC)"),
+                            rx.cond(HistoryState.everyone, rx.table.column_header_cell("Who")),
+                            rx.table.column_header_cell("Tool"),
+                            rx.table.column_header_cell("Table"),
+                            rx.table.column_header_cell("What"),
+                            rx.table.column_header_cell("Records"),
+                            rx.table.column_header_cell("Status"),
+                            rx.table.column_header_cell(""),
+                        )
+                    ),
+                    rx.table.body(rx.foreach(HistoryState.rows, _row)),
+                    width="100%",
+                ),
+                overflow_x="auto",
+                width="100%",
+            ),
+            rx.cond(
+                HistoryState.total == 0,
+                rx.text("No action matches.", color_scheme="gray", size="2"),
+            ),
+            rx.hstack(
+                rx.button(
+                    "Newer",
+                    variant="soft",
+                    on_click=HistoryState.page(-1),
+                    disabled=HistoryState.offset == 0,
+                ),
+                rx.text(HistoryState.total, " actions", size="2"),
+                rx.button(
+                    "Older",
+                    variant="soft",
+                    on_click=HistoryState.page(1),
+                    disabled=HistoryState.offset + PAGE_SIZE >= HistoryState.total,
+                ),
+                align="center",
+            ),
+            _details_dialog(),
+            max_width="1200px",
+        ),
+    )
+
+
+def register_history(app: rx.App) -> None:
+    """Add the history page to the app."""
+    app.add_page(
+        history_page,
+        route=routes.HISTORY,
+        title="History · PyAirtable UI",
+        on_load=[AuthState.guard_private_page, HistoryState.on_load],
+    )
