@@ -29,15 +29,15 @@ from pyairtable_ui.state.auth import AuthState
 
 logger = logging.getLogger("pyairtable_ui")
 
-# With Redis: steps refresh an action's heartbeat; older than this, nobody runs it.
-INTERRUPTED_AFTER = timedelta(minutes=2)
-
 
 def _mark_interrupted_actions() -> None:
     # An action left running by a stopped process shows as interrupted, with resume and
     # roll back offered. Without Redis this is the only process, so nothing else can be
     # running it; with Redis other workers or replicas may be, and keep a fresh heartbeat.
-    older_than = INTERRUPTED_AFTER if get_settings().redis_url else None
+    settings = get_settings()
+    older_than = (
+        timedelta(seconds=settings.action_heartbeat_seconds) if settings.redis_url else None
+    )
     with session_scope() as db:
         marked = execution.mark_interrupted(session=db, older_than=older_than)
     if marked:

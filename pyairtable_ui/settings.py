@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     llm_max_steps: int = Field(default=8, ge=1)
 
     confirm_threshold: int = Field(default=20, ge=1)
+    action_heartbeat_seconds: int = Field(
+        default=120,
+        ge=1,
+        description="A running action whose last step is older than this is shown as "
+        "interrupted (its process stopped), with resume and roll back offered.",
+    )
     session_days: int = Field(default=14, ge=1)
 
     smtp_host: str | None = None

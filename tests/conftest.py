@@ -130,6 +130,8 @@ def app_server(
         "SMTP_STARTTLS": "false",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        # The restart test waits this long for a killed action to count as interrupted.
+        "ACTION_HEARTBEAT_SECONDS": "5",
         # Single sign-on and "Connect with Airtable", both through the local provider.
         "OIDC_ISSUER": app_oauth_provider.issuer,  # type: ignore[attr-defined]
         "OIDC_CLIENT_ID": app_oauth_provider.client_id,  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from pyairtable_ui.components.action_review import action_controls
 from pyairtable_ui.components.layout import form_error
 from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.db import session_scope
-from pyairtable_ui.state.actions import ActionsState
+from pyairtable_ui.state.actions import ActionsState, recover_stale_actions
 from pyairtable_ui.state.auth import AuthState, login_redirect, signed_in_user_id
 
 PAGE_SIZE = 50
@@ -121,6 +121,7 @@ class HistoryState(rx.State):
             return rx.redirect(login_redirect(routes.HISTORY), replace=True)
         self.offset = 0
         self.details_open = False
+        await asyncio.to_thread(recover_stale_actions)
         return HistoryState.search
 
     @rx.event

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypedDict
 
 import reflex as rx
@@ -114,6 +115,17 @@ def conversation_action_items(user_id: int, conversation_id: int) -> list[Action
                 session=db, user_id=user_id, conversation_id=conversation_id
             )
         ]
+
+
+def recover_stale_actions() -> None:
+    """Mark actions whose process stopped (no step for a while) as interrupted (blocking).
+
+    Start-up does this too; checking when actions are looked at also covers a replica
+    that died while the others kept running.
+    """
+    older_than = timedelta(seconds=get_settings().action_heartbeat_seconds)
+    with session_scope() as db:
+        execution.mark_interrupted(session=db, older_than=older_than)
 
 
 def _client_for(user_id: int) -> AirtableClient:
@@ -267,6 +279,7 @@ class ActionsState(rx.State):
             self.rows, self.warnings, self.notes, self.counts = [], [], [], ""
 
         def _read() -> tuple[Action, ActionPreview | None]:
+            recover_stale_actions()
             with session_scope() as db:
                 action = actions_service.get_action(
                     session=db, user_id=user_id, action_id=action_id

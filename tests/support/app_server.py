@@ -42,7 +42,11 @@ class RunningApp:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RunningApp:
-        """Migrate, build and start the app; wait until `/health` answers 200."""
+        """Migrate, build and start the app; wait until `/health` answers 200.
+
+        Starting again after `kill` or `stop` reuses the same port, so the page built
+        again is the same (Reflex writes the backend address into it).
+        """
         venv_bin = str(Path(sys.executable).parent)
         env = {**self.env, "PATH": f"{venv_bin}:{ROOT / '.tools' / 'bin'}:{self.env['PATH']}"}
         subprocess.run(
@@ -98,6 +102,12 @@ class RunningApp:
     def log_text(self) -> str:
         """Everything the app printed so far."""
         return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """Kill the app and its workers at once (SIGKILL), as a crash or power cut would."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
 
     def stop(self) -> None:
         """Stop the app and every process it started."""

@@ -1,0 +1,97 @@
+"""A server killed in the middle of a bulk write: after the restart the action shows as
+interrupted, and resuming it finishes the job without applying anything twice.
+
+Kills the shared app with SIGKILL and starts it again on the same port (the page Reflex
+builds carries the backend address, so the rebuild is the same for the other tests).
+"""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import expect
+
+from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
+from tests.fakes.llm import Reply, ToolCall
+from tests.integration.accounts import PASSWORD, new_account, onboard, sign_in
+from tests.support.seeds import app_tokens
+
+HEARTBEAT_SECONDS = 5  # ACTION_HEARTBEAT_SECONDS of the app under test (tests/conftest.py)
+
+
+def renamed(app_airtable, ids: list[str]) -> list[str]:
+    names = {
+        r["id"]: r["fields"]["Name"] for r in app_airtable.state.records(BASE_PROJECTS_ID, "Items")
+    }
+    return [names[rid] for rid in ids]
+
+
+def test_a_restart_mid_write_leaves_an_interrupted_action_that_resumes(
+    app_server, browser, mailbox, app_airtable, app_llm, unique_email
+) -> None:
+    app_airtable.reset()
+    app_llm.clear()
+    ids = [f"recItem{i:010d}" for i in range(1, 51)]
+    wanted = [f"Resumed {n}" for n in range(1, 51)]
+
+    context = browser.new_context()
+    page = context.new_page()
+    new_account(page, app_server.url, mailbox, unique_email)
+    onboard(page, app_tokens(app_airtable).full, "Emulator Projects")
+    app_llm.queue(
+        ToolCall(
+            "update_records",
+            {
+                "table": "Items",
+                "records": [
+                    {"id": rid, "fields": {"Name": name}}
+                    for rid, name in zip(ids, wanted, strict=True)
+                ],
+            },
+        ),
+        Reply(content="Proposed."),
+        model="scripted",
+    )
+    box = page.get_by_role("textbox", name="Message")
+    box.fill("Rename 50 items")
+    box.press("Enter")
+    page.locator(".action-card").last.get_by_role("button", name="Review").click()
+    expect(page.locator(".review-row")).to_have_count(50)
+    # Slow every write down so the process can be killed between batches.
+    app_airtable.inject_failure(
+        method="PATCH",
+        path_contains=f"/v0/{BASE_PROJECTS_ID}/",
+        after=0,
+        count=None,
+        status=None,
+        delay=1.0,
+    )
+    try:
+        page.get_by_label("Type the number of records to confirm").fill("50")
+        page.get_by_role("button", name="Confirm 50 records").click()
+        expect(page.locator("#action-progress")).to_contain_text("batch 2 of 5", timeout=30_000)
+        app_server.kill()  # the whole app with its workers, mid-action
+        context.close()
+    finally:
+        app_airtable.clear_failures()
+        # Whatever happened above, the later tests need the app running again.
+        app_server.kill()
+        app_server.start()
+    time.sleep(HEARTBEAT_SECONDS + 1)  # a write in flight has landed; the heartbeat is stale
+    applied = sum(
+        name == want for name, want in zip(renamed(app_airtable, ids), wanted, strict=True)
+    )
+    assert 10 <= applied < 50, applied
+
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, app_server.url, unique_email, PASSWORD)
+    page.wait_for_url("**/chat**")
+    page.goto(f"{app_server.url}/history")
+    row = page.locator(".history-row").first
+    expect(row).to_contain_text("interrupted")
+    row.get_by_role("button", name="Details").click()
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator("#action-status")).to_have_text("done", timeout=60_000)
+    assert renamed(app_airtable, ids) == wanted
+    context.close()
