@@ -15,7 +15,7 @@ from pyairtable_ui.airtable.access import check_user_access
 from pyairtable_ui.api.oauth_routes import AIRTABLE_START
 from pyairtable_ui.auth import service
 from pyairtable_ui.auth.models import OnboardingStep, User
-from pyairtable_ui.components.layout import form_error
+from pyairtable_ui.components.layout import field, form_error
 from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.crypto import SecretDecryptionError
 from pyairtable_ui.db import session_scope
@@ -296,26 +296,13 @@ def _connect_step() -> rx.Component:
         ),
         rx.form(
             rx.vstack(
-                rx.el.label(
+                field(
                     "Personal access token",
-                    html_for="field-token",
-                    style={"fontWeight": "500", "fontSize": "14px"},
-                ),
-                rx.input(
-                    id="field-token",
-                    name="token",
-                    type="password",
+                    "token",
+                    type_="password",
+                    autocomplete="off",
                     placeholder="pat…",
-                    auto_complete="off",
-                    required=True,
-                    size="3",
-                    width="100%",
-                ),
-                rx.cond(
-                    OnboardingState.token_error != "",
-                    rx.text(
-                        OnboardingState.token_error, role="alert", size="2", color_scheme="red"
-                    ),
+                    error=OnboardingState.token_error,
                 ),
                 rx.button("Connect", type="submit", size="3", loading=OnboardingState.connecting),
                 spacing="2",

@@ -499,18 +499,13 @@ def settings_page() -> rx.Component:
                 ),
                 rx.form(
                     rx.vstack(
-                        rx.el.label(
+                        field(
                             "Replace with a new personal access token",
-                            html_for="field-token",
-                            style={"fontWeight": "500", "fontSize": "14px"},
-                        ),
-                        rx.input(
-                            id="field-token",
-                            name="token",
-                            type="password",
+                            "token",
+                            type_="password",
+                            autocomplete="off",
                             placeholder="pat…",
-                            auto_complete="off",
-                            width="100%",
+                            required=False,
                         ),
                         rx.button(
                             "Connect this token", type="submit", loading=SettingsState.checking

@@ -456,9 +456,8 @@ class ActionsState(rx.State):
         self.notice = "Rejected. Nothing was written."
         await self._refresh_items(user_id)
 
-    @rx.event(background=True)
-    async def rollback(self):
-        """Undo the batches a failed or interrupted action already applied."""
+    async def _recover(self, recover: Callable[..., Action], verb: str) -> None:
+        """Roll back or resume a failed or interrupted action, showing progress."""
         async with self:
             user_id = await signed_in_user_id(self)
             if user_id is None or self.working or self.status not in RECOVERABLE:
@@ -468,7 +467,7 @@ class ActionsState(rx.State):
             self.error = self.notice = ""
 
         def work(on_progress: Callable[[int, int, int], None]) -> Action:
-            return execution.rollback_action(
+            return recover(
                 session_factory=session_scope,
                 user_id=user_id,
                 action_id=action_id,
@@ -476,29 +475,17 @@ class ActionsState(rx.State):
                 on_progress=on_progress,
             )
 
-        await self._run(user_id, work, "Rolling back")
+        await self._run(user_id, work, verb)
+
+    @rx.event(background=True)
+    async def rollback(self):
+        """Undo the batches a failed or interrupted action already applied."""
+        await self._recover(execution.rollback_action, "Rolling back")
 
     @rx.event(background=True)
     async def resume(self):
         """Run the batches a failed or interrupted action has not applied yet."""
-        async with self:
-            user_id = await signed_in_user_id(self)
-            if user_id is None or self.working or self.status not in RECOVERABLE:
-                return
-            action_id = self.action_id
-            self.working = True
-            self.error = self.notice = ""
-
-        def work(on_progress: Callable[[int, int, int], None]) -> Action:
-            return execution.resume_action(
-                session_factory=session_scope,
-                user_id=user_id,
-                action_id=action_id,
-                client=_client_for(user_id),
-                on_progress=on_progress,
-            )
-
-        await self._run(user_id, work, "Resuming")
+        await self._recover(execution.resume_action, "Resuming")
 
     # --- undo ------------------------------------------------------------------------
 
