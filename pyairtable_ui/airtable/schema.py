@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import redis
 
@@ -128,6 +128,27 @@ class UnknownFieldError(UnknownNameError):
 def _normal(name: str) -> str:
     # Case- and spacing-insensitive: "due  date" finds "Due Date".
     return " ".join(name.split()).casefold()
+
+
+class _Named(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+_NamedT = TypeVar("_NamedT", bound=_Named)
+
+
+def _find_named(items: Iterable[_NamedT], ref: str) -> _NamedT | None:
+    # An exact id or name wins over a looser match anywhere in the list.
+    items = list(items)
+    for item in items:
+        if ref in (item.id, item.name):
+            return item
+    wanted = _normal(ref)
+    return next((item for item in items if _normal(item.name) == wanted), None)
 
 
 def suggest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
@@ -254,14 +275,7 @@ class TableSchema:
 
     def find_field(self, ref: str) -> FieldSchema | None:
         """The field with this id or name (case- and spacing-insensitive), or None."""
-        for f in self.fields:
-            if f.id == ref or f.name == ref:
-                return f
-        wanted = _normal(ref)
-        for f in self.fields:
-            if _normal(f.name) == wanted:
-                return f
-        return None
+        return _find_named(self.fields, ref)
 
     def field(self, ref: str) -> FieldSchema:
         """The field with this id or name.
@@ -333,14 +347,7 @@ class BaseSchema:
 
     def find_table(self, ref: str) -> TableSchema | None:
         """The table with this id or name (case- and spacing-insensitive), or None."""
-        for t in self.tables:
-            if t.id == ref or t.name == ref:
-                return t
-        wanted = _normal(ref)
-        for t in self.tables:
-            if _normal(t.name) == wanted:
-                return t
-        return None
+        return _find_named(self.tables, ref)
 
     def table(self, ref: str) -> TableSchema:
         """The table with this id or name.
