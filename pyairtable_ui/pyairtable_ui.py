@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import reflex as rx
 
-from pyairtable_ui import migrations
+from pyairtable_ui import housekeeping, migrations
 from pyairtable_ui.actions import execution
 from pyairtable_ui.api.app import build_api
 from pyairtable_ui.db import get_engine, session_scope
@@ -68,6 +68,8 @@ app = rx.App(
     ],
 )
 app.register_lifespan_task(prepare_database)
+# After the migrations above (tasks start in order): purge and close, now and on a timer.
+app.register_lifespan_task(housekeeping.keep_house)
 
 app.add_page(index, route="/", title="PyAirtable UI", on_load=AuthState.guard_private_page)
 register_login(app)

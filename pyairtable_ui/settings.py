@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         "interrupted (its process stopped), with resume and roll back offered.",
     )
     session_days: int = Field(default=14, ge=1)
+    housekeeping_interval_seconds: float = Field(
+        default=600,
+        gt=0,
+        description="How often ended sessions are purged and abandoned chat messages closed.",
+    )
 
     smtp_host: str | None = None
     smtp_port: int = 587

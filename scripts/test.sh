@@ -25,12 +25,19 @@ rc1=$?
 
 rc2=0
 if python -m pyairtable_ui.manage services-available; then
-  say "test pass 2/2: PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379"
+  # A Redis database of this run's own: another run on the machine (a second clone, CI)
+  # must not share its login limits, Airtable pacing or schema cache.
+  if ! redis_db="${TEST_REDIS_URL:-$(python -m tests.support.redis_claim claim redis://127.0.0.1:6379)}"; then
+    say "could not claim a Redis database for pass 2"
+    exit 1
+  fi
+  say "test pass 2/2: PostgreSQL at 127.0.0.1:5432 and Redis at $redis_db"
   PYAIRTABLE_UI_TEST_PASS=services \
     TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}" \
-    REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" \
+    REDIS_URL="$redis_db" \
     python -m pytest -p no:cacheprovider -m "not fake_only" "$@"
   rc2=$?
+  [ -n "${TEST_REDIS_URL:-}" ] || python -m tests.support.redis_claim release "$redis_db"
 else
   say "test pass 2/2 SKIPPED: PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379) did not answer"
 fi

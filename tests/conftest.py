@@ -132,6 +132,8 @@ def app_server(
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         # The restart test waits this long for a killed action to count as interrupted.
         "ACTION_HEARTBEAT_SECONDS": "5",
+        # Housekeeping (purge ended sessions, close abandoned answers) every 2 s.
+        "HOUSEKEEPING_INTERVAL_SECONDS": "2",
         # Single sign-on and "Connect with Airtable", both through the local provider.
         "OIDC_ISSUER": app_oauth_provider.issuer,  # type: ignore[attr-defined]
         "OIDC_CLIENT_ID": app_oauth_provider.client_id,  # type: ignore[attr-defined]

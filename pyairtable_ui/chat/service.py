@@ -608,7 +608,9 @@ def turn_usage(*, session: Session, conversation_id: int, user_id: int) -> list[
     return summaries
 
 
-def close_interrupted_messages(*, session: Session, older_than: timedelta) -> int:
+def close_interrupted_messages(
+    *, session: Session, older_than: timedelta, now: datetime | None = None
+) -> int:
     """Close rows left streaming or running by a process that died mid-turn.
 
     Only rows older than `older_than` are touched, so turns running in another
@@ -617,11 +619,12 @@ def close_interrupted_messages(*, session: Session, older_than: timedelta) -> in
     Args:
         session: The database session.
         older_than: The age after which an unfinished row is considered abandoned.
+        now: The current time (tests pass a fixed one).
 
     Returns:
         How many rows were closed.
     """
-    cutoff: datetime = utcnow() - older_than
+    cutoff: datetime = (now or utcnow()) - older_than
     rows = session.exec(
         select(Message).where(
             col(Message.status).in_(_UNFINISHED), col(Message.created_at) < cutoff

@@ -10,6 +10,13 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import expect
+
+# The suite runs on shared 2-core machines beside other builds: an expectation waits as
+# long as the real work can take there (a turn, a page build), not Playwright's 5 s.
+EXPECT_TIMEOUT_MS = 20_000
+ACTION_TIMEOUT_MS = 30_000
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -37,6 +44,6 @@ def browser() -> Iterator[object]:
 def page(browser: object) -> Iterator[object]:
     """A fresh browser context (own cookies) and page at desktop size."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     yield context.new_page()
     context.close()
