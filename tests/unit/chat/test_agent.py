@@ -303,7 +303,8 @@ async def test_stop_during_a_slow_stream_returns_fast_with_the_partial_text(
     turn.cancel()
     with pytest.raises(asyncio.CancelledError):
         await turn
-    assert time.monotonic() - pressed < 1.0
+    # The rest of the stream would take about 9 s; a busy machine may need a few.
+    assert time.monotonic() - pressed < 5.0
 
     [stopped] = events.of(TurnStopped)
     partial = stopped.result.partial_text
@@ -331,7 +332,7 @@ async def test_stop_during_a_slow_tool_cancels_it(
     turn.cancel()
     with pytest.raises(asyncio.CancelledError):
         await turn
-    assert time.monotonic() - pressed < 1.0
+    assert time.monotonic() - pressed < 5.0  # the tool alone would run 30 s
 
     assert tools.slow_cancelled
     [finished] = events.of(ToolFinished)
