@@ -371,11 +371,20 @@ def test_a_guessable_password_is_refused_with_advice(app_server, page, unique_em
 def test_reset_emails_are_throttled_per_address(app_server, mailbox, page, unique_email) -> None:
     register(page, app_server.url, unique_email)
     verify(page, mailbox, unique_email)
+    sent = page.get_by_text("If an account exists")
     for _ in range(6):
         page.goto(f"{app_server.url}/auth/reset")
-        page.get_by_label("Email").fill(unique_email)
-        page.get_by_role("button", name="Email me a reset link").click()
-        expect(page.get_by_text("If an account exists")).to_be_visible()
+        for _try in range(3):
+            page.get_by_label("Email").fill(unique_email)
+            page.get_by_role("button", name="Email me a reset link").click()
+            try:
+                expect(sent).to_be_visible()
+                break
+            except AssertionError:
+                # A click before the page's on_load ran: the request went out, and
+                # on_load then cleared its answer. Another request only adds to the count.
+                continue
+        expect(sent).to_be_visible()
     # Each answer comes after its email was handed to the SMTP server, so the count
     # is final. The verification email counts too: three emails an hour per address.
     assert mailbox.count_to(unique_email) == 3
