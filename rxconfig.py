@@ -12,6 +12,8 @@ config = rx.Config(
     redis_url=settings.redis_url,
     backend_port=settings.port,
     frontend_port=settings.port,
+    # The websocket's client address (sign-in limits, sessions list) behind a proxy.
+    trusted_proxy_hops=settings.trusted_proxy_hops,
     telemetry_enabled=False,
     show_built_with_reflex=False,
     plugins=[

@@ -8,9 +8,9 @@ One algorithm, two stores with the same interface:
 
 A `LimitPolicy` says how many attempts a key may make within a window and how
 long the lock lasts once it is over budget (growing exponentially, capped).
-Sign-in uses two policies at once (`LoginLimiter`): one per account, one per
-client address. Other features (e.g. chat messages per minute) can build their
-own `LimitPolicy` and call `make_attempt_limiter`.
+Sign-in uses two policies at once (`LoginLimiter`): one per account, which
+locks, and one per client address, which only slows (many people can share an
+address). Emails and registrations use plain rate limits (`MailLimiter`).
 """
 
 from __future__ import annotations
@@ -120,9 +120,48 @@ class LimitPolicy:
 LOGIN_ACCOUNT_POLICY = LimitPolicy(
     name="login:account", allowed=5, window=15 * 60, lock=30, max_lock=15 * 60
 )
-# One address may try many accounts (an office behind one NAT), so a larger budget.
+# Used as a delay, never a lock: a whole office (or every user behind a proxy)
+# shares an address. From the 10th failure within 15 minutes each wrong guess
+# is answered 1 s, 2 s, 4 s, then 5 s late; a right password is never delayed.
+# The cap stays well under Reflex's 10 s Redis state lock.
 LOGIN_ADDRESS_POLICY = LimitPolicy(
-    name="login:address", allowed=30, window=15 * 60, lock=60, max_lock=15 * 60
+    name="login:address", allowed=10, window=15 * 60, lock=1, max_lock=5
+)
+# Plain rate limits (counted from the first event) on what sends email or
+# creates accounts: a few mails an hour per address mailed, so nobody can flood
+# a mailbox through us; a larger budget per client address, which can be a whole
+# office onboarding together, so one client cannot mail hundreds of strangers.
+MAIL_PER_EMAIL_POLICY = LimitPolicy(
+    name="mail:email",
+    allowed=3,
+    window=3600,
+    lock=3600,
+    max_lock=3600,
+    backoff=1,
+    window_from_last=False,
+)
+MAIL_PER_ADDRESS_POLICY = LimitPolicy(
+    name="mail:address",
+    allowed=200,
+    window=3600,
+    lock=3600,
+    max_lock=3600,
+    backoff=1,
+    window_from_last=False,
+)
+REGISTER_PER_ADDRESS_POLICY = LimitPolicy(
+    name="register:address",
+    allowed=100,
+    window=3600,
+    lock=3600,
+    max_lock=3600,
+    backoff=1,
+    window_from_last=False,
+)
+# Wrong current passwords on the settings page, per user: a stolen session must
+# not be able to guess the password it does not know.
+PASSWORD_CHANGE_POLICY = LimitPolicy(
+    name="password_change:user", allowed=5, window=15 * 60, lock=15 * 60, max_lock=60 * 60
 )
 
 
@@ -348,53 +387,72 @@ def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
 
 
+@dataclass(frozen=True)
+class FailedSignIn:
+    """What a failed sign-in costs.
+
+    Attributes:
+        lock: The account's lock this failure caused, if any.
+        delay: Seconds to hold the answer back (the address's slow-down; 0: none).
+    """
+
+    lock: RetryAfter | None
+    delay: float
+
+
 class LoginLimiter:
     """Sign-in limits per account (normalised email) and per client address.
 
     The handler calls `check` before verifying the password, then
-    `record_failure` or `record_success`. One account's lock never touches
-    another account; an address's lock applies to every account tried from it.
+    `record_failure` or `record_success`. An account's lock refuses even the
+    right password for a while and touches no other account. An address is
+    never locked, because one address can be a whole office or every user
+    behind a reverse proxy: its recent failures only make each further *wrong*
+    answer slower (`FailedSignIn.delay`). One guessing connection is slowed to
+    one guess per delay; the per-account lock bounds guesses at each account.
     """
 
     def __init__(self, *, account: AttemptLimiter, address: AttemptLimiter) -> None:
         """Combine the two limiters.
 
         Args:
-            account: Limiter keyed by normalised email.
-            address: Limiter keyed by client IP address.
+            account: Limiter keyed by normalised email (locks).
+            address: Limiter keyed by client IP address (its lock length is used
+                as a delay).
         """
         self.account = account
         self.address = address
 
-    def check(self, *, email: str, address: str) -> RetryAfter | None:
-        """None when this sign-in may be tried, else the longer of the two waits.
+    def check(self, *, email: str) -> RetryAfter | None:
+        """None when this account may be tried now, else how long to wait.
+
+        Args:
+            email: The normalised email typed.
+
+        Returns:
+            None, or how long to wait (its `.message` is what to show).
+        """
+        wait = self.account.check(email)
+        if wait is not None:
+            logger.info("sign-in rate limited retry_after=%ss", wait.seconds)
+        return wait
+
+    def record_failure(self, *, email: str, address: str) -> FailedSignIn:
+        """Count a failed sign-in against the account and the address.
 
         Args:
             email: The normalised email typed.
             address: The client's IP address.
 
         Returns:
-            None, or how long to wait (its `.message` is what to show).
+            The account lock it caused, if any, and how long to hold the answer.
         """
-        waits = [w for w in (self.account.check(email), self.address.check(address)) if w]
-        if not waits:
-            return None
-        wait = max(waits, key=lambda w: w.seconds)
-        logger.info("sign-in rate limited retry_after=%ss address=%s", wait.seconds, address)
-        return wait
-
-    def record_failure(self, *, email: str, address: str) -> RetryAfter | None:
-        """Count a failed sign-in against the account and the address.
-
-        Returns:
-            The lock this failure caused, if any.
-        """
-        waits = [
-            w
-            for w in (self.account.record_failure(email), self.address.record_failure(address))
-            if w
-        ]
-        return max(waits, key=lambda w: w.seconds) if waits else None
+        lock = self.account.record_failure(email)
+        slow_down = self.address.record_failure(address)
+        delay = float(slow_down.seconds) if slow_down is not None else 0.0
+        if delay:
+            logger.info("sign-in failures from one address delay=%ss address=%s", delay, address)
+        return FailedSignIn(lock=lock, delay=delay)
 
     def record_success(self, *, email: str, address: str) -> None:
         """Clear the account's failures after a successful sign-in.
@@ -420,6 +478,90 @@ def make_login_limiter(*, redis_url: str | None, clock: Clock = time.time) -> Lo
         account=make_attempt_limiter(LOGIN_ACCOUNT_POLICY, redis_url=redis_url, clock=clock),
         address=make_attempt_limiter(LOGIN_ADDRESS_POLICY, redis_url=redis_url, clock=clock),
     )
+
+
+class MailLimiter:
+    """Rate limits on sending account emails and creating accounts.
+
+    Each `allow_*` call counts one event and says whether it may go ahead; the
+    caller answers the same whatever it says (except for registrations over the
+    address budget), so limits reveal nothing about which accounts exist.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_email: AttemptLimiter,
+        per_address: AttemptLimiter,
+        registrations: AttemptLimiter,
+    ) -> None:
+        """Combine the three limiters.
+
+        Args:
+            per_email: Mails to one (normalised) address.
+            per_address: Mails asked for from one client address.
+            registrations: Accounts created from one client address.
+        """
+        self.per_email = per_email
+        self.per_address = per_address
+        self.registrations = registrations
+
+    def allow_mail(self, *, email: str, address: str) -> bool:
+        """Whether an account email to `email`, asked for from `address`, may be sent now.
+
+        Args:
+            email: The normalised recipient.
+            address: The client's IP address.
+
+        Returns:
+            True when both budgets allow it (the mail is then counted).
+        """
+        if self.per_email.check(email) is not None or self.per_address.check(address) is not None:
+            logger.info("account email not sent: rate limited address=%s", address)
+            return False
+        self.per_email.record_failure(email)
+        self.per_address.record_failure(address)
+        return True
+
+    def allow_registration(self, *, address: str) -> RetryAfter | None:
+        """Count a registration from `address`; None when allowed, else how long to wait."""
+        wait = self.registrations.check(address)
+        if wait is not None:
+            logger.info("registration rate limited address=%s", address)
+            return wait
+        self.registrations.record_failure(address)
+        return None
+
+
+def make_mail_limiter(*, redis_url: str | None, clock: Clock = time.time) -> MailLimiter:
+    """A mail limiter on the chosen store.
+
+    Args:
+        redis_url: REDIS_URL, or None for the in-process store.
+        clock: Seconds since the epoch.
+
+    Returns:
+        The limiter.
+    """
+    return MailLimiter(
+        per_email=make_attempt_limiter(MAIL_PER_EMAIL_POLICY, redis_url=redis_url, clock=clock),
+        per_address=make_attempt_limiter(MAIL_PER_ADDRESS_POLICY, redis_url=redis_url, clock=clock),
+        registrations=make_attempt_limiter(
+            REGISTER_PER_ADDRESS_POLICY, redis_url=redis_url, clock=clock
+        ),
+    )
+
+
+@functools.cache
+def get_mail_limiter() -> MailLimiter:
+    """The process's mail limiter: in Redis when REDIS_URL is set, else in memory."""
+    return make_mail_limiter(redis_url=get_settings().redis_url)
+
+
+@functools.cache
+def get_password_change_limiter() -> AttemptLimiter:
+    """The process's limiter of wrong current passwords, keyed by user id."""
+    return make_attempt_limiter(PASSWORD_CHANGE_POLICY, redis_url=get_settings().redis_url)
 
 
 @functools.cache

@@ -1,7 +1,9 @@
 """Outgoing email: verification and reset links over SMTP, or into the server log.
 
-Without SMTP_HOST the whole message, links included, is written to the log at
-WARNING level, so an admin without a mail server can still pass a link on.
+Without SMTP_HOST nothing is sent. In development the whole message, links
+included, is written to the log at WARNING level for convenience; otherwise
+only who it was for is logged (a live link in a log is a way into an account)
+and the links wait for an admin on /admin (see `notifications`).
 """
 
 from __future__ import annotations
@@ -91,6 +93,29 @@ def reset_email(link: str) -> EmailText:
     )
 
 
+def registration_attempt_email(sign_in_link: str, reset_link: str) -> EmailText:
+    """The message to an account's owner when someone registers with their address again.
+
+    Args:
+        sign_in_link: The sign-in page.
+        reset_link: The "forgot your password" page.
+
+    Returns:
+        Subject and text.
+    """
+    return EmailText(
+        subject="Someone tried to register with your PyAirtable UI address",
+        text=(
+            "Hello,\n\n"
+            "Someone (hopefully you) tried to create a PyAirtable UI account with this "
+            "address, but you already have one.\n\n"
+            f"To sign in: {sign_in_link}\n"
+            f"Forgot your password? Reset it here: {reset_link}\n\n"
+            "If it was not you, you can ignore this email: nothing changed on your account.\n"
+        ),
+    )
+
+
 def send_email(*, to: str, subject: str, text: str, settings: Settings | None = None) -> None:
     """Send a plain-text email, or log it when SMTP is not configured.
 
@@ -105,7 +130,15 @@ def send_email(*, to: str, subject: str, text: str, settings: Settings | None = 
     """
     settings = settings or get_settings()
     if not settings.smtp_configured:
-        logger.warning("EMAIL (SMTP not configured) to=%s subject=%s\n%s", to, subject, text)
+        if settings.app_env == "development":
+            logger.warning("EMAIL (SMTP not configured) to=%s subject=%s\n%s", to, subject, text)
+        else:
+            logger.warning(
+                "EMAIL not sent (SMTP not configured) to=%s subject=%s; "
+                "a link in it waits for an admin on /admin",
+                to,
+                subject,
+            )
         return
 
     message = EmailMessage()

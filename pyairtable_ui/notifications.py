@@ -1,4 +1,8 @@
-"""Emails the app sends: verification and reset links, built on the configured public URL."""
+"""Emails the app sends: verification and reset links, built on the configured public URL.
+
+Without SMTP a link cannot be emailed: it is kept (encrypted) for admins, who see it
+on /admin, and the log line says so without the link (PRODUCT.md §3.8).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import logging
 from urllib.parse import urlencode
 
 from pyairtable_ui import mail, routes
-from pyairtable_ui.auth import service
+from pyairtable_ui.auth import service, sessions
 from pyairtable_ui.auth.errors import AuthError
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.auth.passwords import normalize_email
@@ -22,6 +26,13 @@ def link_to(path: str, **query: str) -> str:
     return f"{get_settings().base_url}{path}{suffix}"
 
 
+def _send_link(*, to: str, token: str, link: str, text: mail.EmailText) -> None:
+    if not get_settings().smtp_configured:
+        with session_scope() as db:
+            sessions.hold_link_for_admin(session=db, raw=token, link=link)
+    mail.send_email(to=to, subject=text.subject, text=text.text)
+
+
 def send_verification(*, user_id: int) -> None:
     """Email a fresh verification link to a user whose address is not verified yet.
 
@@ -34,8 +45,8 @@ def send_verification(*, user_id: int) -> None:
             return
         token = service.start_email_verification(session=db, user=user)
         email = user.email
-    text = mail.verification_email(link_to(routes.VERIFY, token=token))
-    mail.send_email(to=email, subject=text.subject, text=text.text)
+    link = link_to(routes.VERIFY, token=token)
+    _send_link(to=email, token=token, link=link, text=mail.verification_email(link))
 
 
 def send_verification_to_email(email: str) -> None:
@@ -57,5 +68,15 @@ def send_password_reset(email: str) -> None:
         token = service.request_password_reset(session=db, email=email)
     if token is None:
         return
-    text = mail.reset_email(link_to(routes.RESET, token=token))
-    mail.send_email(to=normalize_email(email), subject=text.subject, text=text.text)
+    link = link_to(routes.RESET, token=token)
+    _send_link(to=normalize_email(email), token=token, link=link, text=mail.reset_email(link))
+
+
+def send_registration_attempt(email: str) -> None:
+    """Tell an account's owner that someone tried to register with their address.
+
+    Args:
+        email: The (normalised) address of the existing account.
+    """
+    text = mail.registration_attempt_email(link_to(routes.LOGIN), link_to(routes.RESET))
+    mail.send_email(to=email, subject=text.subject, text=text.text)

@@ -54,6 +54,16 @@ class Settings(BaseSettings):
         default=None,
         description="Address users reach the app at, used in emailed links and OAuth.",
     )
+    trusted_proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        description="Reverse proxies in front of the app; the client address is taken "
+        "this many entries from the right of X-Forwarded-For (0: the socket peer).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, /metrics requires `Authorization: Bearer <token>`.",
+    )
 
     airtable_api_url: str = Field(default="https://api.airtable.com")
     airtable_requests_per_second: float = Field(default=5.0, gt=0)

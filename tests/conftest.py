@@ -145,9 +145,23 @@ def app_server(
     }
     if redis_url:
         env["REDIS_URL"] = redis_url
+        _forget_rate_limits(redis_url)
     app = RunningApp(env, run_dir / "app.log").start()
     yield app
     app.stop()
+
+
+def _forget_rate_limits(redis_url: str) -> None:
+    # Every browser test comes from 127.0.0.1: counts left in Redis by an earlier
+    # run would slow its sign-ins and use up its registration and email budgets.
+    import redis
+
+    from pyairtable_ui.limits import KEY_PREFIX
+
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=f"{KEY_PREFIX}*"):
+        client.delete(key)
+    client.close()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import time
 from collections.abc import Awaitable, Callable
 
@@ -12,6 +14,7 @@ from starlette.routing import Route
 
 from pyairtable_ui import routes
 from pyairtable_ui.api import oauth_routes
+from pyairtable_ui.api.client_address import request_client_address
 from pyairtable_ui.api.health import health_report
 from pyairtable_ui.api.session_cookie import exchange_login_ticket, logout
 from pyairtable_ui.observability import (
@@ -21,6 +24,7 @@ from pyairtable_ui.observability import (
     render_metrics,
     request_id_var,
 )
+from pyairtable_ui.settings import get_settings
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -53,10 +57,49 @@ async def health(_request: Request) -> Response:
     return JSONResponse(body, status_code=status, headers={"cache-control": "no-store"})
 
 
-async def metrics(_request: Request) -> Response:
-    """Prometheus text exposition of the app's metrics."""
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition of the app's metrics, for whoever may read them.
+
+    With METRICS_TOKEN set: requests carrying `Authorization: Bearer <token>`.
+    Without it: loopback clients only in production, anyone in development.
+    """
+    if not metrics_allowed(request):
+        return Response(
+            "metrics need a bearer token (METRICS_TOKEN)\n",
+            status_code=401,
+            headers={"www-authenticate": 'Bearer realm="metrics"'},
+            media_type="text/plain",
+        )
     body, content_type = render_metrics()
     return Response(body, media_type=content_type)
+
+
+def metrics_allowed(request: Request) -> bool:
+    """Whether this request may read /metrics (see `metrics`)."""
+    settings = get_settings()
+    if settings.metrics_token is not None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        expected = settings.metrics_token.get_secret_value()
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), expected.encode()
+        )
+    if not settings.is_production:
+        return True
+    # A loopback peer that forwards for someone is a local proxy, not a local client.
+    proxied = any(header in request.headers for header in _PROXY_HEADERS)
+    if proxied and settings.trusted_proxy_hops == 0:
+        return False
+    return _is_loopback(request_client_address(request))
+
+
+_PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def build_api() -> Starlette:

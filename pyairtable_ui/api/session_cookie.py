@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from pyairtable_ui.api.client_address import request_client_address
 from pyairtable_ui.auth import sessions
 from pyairtable_ui.auth.errors import TokenError
 from pyairtable_ui.db import session_scope
@@ -64,7 +65,7 @@ def _cookie_is_secure(request: Request) -> bool:
 
 
 def _client_address(request: Request) -> str:
-    return request.client.host if request.client else ""
+    return request_client_address(request)
 
 
 async def exchange_login_ticket(request: Request) -> Response:

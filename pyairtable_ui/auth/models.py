@@ -91,3 +91,5 @@ class AuthToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Without SMTP the link waits here (encrypted) for an admin to pass on; see /admin.
+    encrypted_link: str | None = Field(default=None, sa_type=sa.Text)

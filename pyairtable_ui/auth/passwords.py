@@ -14,6 +14,7 @@ import secrets
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 from pyairtable_ui.auth.errors import InvalidEmailError, WeakPasswordError
 
@@ -24,6 +25,10 @@ MIN_PASSWORD_LENGTH = 10
 # megabyte "password" cannot be used to make the server hash for seconds.
 MAX_PASSWORD_LENGTH = 1024
 MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit
+# zxcvbn's score from 0 (guessable in a few tries) to 4; 3 resists an offline attack.
+MIN_PASSWORD_SCORE = 3
+# zxcvbn refuses longer input (its matching grows fast); the start is what gets estimated.
+ZXCVBN_MAX_LENGTH = 72
 
 # Spelled out rather than taken from the library defaults, so an argon2-cffi
 # upgrade cannot silently change what we store (verify still accepts old hashes
@@ -150,12 +155,19 @@ def normalize_email(email: str) -> str:
     return candidate
 
 
-def password_problems(password: str, *, email: str | None = None) -> list[str]:
+def password_problems(
+    password: str, *, email: str | None = None, name: str | None = None
+) -> list[str]:
     """What is wrong with a new password, as sentences a person understands.
+
+    The plain rules come first; when they pass, zxcvbn estimates how guessable
+    the password is (common passwords, names, keyboard walks, `Password1!`
+    patterns, the person's own email and name) and its feedback is returned.
 
     Args:
         password: The proposed password, exactly as typed (not stripped).
         email: The account's email, if known, so it cannot be reused as the password.
+        name: The person's name, if known, so it counts as easy to guess.
 
     Returns:
         One message per broken rule; an empty list when the password is acceptable.
@@ -177,20 +189,49 @@ def password_problems(password: str, *, email: str | None = None) -> list[str]:
             problems.append("Do not use your email address as your password.")
     if lowered in COMMON_PASSWORDS:
         problems.append("This password is too common. Choose something less easy to guess.")
+    if not problems:
+        problems.extend(_guessability_problems(password, email=email, name=name))
     return problems
 
 
-def check_password_rules(password: str, *, email: str | None = None) -> None:
+def _guessability_problems(password: str, *, email: str | None, name: str | None) -> list[str]:
+    user_inputs = [
+        part
+        for part in (email, (email or "").partition("@")[0], name, *(name or "").split())
+        if part
+    ]
+    estimate = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=user_inputs)
+    if estimate["score"] >= MIN_PASSWORD_SCORE:
+        return []
+    feedback = estimate["feedback"]
+    problems = ["This password is too easy to guess."]
+    if feedback.get("warning"):
+        problems.append(_sentence(feedback["warning"]))
+    problems.extend(_sentence(tip) for tip in feedback.get("suggestions", []))
+    if len(problems) == 1:
+        problems.append("Add another word or two; uncommon words are better.")
+    return problems
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def check_password_rules(
+    password: str, *, email: str | None = None, name: str | None = None
+) -> None:
     """Raise when a new password breaks a rule.
 
     Args:
         password: The proposed password.
         email: The account's email, if known.
+        name: The person's name, if known.
 
     Raises:
         WeakPasswordError: With every broken rule listed.
     """
-    problems = password_problems(password, email=email)
+    problems = password_problems(password, email=email, name=name)
     if problems:
         raise WeakPasswordError(problems)
 

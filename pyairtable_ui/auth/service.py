@@ -82,8 +82,8 @@ def register_user(
         InvalidProfileError: The display name is too long.
     """
     normalized = normalize_email(email)
-    check_password_rules(password, email=normalized)
     name = _clean_display_name(display_name) or normalized.partition("@")[0]
+    check_password_rules(password, email=normalized, name=name)
     password_hash = hash_password(password, hasher=hasher)
 
     if session.get_bind().dialect.name == "postgresql":
@@ -264,7 +264,7 @@ def reset_password(
     user = session_tokens.consume_token(
         session=session, raw=token, purpose=TokenPurpose.RESET_PASSWORD
     )
-    check_password_rules(new_password, email=user.email)
+    check_password_rules(new_password, email=user.email, name=user.display_name)
     user.password_hash = hash_password(new_password, hasher=hasher)
     # Receiving the link proves the mailbox, so the address counts as verified.
     if user.email_verified_at is None:
@@ -307,7 +307,7 @@ def change_password(
     if not verify_password(user.password_hash, current_password, hasher=hasher):
         logger.info("password change refused: wrong current password user_id=%s", user.id)
         raise WrongPasswordError()
-    check_password_rules(new_password, email=user.email)
+    check_password_rules(new_password, email=user.email, name=user.display_name)
     if new_password == current_password:
         raise WeakPasswordError(["Choose a password different from your current one."])
     user.password_hash = hash_password(new_password, hasher=hasher)
@@ -450,6 +450,23 @@ def list_users(*, session: Session, actor: User) -> list[User]:
     """
     _require_admin(actor)
     return list(session.exec(select(User).order_by(col(User.id))).all())
+
+
+def list_pending_links(*, session: Session, actor: User) -> list[session_tokens.PendingLink]:
+    """Verification and reset links waiting for an admin because no SMTP is set.
+
+    Args:
+        session: The database session.
+        actor: The signed-in user; must be an active admin (the links are live secrets).
+
+    Returns:
+        The usable links, newest first.
+
+    Raises:
+        PermissionDeniedError: The actor is not an admin.
+    """
+    _require_admin(actor)
+    return session_tokens.list_pending_links(session=session)
 
 
 def set_role(*, session: Session, actor: User, user_id: int, role: Role) -> User:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from pyairtable_ui.auth.errors import (
     TokenUsedError,
 )
 from pyairtable_ui.auth.models import AuthToken, TokenPurpose, User, UserSession
+from pyairtable_ui.crypto import SecretDecryptionError, decrypt_secret, encrypt_secret
 from pyairtable_ui.db import utcnow
 from pyairtable_ui.settings import get_settings
 
@@ -335,6 +337,75 @@ def issue_token(
     session.flush()
     logger.info("token issued user_id=%s purpose=%s token_id=%s", user.id, purpose, row.id)
     return raw
+
+
+@dataclass(frozen=True)
+class PendingLink:
+    """A verification or reset link nobody could email, waiting for an admin to pass on.
+
+    Attributes:
+        email: The account's address.
+        purpose: `verify_email` or `reset_password`.
+        link: The full link (a live secret: shown to admins only).
+        expires_at: When the link stops working.
+    """
+
+    email: str
+    purpose: str
+    link: str
+    expires_at: datetime
+
+
+def hold_link_for_admin(*, session: Session, raw: str, link: str) -> None:
+    """Keep an emailed link, encrypted, beside its token until it is used or expires.
+
+    Args:
+        session: The database session.
+        raw: The raw token inside the link.
+        link: The whole link.
+    """
+    row = session.exec(select(AuthToken).where(AuthToken.token_hash == hash_token(raw))).one()
+    row.encrypted_link = encrypt_secret(link)
+    session.add(row)
+    session.flush()
+    logger.info("link held for an admin user_id=%s purpose=%s", row.user_id, row.purpose)
+
+
+def list_pending_links(*, session: Session, now: datetime | None = None) -> list[PendingLink]:
+    """The held links still usable (unused, unexpired), newest first.
+
+    The caller checks that an admin is asking (`service.list_pending_links`).
+
+    Args:
+        session: The database session.
+        now: The current time (tests pass a fixed one).
+
+    Returns:
+        The links with their accounts.
+    """
+    now = now or utcnow()
+    rows = session.exec(
+        select(AuthToken, User)
+        .join(User, col(User.id) == AuthToken.user_id)
+        .where(
+            col(AuthToken.encrypted_link).is_not(None),
+            col(AuthToken.used_at).is_(None),
+            AuthToken.expires_at > now,
+        )
+        .order_by(col(AuthToken.created_at).desc(), col(AuthToken.id).desc())
+    ).all()
+    pending = []
+    for token, user in rows:
+        try:
+            link = decrypt_secret(token.encrypted_link or "")
+        except SecretDecryptionError:
+            continue  # SECRET_KEY changed: the link cannot be shown; a new one can be asked for
+        pending.append(
+            PendingLink(
+                email=user.email, purpose=token.purpose, link=link, expires_at=token.expires_at
+            )
+        )
+    return pending
 
 
 def consume_token(

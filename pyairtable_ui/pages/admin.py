@@ -30,10 +30,21 @@ class UserRow(TypedDict):
     created: str
 
 
+class PendingLinkRow(TypedDict):
+    """A link no email could carry, as the admin list shows it."""
+
+    email: str
+    kind: str
+    link: str
+    expires: str
+
+
 class AdminState(rx.State):
     """Loaded per request, for admins only (checked in every handler, not just the page)."""
 
     users: list[UserRow] = []
+    # Live links (secrets): loaded only after the admin check, for admins only.
+    pending_links: list[PendingLinkRow] = []
     models_text: str = ""
     error: str = ""
     notice: str = ""
@@ -57,10 +68,19 @@ class AdminState(rx.State):
         return None
 
     async def _reload(self, admin_id: int) -> None:
-        def _read() -> tuple[list[UserRow], list[str]]:
+        def _read() -> tuple[list[UserRow], list[PendingLinkRow], list[str]]:
             with session_scope() as db:
                 actor = db.get(User, admin_id)
                 assert actor is not None
+                links = [
+                    PendingLinkRow(
+                        email=pending.email,
+                        kind=_LINK_KINDS.get(pending.purpose, pending.purpose),
+                        link=pending.link,
+                        expires=pending.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+                    )
+                    for pending in service.list_pending_links(session=db, actor=actor)
+                ]
                 rows = [
                     UserRow(
                         id=u.id or 0,
@@ -73,9 +93,9 @@ class AdminState(rx.State):
                     )
                     for u in service.list_users(session=db, actor=actor)
                 ]
-                return rows, platform_service.get_allowed_models(session=db)
+                return rows, links, platform_service.get_allowed_models(session=db)
 
-        self.users, models = await asyncio.to_thread(_read)
+        self.users, self.pending_links, models = await asyncio.to_thread(_read)
         self.models_text = "\n".join(models)
 
     async def _act(self, change) -> None:  # type: ignore[no-untyped-def]
@@ -126,6 +146,50 @@ class AdminState(rx.State):
                 session=db, actor=actor, models=models
             )
         )
+
+
+_LINK_KINDS = {"verify_email": "Email verification", "reset_password": "Password reset"}
+
+
+def _pending_link_row(row: PendingLinkRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row["email"]),
+        rx.table.cell(row["kind"]),
+        rx.table.cell(rx.code(row["link"], word_break="break-all")),
+        rx.table.cell(row["expires"]),
+    )
+
+
+def _pending_links_card() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Pending links", size="4", as_="h2"),
+            rx.text(
+                "No mail server is set (SMTP_HOST), so these verification and password "
+                "reset links could not be emailed. Pass each one to its owner privately: "
+                "anyone with a link can use it once.",
+                size="2",
+            ),
+            rx.box(
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Account"),
+                            rx.table.column_header_cell("Link for"),
+                            rx.table.column_header_cell("Link"),
+                            rx.table.column_header_cell("Expires"),
+                        )
+                    ),
+                    rx.table.body(rx.foreach(AdminState.pending_links, _pending_link_row)),
+                    width="100%",
+                ),
+                overflow_x="auto",
+                width="100%",
+            ),
+            width="100%",
+        ),
+        width="100%",
+    )
 
 
 def _user_row(row: UserRow) -> rx.Component:
@@ -195,6 +259,7 @@ def admin_page() -> rx.Component:
             rx.heading("Admin", size="6", as_="h1"),
             form_error(AdminState.error),
             form_notice(AdminState.notice),
+            rx.cond(AdminState.pending_links.length() > 0, _pending_links_card()),
             rx.card(
                 rx.vstack(
                     rx.heading("Users", size="4", as_="h2"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from urllib.parse import urlencode
@@ -11,46 +10,13 @@ import reflex as rx
 
 from pyairtable_ui import routes
 from pyairtable_ui.api.oauth_routes import OIDC_START
-from pyairtable_ui.auth import service, sessions
-from pyairtable_ui.auth.errors import AuthError
-from pyairtable_ui.auth.models import OnboardingStep
-from pyairtable_ui.auth.passwords import normalize_email
+from pyairtable_ui.auth import flows
 from pyairtable_ui.components.layout import auth_card, field, form_error, form_notice
-from pyairtable_ui.db import session_scope
-from pyairtable_ui.limits import get_login_limiter
-from pyairtable_ui.notifications import send_verification_to_email
-from pyairtable_ui.observability import LOGINS
+from pyairtable_ui.mail import EmailDeliveryError
 from pyairtable_ui.settings import get_settings
 from pyairtable_ui.state.auth import AuthState, safe_next_path
 
 logger = logging.getLogger(__name__)
-
-UNVERIFIED_MESSAGE = (
-    "Please verify your email first: open the link we sent you. "
-    "No email? Use “Send the link again” below."
-)
-
-
-class _LoginOutcome:
-    def __init__(self, *, ticket: str | None = None, error: str = "", next_path: str = "") -> None:
-        self.ticket = ticket
-        self.error = error
-        self.next_path = next_path
-
-
-def _sign_in(email: str, password: str) -> _LoginOutcome:
-    with session_scope() as db:
-        try:
-            user = service.authenticate(session=db, email=email, password=password)
-        except AuthError as exc:
-            return _LoginOutcome(error=exc.message)
-        if user.email_verified_at is None:
-            return _LoginOutcome(error=UNVERIFIED_MESSAGE)
-        ticket = sessions.issue_login_ticket(session=db, user=user)
-        next_path = (
-            routes.CHAT if user.onboarding_step == OnboardingStep.DONE else routes.ONBOARDING
-        )
-        return _LoginOutcome(ticket=ticket, next_path=next_path)
 
 
 class LoginState(rx.State):
@@ -118,36 +84,15 @@ class LoginState(rx.State):
         self.working = True
         yield
 
-        try:
-            account_key = normalize_email(email_typed)
-        except AuthError:
-            account_key = email_typed.lower()
-        address = self.router.session.client_ip or "unknown"
-        limiter = get_login_limiter()
-        wait = await asyncio.to_thread(limiter.check, email=account_key, address=address)
-        if wait is not None:
-            LOGINS.labels("limited").inc()
-            self.error = wait.message
-            self.working = False
-            return
-
-        outcome = await asyncio.to_thread(_sign_in, email_typed, password)
+        outcome = await flows.sign_in(
+            email=email_typed, password=password, address=self._client_address()
+        )
         if outcome.ticket is None:
-            if outcome.error == UNVERIFIED_MESSAGE:
-                LOGINS.labels("unverified").inc()
-                self.show_resend = True
-                self.error = outcome.error
-            else:
-                LOGINS.labels("failed").inc()
-                lock = await asyncio.to_thread(
-                    limiter.record_failure, email=account_key, address=address
-                )
-                self.error = lock.message if lock is not None else outcome.error
+            self.show_resend = outcome.unverified
+            self.error = outcome.error
             self.working = False
             return
 
-        LOGINS.labels("ok").inc()
-        await asyncio.to_thread(limiter.record_success, email=account_key, address=address)
         requested = self.router.url.query_parameters.get("next")
         next_path = outcome.next_path
         if requested and outcome.next_path == routes.CHAT:
@@ -172,10 +117,18 @@ class LoginState(rx.State):
             self.error = "Signing in did not complete. Please try again."
             logger.warning("session cookie exchange failed with status %s", status)
 
+    def _client_address(self) -> str:
+        # Reflex resolves it with TRUSTED_PROXY_HOPS (rxconfig.py).
+        return self.router.session.client_ip or "unknown"
+
     @rx.event
     async def resend_verification(self):
         """Send a new verification link to the email last typed (same reply either way)."""
-        await asyncio.to_thread(send_verification_to_email, self._last_email)
+        try:
+            await flows.resend_verification(email=self._last_email, address=self._client_address())
+        except EmailDeliveryError as exc:
+            self.error = exc.message
+            return
         self.show_resend = False
         self.error = ""
         self.notice = "If that account needs verifying, a new link is on its way."

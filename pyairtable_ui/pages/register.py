@@ -2,40 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import reflex as rx
 
 from pyairtable_ui import routes
-from pyairtable_ui.auth import service
-from pyairtable_ui.auth.errors import (
-    AuthError,
-    EmailTakenError,
-    InvalidEmailError,
-    InvalidProfileError,
-    WeakPasswordError,
-)
+from pyairtable_ui.auth import flows
 from pyairtable_ui.auth.passwords import MIN_PASSWORD_LENGTH
 from pyairtable_ui.components.layout import auth_card, field, form_error, form_notice
-from pyairtable_ui.db import session_scope
-from pyairtable_ui.mail import EmailDeliveryError
-from pyairtable_ui.notifications import send_verification
 from pyairtable_ui.state.auth import AuthState
 
 logger = logging.getLogger(__name__)
 
 PASSWORD_RULES_HINT = (
-    f"At least {MIN_PASSWORD_LENGTH} characters, not only digits, not your email "
-    "and not a common password. A few random words work well."
+    f"At least {MIN_PASSWORD_LENGTH} characters and hard to guess: not your name or "
+    "email, not a common password with a digit added. A few random words work well."
 )
-
-
-def _register(email: str, password: str, name: str) -> int:
-    with session_scope() as db:
-        user = service.register_user(session=db, email=email, password=password, display_name=name)
-        assert user.id is not None
-        return user.id
 
 
 class RegisterState(rx.State):
@@ -72,29 +54,17 @@ class RegisterState(rx.State):
             return
         self.working = True
         yield
-        try:
-            user_id = await asyncio.to_thread(
-                _register, email, password, form_data.get("name", "").strip()
-            )
-        except InvalidEmailError as exc:
-            self.email_error = exc.message
-        except EmailTakenError as exc:
-            self.email_error = exc.message
-        except WeakPasswordError as exc:
-            self.password_error = exc.message
-        except InvalidProfileError as exc:
-            self.name_error = exc.message
-        except AuthError as exc:
-            self.error = exc.message
-        else:
-            try:
-                await asyncio.to_thread(send_verification, user_id=user_id)
-                self.done_message = (
-                    f"Account created. We sent a verification link to {email}: "
-                    "open it to finish, then sign in."
-                )
-            except EmailDeliveryError as exc:
-                self.error = exc.message
+        result = await flows.register(
+            email=email,
+            password=password,
+            name=form_data.get("name", "").strip(),
+            address=self.router.session.client_ip or "unknown",
+        )
+        self.email_error = result.email_error
+        self.password_error = result.password_error
+        self.name_error = result.name_error
+        self.error = result.error
+        self.done_message = result.done_message
         self.working = False
 
 

@@ -8,12 +8,11 @@ import logging
 import reflex as rx
 
 from pyairtable_ui import routes
-from pyairtable_ui.auth import service
+from pyairtable_ui.auth import flows, service
 from pyairtable_ui.auth.errors import AuthError, WeakPasswordError
 from pyairtable_ui.components.layout import auth_card, field, form_error, form_notice
 from pyairtable_ui.db import session_scope
 from pyairtable_ui.mail import EmailDeliveryError
-from pyairtable_ui.notifications import send_password_reset
 from pyairtable_ui.pages.register import PASSWORD_RULES_HINT
 
 logger = logging.getLogger(__name__)
@@ -55,7 +54,10 @@ class ResetState(rx.State):
         self.error = ""
         yield
         try:
-            await asyncio.to_thread(send_password_reset, form_data.get("email", ""))
+            await flows.request_password_reset(
+                email=form_data.get("email", ""),
+                address=self.router.session.client_ip or "unknown",
+            )
             self.sent_message = SENT_MESSAGE
         except EmailDeliveryError as exc:
             self.error = exc.message

@@ -12,8 +12,8 @@ from sqlmodel import Session
 from pyairtable_ui import routes
 from pyairtable_ui.airtable import connections
 from pyairtable_ui.airtable.access import check_user_access
-from pyairtable_ui.auth import service, sessions
-from pyairtable_ui.auth.errors import AuthError, WeakPasswordError, WrongPasswordError
+from pyairtable_ui.auth import flows, service, sessions
+from pyairtable_ui.auth.errors import AuthError
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.components.layout import field, form_error, form_notice
 from pyairtable_ui.components.shell import page_column, private_page
@@ -185,28 +185,15 @@ class SettingsState(rx.State):
             return
         self.changing_password = True
         yield
-
-        def _change() -> None:
-            with session_scope() as db:
-                user = db.get(User, ids[0])
-                assert user is not None
-                service.change_password(
-                    session=db,
-                    user=user,
-                    current_password=form_data.get("current_password", ""),
-                    new_password=new,
-                    keep_session_id=ids[1],
-                )
-
-        try:
-            await asyncio.to_thread(_change)
-        except WrongPasswordError as exc:
-            self.current_password_error = exc.message
-        except WeakPasswordError as exc:
-            self.new_password_error = exc.message
-        except AuthError as exc:
-            self.current_password_error = exc.message
-        else:
+        result = await flows.change_password(
+            user_id=ids[0],
+            session_id=ids[1],
+            current_password=form_data.get("current_password", ""),
+            new_password=new,
+        )
+        self.current_password_error = result.current_error
+        self.new_password_error = result.new_error
+        if result.changed:
             self.password_notice = "Password changed. Your other browsers were signed out."  # noqa: S105
             yield SettingsState.reload_sessions
         self.changing_password = False

@@ -25,7 +25,7 @@ def register(page: Page, base_url: str, email: str, password: str = PASSWORD) ->
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_label("Repeat the password").fill(password)
     page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_text("Account created")).to_be_visible()
+    expect(page.get_by_text("Check your email")).to_be_visible()
 
 
 def verify(page: Page, mailbox, email: str) -> None:

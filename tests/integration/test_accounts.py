@@ -6,6 +6,7 @@ real SMTP server that receives the app's emails.
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
@@ -289,3 +290,122 @@ def test_account_pages_fit_a_375px_phone(app_server, mailbox, browser, unique_em
     expect(page.get_by_role("heading", name="Settings")).to_be_visible()
     fits()
     context.close()
+
+
+def _sign_in_attempts(app_server) -> float:
+    """Sign-ins checked so far (wrong and refused), from the app's own /metrics."""
+    text = httpx.get(f"{app_server.url}/metrics", timeout=10).text
+    return sum(
+        float(value)
+        for value in re.findall(
+            r'^pyairtable_ui_logins_total\{outcome="(?:failed|limited)"\} (\S+)$', text, re.M
+        )
+    )
+
+
+def test_forty_wrong_guesses_from_one_address_leave_others_signing_in(
+    app_server, mailbox, page, browser, unique_email
+) -> None:
+    register(page, app_server.url, unique_email)
+    verify(page, mailbox, unique_email)
+    before = _sign_in_attempts(app_server)
+
+    # Eight tabs guess at once, five times each, at other accounts; every browser
+    # test comes from 127.0.0.1, like every user behind one reverse proxy.
+    guesser = browser.new_context()
+    tabs = [guesser.new_page() for _ in range(8)]
+    for tab in tabs:
+        tab.goto(f"{app_server.url}/auth/login")
+        expect(tab.get_by_role("button", name="Sign in")).to_be_visible()
+    for round_ in range(5):
+        for number, tab in enumerate(tabs):
+            tab.get_by_label("Email").fill(f"guess-{round_}-{number}-{unique_email}")
+            tab.get_by_label("Password").fill("Winter2024!")
+            # Waits until the tab's previous guess was answered (the button is enabled).
+            tab.get_by_role("button", name="Sign in").click(timeout=30_000)
+    deadline = time.monotonic() + 90
+    while _sign_in_attempts(app_server) < before + 40 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _sign_in_attempts(app_server) >= before + 40
+
+    # At once, from the same address, a colleague signs in with the right password.
+    colleague = browser.new_context()
+    colleague_page = colleague.new_page()
+    started = time.monotonic()
+    sign_in(colleague_page, app_server.url, unique_email)
+    colleague_page.wait_for_url("**/onboarding**", timeout=20_000)
+    assert time.monotonic() - started < 15
+    # The guesses were answered (slowly), never with a lock of the whole address.
+    for tab in tabs:
+        expect(tab.get_by_role("alert")).to_have_text(
+            "Email or password is incorrect.", timeout=30_000
+        )
+    colleague.close()
+    guesser.close()
+
+
+def test_registering_an_existing_email_reveals_nothing_and_tells_the_owner(
+    app_server, mailbox, page, unique_email
+) -> None:
+    register(page, app_server.url, unique_email)
+    verify(page, mailbox, unique_email)
+
+    # The same form again: the same answer as for a new account.
+    register(page, app_server.url, unique_email, "another good passphrase 7")
+    expect(page.get_by_text("already exists")).to_have_count(0)
+    notice = mailbox.wait_for(unique_email, "someone tried to register")
+    assert "/auth/reset" in notice.text
+
+
+def test_a_guessable_password_is_refused_with_advice(app_server, page, unique_email) -> None:
+    page.goto(f"{app_server.url}/auth/register")
+    page.get_by_label("Email").fill(unique_email)
+    page.get_by_label("Password", exact=True).fill("Password1!")
+    page.get_by_label("Repeat the password").fill("Password1!")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_text("This password is too easy to guess.")).to_be_visible()
+    expect(page.get_by_text("similar to a commonly used password")).to_be_visible()
+    expect(page.get_by_text("Check your email")).to_have_count(0)
+
+
+def test_reset_emails_are_throttled_per_address(app_server, mailbox, page, unique_email) -> None:
+    register(page, app_server.url, unique_email)
+    verify(page, mailbox, unique_email)
+    sent = page.get_by_text("If an account exists")
+    for _ in range(6):
+        page.goto(f"{app_server.url}/auth/reset")
+        for _try in range(3):
+            page.get_by_label("Email").fill(unique_email)
+            page.get_by_role("button", name="Email me a reset link").click()
+            try:
+                expect(sent).to_be_visible()
+                break
+            except AssertionError:
+                # A click before the page's on_load ran: the request went out, and
+                # on_load then cleared its answer. Another request only adds to the count.
+                continue
+        expect(sent).to_be_visible()
+    # Each answer comes after its email was handed to the SMTP server, so the count
+    # is final. The verification email counts too: three emails an hour per address.
+    assert mailbox.count_to(unique_email) == 3
+
+
+def test_wrong_current_passwords_pause_password_changes(
+    app_server, mailbox, page, unique_email
+) -> None:
+    new_account(page, app_server.url, mailbox, unique_email)
+    page.goto(f"{app_server.url}/settings")
+    change = page.get_by_role("button", name="Change password")
+    for attempt in range(6):
+        page.get_by_label("Current password").fill(f"a wrong guess {attempt}")
+        page.get_by_label("New password", exact=True).fill("a brand new passphrase 42")
+        page.get_by_label("Repeat the new password").fill("a brand new passphrase 42")
+        change.click()
+        expect(change).to_be_enabled()
+    expect(page.get_by_text("Too many wrong current passwords")).to_be_visible()
+
+    # Even the right one is refused for now.
+    page.get_by_label("Current password").fill(PASSWORD)
+    change.click()
+    expect(page.get_by_text("paused for 15 minutes")).to_be_visible()
+    expect(page.get_by_text("Password changed")).to_have_count(0)

@@ -41,3 +41,13 @@ def test_private_pages_send_a_signed_out_visitor_to_login(app_server, page) -> N
     page.goto(f"{app_server.url}/")
     page.wait_for_url("**/auth/login**")
     page.get_by_role("heading", name="Sign in").wait_for()
+
+
+def test_metrics_refuse_a_request_forwarded_by_a_local_proxy(app_server) -> None:
+    # Without METRICS_TOKEN only loopback clients read /metrics in production; a proxy on
+    # the same host connects from loopback but forwards for someone outside.
+    response = httpx.get(
+        f"{app_server.url}/metrics", headers={"x-forwarded-for": "203.0.113.7"}, timeout=10
+    )
+    assert response.status_code == 401
+    assert "pyairtable_ui_" not in response.text

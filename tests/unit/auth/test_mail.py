@@ -148,10 +148,17 @@ def test_unreachable_server_fails_clearly():
         )
 
 
-def test_without_smtp_the_email_and_its_link_go_to_the_log(caplog: pytest.LogCaptureFixture):
+def test_in_development_without_smtp_the_email_and_its_link_go_to_the_log(
+    caplog: pytest.LogCaptureFixture,
+):
     subject, text = reset_email(LINK)
     with caplog.at_level(logging.INFO, logger="pyairtable_ui.mail"):
-        send_email(to="ana@example.com", subject=subject, text=text, settings=Settings())
+        send_email(
+            to="ana@example.com",
+            subject=subject,
+            text=text,
+            settings=Settings(app_env="development"),
+        )
     [record] = [r for r in caplog.records if r.name == "pyairtable_ui.mail"]
     assert record.levelno == logging.WARNING
     logged = record.getMessage()
@@ -159,3 +166,12 @@ def test_without_smtp_the_email_and_its_link_go_to_the_log(caplog: pytest.LogCap
         "EMAIL (SMTP not configured) to=ana@example.com subject=Reset your PyAirtable UI password"
     )
     assert LINK in logged
+
+
+def test_in_production_without_smtp_the_log_has_no_live_link(caplog: pytest.LogCaptureFixture):
+    subject, text = reset_email(LINK)
+    settings = Settings(app_env="production", secret_key="p" * 48)
+    with caplog.at_level(logging.DEBUG):
+        send_email(to="ana@example.com", subject=subject, text=text, settings=settings)
+    assert "abc123-XYZ_789" not in caplog.text
+    assert "waits for an admin on /admin" in caplog.text

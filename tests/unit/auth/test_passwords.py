@@ -58,7 +58,10 @@ def test_hash_made_with_other_parameters_needs_rehash(fast_hasher: PasswordHashe
         ("aaaaaaaaaaaa", "Use more than one repeated character."),
         ("Password123", "This password is too common. Choose something less easy to guess."),
         ("ana.lopez@example.com", "Do not use your email address as your password."),
-        ("Ana.Lopez.x", None),
+        # Built from the email: zxcvbn counts the person's own details as easy to guess.
+        ("Ana.Lopez.x", "This password is too easy to guess."),
+        ("Password1!", "This password is too easy to guess."),
+        ("correct horse battery staple", None),
     ],
 )
 def test_password_rules_in_plain_words(password: str, expected: str | None):
@@ -126,3 +129,24 @@ def test_malformed_email_gets_a_clear_message(typed: str):
         "Enter an email address like name@example.com.",
         "This email address is too long.",
     }
+
+
+def test_a_guessable_password_is_refused_with_zxcvbn_feedback():
+    problems = password_problems("Password1!", email="ana@example.com")
+    assert problems[0] == "This password is too easy to guess."
+    assert "This is similar to a commonly used password." in problems
+    assert "Add another word or two. Uncommon words are better." in problems
+
+
+def test_the_persons_name_counts_as_easy_to_guess():
+    assert password_problems("Wilhelmina Oyelaran-Kowalczyk", email="w@example.com") == []
+    problems = password_problems(
+        "Wilhelmina Oyelaran-Kowalczyk",
+        email="w@example.com",
+        name="Wilhelmina Oyelaran-Kowalczyk",
+    )
+    assert problems[0] == "This password is too easy to guess."
+
+
+def test_a_very_long_password_is_estimated_without_error():
+    assert password_problems("quiet lantern " * 60) == []

@@ -1,0 +1,301 @@
+"""Account flows as the pages run them: sign-in limits, registration, emailed links,
+password changes. Real database (SQLite and PostgreSQL), no SMTP (links are held for
+admins, as in production without a mail server), emails captured as they are sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from pyairtable_ui import limits, mail
+from pyairtable_ui.auth import flows, service
+from pyairtable_ui.auth.errors import PermissionDeniedError
+from pyairtable_ui.auth.models import User
+from pyairtable_ui.auth.sessions import create_session
+from pyairtable_ui.db import get_engine, utcnow
+from pyairtable_ui.limits import make_login_limiter, make_mail_limiter
+from pyairtable_ui.settings import get_settings
+
+PASSWORD = "violet tractor morning"
+NEW_PASSWORD = "amber kettle harbour"
+OFFICE = "198.51.100.20"  # everyone behind one proxy or NAT
+
+
+@dataclass
+class Sent:
+    to: str
+    subject: str
+    text: str
+
+
+@pytest.fixture
+def app_db(clean_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """Point the app's `session_scope()` at the test database."""
+    monkeypatch.setenv("DATABASE_URL", clean_engine.url.render_as_string(hide_password=False))
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    yield clean_engine
+    get_engine().dispose()
+    get_engine.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process limiters of this test only, with the production policies."""
+    login = make_login_limiter(redis_url=None)
+    mails = make_mail_limiter(redis_url=None)
+    password_change = limits.make_attempt_limiter(limits.PASSWORD_CHANGE_POLICY)
+    monkeypatch.setattr(flows, "get_login_limiter", lambda: login)
+    monkeypatch.setattr(flows, "get_mail_limiter", lambda: mails)
+    monkeypatch.setattr(flows, "get_password_change_limiter", lambda: password_change)
+
+
+@pytest.fixture
+def outbox(monkeypatch: pytest.MonkeyPatch) -> list[Sent]:
+    """Every email the app sends, kept instead of logged."""
+    sent: list[Sent] = []
+
+    def record(*, to: str, subject: str, text: str, settings: object = None) -> None:
+        sent.append(Sent(to, subject, text))
+
+    monkeypatch.setattr(mail, "send_email", record)
+    return sent
+
+
+def make_user(db: Session, email: str, *, verified: bool = True, admin: bool = False) -> User:
+    user = service.register_user(session=db, email=email, password=PASSWORD)
+    if verified:
+        user.email_verified_at = utcnow()
+    user.role = "admin" if admin else "member"
+    db.add(user)
+    db.commit()
+    return user
+
+
+# --- item 3: one address cannot lock sign-in for everyone ------------------------------
+
+
+async def test_forty_parallel_wrong_guesses_do_not_keep_a_colleague_out(app_db, db: Session):
+    make_user(db, "colleague@example.com")
+    held: list[float] = []
+    all_held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold_answer(seconds: float) -> None:
+        held.append(seconds)
+        if len(held) == 31:  # every guess from the 10th on is being answered late
+            all_held.set()
+        await release.wait()
+
+    guesses = [
+        asyncio.create_task(
+            flows.sign_in(
+                email=f"guess{i}@example.com",
+                password="Winter2024!",
+                address=OFFICE,
+                sleep=hold_answer,
+            )
+        )
+        for i in range(40)
+    ]
+    async with asyncio.timeout(30):
+        await all_held.wait()
+
+    # While those answers are still held back, a colleague behind the same
+    # address signs in with the right password, at once.
+    started = time.perf_counter()
+    result = await flows.sign_in(
+        email="colleague@example.com", password=PASSWORD, address=OFFICE, sleep=hold_answer
+    )
+    assert time.perf_counter() - started < 2
+    assert result.ticket is not None and result.error == ""
+
+    release.set()
+    answers = await asyncio.gather(*guesses)
+    assert {answer.error for answer in answers} == {"Email or password is incorrect."}
+    # The guesser was slowed progressively (1 s, 2 s, 4 s, then 5 s per wrong guess).
+    assert sorted(held)[:3] == [1, 2, 4]
+    assert max(held) == 5 and len(held) == 31
+
+
+async def test_the_per_account_lock_still_refuses_the_right_password(app_db, db: Session):
+    make_user(db, "ana@example.com")
+    for _ in range(5):
+        wrong = await flows.sign_in(
+            email="ana@example.com", password="not it at all", address=OFFICE
+        )
+        assert wrong.error == "Email or password is incorrect." or "Too many" in wrong.error
+    locked = await flows.sign_in(email="ana@example.com", password=PASSWORD, address="192.0.2.1")
+    assert locked.ticket is None
+    assert locked.error == "Too many attempts. Try again in 30 seconds."
+
+
+# --- item 8a: emails and registrations are throttled --------------------------------------
+
+
+async def test_twenty_reset_requests_send_three_emails(app_db, db: Session, outbox: list[Sent]):
+    make_user(db, "ana@example.com")
+    for _ in range(20):
+        await flows.request_password_reset(email="Ana@Example.com ", address=OFFICE)
+    resets = [m for m in outbox if "Reset your" in m.subject]
+    assert len(resets) == 3
+    assert {m.to for m in resets} == {"ana@example.com"}
+
+
+async def test_verification_links_are_throttled_per_address_mailed(app_db, outbox: list[Sent]):
+    registered = await flows.register(
+        email="new@example.com", password=PASSWORD, name="New", address=OFFICE
+    )
+    assert registered.done_message
+    for _ in range(10):
+        await flows.resend_verification(email="new@example.com", address=OFFICE)
+    assert sum("Confirm your email" in m.subject for m in outbox) == 3
+
+
+def test_one_client_address_is_limited_across_many_addresses_mailed():
+    limiter = make_mail_limiter(redis_url=None)
+    budget = limits.MAIL_PER_ADDRESS_POLICY.allowed
+    allowed = [
+        limiter.allow_mail(email=f"user{i}@example.com", address=OFFICE) for i in range(budget + 10)
+    ]
+    assert allowed == [True] * budget + [False] * 10
+    # Another client address is not affected.
+    assert limiter.allow_mail(email="user0@example.com", address="192.0.2.1")
+
+
+async def test_registrations_from_one_address_are_limited(app_db, outbox: list[Sent]):
+    limiter = make_mail_limiter(redis_url=None)
+    for _ in range(limits.REGISTER_PER_ADDRESS_POLICY.allowed):
+        assert limiter.allow_registration(address=OFFICE) is None
+    refused = await flows.register(
+        email="late@example.com", password=PASSWORD, name="", address=OFFICE, limiter=limiter
+    )
+    assert refused.done_message == ""
+    assert refused.error == (
+        "Too many accounts were created from your network. Try again in 60 minutes."
+    )
+    assert outbox == []
+
+
+# --- item 8b: registration does not reveal existing accounts ------------------------------
+
+
+async def test_registering_a_taken_email_answers_as_for_a_new_one_and_tells_the_owner(
+    app_db, db: Session, outbox: list[Sent]
+):
+    make_user(db, "ana@example.com")
+    taken = await flows.register(
+        email="ana@example.com", password="some other passphrase 9", name="", address=OFFICE
+    )
+    new = await flows.register(
+        email="ben@example.com", password="some other passphrase 9", name="", address=OFFICE
+    )
+    assert taken.email_error == "" and taken.error == ""
+    assert taken.done_message == new.done_message.replace("ben@", "ana@")
+    assert taken.done_message.startswith("Check your email")
+
+    [notice] = [m for m in outbox if m.to == "ana@example.com"]
+    assert notice.subject == "Someone tried to register with your PyAirtable UI address"
+    assert "/auth/login" in notice.text and "/auth/reset" in notice.text
+    [verification] = [m for m in outbox if m.to == "ben@example.com"]
+    assert "Confirm your email" in verification.subject
+
+
+# --- item 8c: guessable passwords are refused everywhere ---------------------------------
+
+
+async def test_password1_is_refused_with_feedback_at_registration(app_db, outbox: list[Sent]):
+    result = await flows.register(
+        email="ana@example.com", password="Password1!", name="Ana", address=OFFICE
+    )
+    assert result.done_message == ""
+    assert "This password is too easy to guess." in result.password_error
+    assert "similar to a commonly used password" in result.password_error
+    assert outbox == []
+
+
+async def test_a_guessable_new_password_is_refused_when_changing_it(app_db, db: Session):
+    user = make_user(db, "ana@example.com")
+    _raw, row = create_session(session=db, user=user)
+    db.commit()
+    result = await flows.change_password(
+        user_id=user.id or 0,
+        session_id=row.id or 0,
+        current_password=PASSWORD,
+        new_password="Password1!",
+    )
+    assert not result.changed
+    assert "too easy to guess" in result.new_error
+
+
+# --- item 8d: wrong current passwords are limited per user --------------------------------
+
+
+async def test_wrong_current_passwords_pause_password_changes(app_db, db: Session):
+    user = make_user(db, "ana@example.com")
+    _raw, row = create_session(session=db, user=user)
+    db.commit()
+
+    async def change(current: str) -> flows.PasswordChangeResult:
+        return await flows.change_password(
+            user_id=user.id or 0,
+            session_id=row.id or 0,
+            current_password=current,
+            new_password=NEW_PASSWORD,
+        )
+
+    for attempt in range(4):
+        wrong = await change(f"guess number {attempt}")
+        assert wrong.current_error == "Your current password is not correct."
+    fifth = await change("guess number 5")
+    assert fifth.current_error.startswith("Too many wrong current passwords.")
+    # Even the right password is refused for a while, and nothing changed.
+    paused = await change(PASSWORD)
+    assert not paused.changed
+    assert "paused for 15 minutes" in paused.current_error
+    db.expire_all()
+    assert service.authenticate(session=db, email="ana@example.com", password=PASSWORD)
+
+
+# --- item 8f: live links stay out of the log and wait for admins -------------------------
+
+
+async def test_without_smtp_links_wait_for_admins_and_stay_out_of_the_log(
+    app_db, db: Session, caplog: pytest.LogCaptureFixture
+):
+    admin = make_user(db, "admin@example.com", admin=True)
+    member = make_user(db, "member@example.com")
+    with caplog.at_level(logging.DEBUG):
+        await flows.request_password_reset(email="member@example.com", address=OFFICE)
+        await flows.register(email="new@example.com", password=PASSWORD, name="", address=OFFICE)
+
+    db.expire_all()
+    pending = service.list_pending_links(session=db, actor=admin)
+    assert [(p.email, p.purpose) for p in pending] == [
+        ("new@example.com", "verify_email"),
+        ("member@example.com", "reset_password"),
+    ]
+    for link in pending:
+        token = link.link.partition("token=")[2]
+        assert len(token) > 20
+        assert token not in caplog.text
+    assert "waits for an admin on /admin" in caplog.text
+    with pytest.raises(PermissionDeniedError):
+        service.list_pending_links(session=db, actor=member)
+
+    # A used link leaves the list.
+    service.reset_password(
+        session=db, token=pending[1].link.partition("token=")[2], new_password=NEW_PASSWORD
+    )
+    db.commit()
+    assert [p.email for p in service.list_pending_links(session=db, actor=admin)] == [
+        "new@example.com"
+    ]
