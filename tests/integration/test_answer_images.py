@@ -63,6 +63,8 @@ def test_images_in_an_answer_are_links_and_are_not_fetched(
     host = f"http://127.0.0.1:{attacker.server_address[1]}"
     new_account(page, app_server.url, mailbox, unique_email)
     onboard(page, app_tokens(app_airtable).full, "Emulator Projects")
+    # The page has loaded its conversation and bases: a question now is not reset.
+    expect(page.get_by_role("combobox", name="Base")).to_have_text("Emulator Projects")
     app_llm.clear()
     app_llm.queue(
         Reply(
@@ -78,6 +80,7 @@ def test_images_in_an_answer_are_links_and_are_not_fetched(
     box = page.get_by_role("textbox", name="Message")
     box.fill("Show me the sales chart")
     box.press("Enter")
+    expect(page.locator(".user-message")).to_have_text("Show me the sales chart")
     answer = page.locator(".assistant-message").last
     expect(answer).to_contain_text("at the end", timeout=30_000)
 

@@ -90,6 +90,8 @@ def rename_item(number: int, name: str) -> ToolCall:
 
 def propose(page: Page, llm, tool: ToolCall, question: str) -> None:
     """The scripted model proposes `tool` in answer to `question`."""
+    # The page has loaded its conversation and bases: a question now is not reset.
+    expect(page.get_by_role("combobox", name="Base")).to_have_text("Emulator Projects")
     llm.queue(tool, Reply(content="Proposed; review it in the Actions panel."), model=MODEL)
     box = page.get_by_role("textbox", name="Message")
     box.fill(question)
