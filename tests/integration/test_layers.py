@@ -156,6 +156,7 @@ def open_conversation_from_drawer(page: Page) -> None:
 
 
 def check_review_dialog(page: Page) -> None:
+    """The review of the pending action: its Confirm and Close are on top."""
     expect(page.locator(".review-row")).to_have_count(1, timeout=30_000)
     expect_painted_on_top(page.get_by_role("button", name="Confirm 1 records"), "review dialog")
     expect_painted_on_top(page.get_by_role("button", name="Close"), "review dialog")
@@ -164,11 +165,15 @@ def check_review_dialog(page: Page) -> None:
 
 
 def check_history_details(page: Page, base_url: str) -> None:
+    """The details dialog of the done action, then the account menu, on /history."""
     page.goto(f"{base_url}/history")
     row = page.locator(".history-row").filter(has_text="done")
     row.get_by_role("button", name="Details").click()
     expect_painted_on_top(page.get_by_role("button", name="Undo…"), "history details dialog")
     expect_painted_on_top(page.get_by_role("button", name="Close"), "history details dialog")
+    page.get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Account menu").click()
+    expect_painted_on_top(page.get_by_role("menuitem", name="Sign out"), "account menu")
 
 
 def test_every_dialog_and_drawer_is_on_top_on_a_phone(open_page, app_server) -> None:
