@@ -61,7 +61,7 @@ def index() -> rx.Component:
 app = rx.App(
     api_transformer=build_api(),
     html_lang="en",
-    stylesheets=["/chat.css"],
+    stylesheets=["/chat.css", "/layers.css"],
     head_components=[
         rx.el.meta(name="viewport", content="width=device-width, initial-scale=1"),
         rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),

