@@ -52,6 +52,8 @@ def onboard(page: Page, token: str, base_name: str) -> None:
     page.get_by_role("button", name=f"Use {base_name}").click()
     page.get_by_role("button", name="Skip the tour").click()
     page.wait_for_url("**/chat**")
+    # The chat has loaded its state once the base shows; a question sent before can be lost.
+    expect(page.get_by_role("combobox", name="Base")).to_contain_text(base_name)
 
 
 def new_account(page: Page, base_url: str, mailbox, email: str) -> Account:
