@@ -237,3 +237,39 @@ def test_history_lists_only_the_users_own_actions(
     expect(other_page.get_by_text("No action matches.")).to_be_visible()
     expect(other_page.locator(".history-row")).to_have_count(0)
     other.close()
+
+
+def test_a_record_edited_during_the_review_is_left_untouched_and_reviewed_again(
+    chat: Page, llm, airtable, app_server
+) -> None:
+    propose(chat, llm, rename_items(3), "Rename three items")
+    expect(chat.locator(".review-row")).to_have_count(3)
+    # A colleague renames item 2 in Airtable while the user reads the review.
+    airtable.state.update_record(BASE_PROJECTS_ID, "Items", item_id(2), {"Name": "Edited by Ana"})
+    chat.get_by_role("button", name="Confirm 3 records").click()
+    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+
+    report = chat.locator("#changed-since-review")
+    expect(report).to_contain_text("1 record was changed in Airtable since you reviewed it")
+    expect(report.locator(".changed-row")).to_contain_text(
+        "Name: Item 0002 when you reviewed → Edited by Ana now"
+    )
+    after = names(airtable, "Items")
+    assert [after[item_id(i)] for i in (1, 2, 3)] == ["Renamed 1", "Edited by Ana", "Renamed 3"]
+
+    # Reviewing it again reads it afresh; nothing is written until the new click.
+    report.get_by_role("button", name="Review them again").click()
+    rows = chat.locator(".review-row")
+    expect(rows).to_have_count(1, timeout=20_000)
+    expect(rows.first).to_contain_text("Edited by Ana → Renamed 2")
+    assert names(airtable, "Items")[item_id(2)] == "Edited by Ana"
+    chat.get_by_role("button", name="Confirm 1 records").click()
+    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    assert names(airtable, "Items")[item_id(2)] == "Renamed 2"
+
+    # History keeps the report on the first action.
+    chat.goto(f"{app_server.url}/history")
+    first = chat.locator(".history-row").filter(has_text="changed since you reviewed")
+    expect(first).to_have_count(1)
+    first.get_by_role("button", name="Details").click()
+    expect(chat.locator("#changed-since-review .changed-row")).to_contain_text("Edited by Ana")
