@@ -250,7 +250,9 @@ def test_a_record_edited_during_the_review_is_left_untouched_and_reviewed_again(
     expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
 
     report = chat.locator("#changed-since-review")
-    expect(report).to_contain_text("1 record was changed in Airtable since you reviewed it")
+    expect(report).to_contain_text(
+        "1 record was changed in Airtable since you reviewed it", timeout=20_000
+    )
     expect(report.locator(".changed-row")).to_contain_text(
         "Name: Item 0002 when you reviewed → Edited by Ana now"
     )
@@ -270,6 +272,8 @@ def test_a_record_edited_during_the_review_is_left_untouched_and_reviewed_again(
     # History keeps the report on the first action.
     chat.goto(f"{app_server.url}/history")
     first = chat.locator(".history-row").filter(has_text="changed since you reviewed")
-    expect(first).to_have_count(1)
+    expect(first).to_have_count(1, timeout=20_000)
     first.get_by_role("button", name="Details").click()
-    expect(chat.locator("#changed-since-review .changed-row")).to_contain_text("Edited by Ana")
+    expect(chat.locator("#changed-since-review .changed-row")).to_contain_text(
+        "Edited by Ana", timeout=20_000
+    )
