@@ -161,6 +161,38 @@ def test_a_record_edited_or_deleted_after_the_review_of_a_delete_is_not_deleted(
     assert step.record_ids == [deal_id(4)]
 
 
+def test_an_upsert_left_out_when_its_match_changed_or_appeared_since_the_review(
+    items_emulator, make_client, session_factory, user_id
+):
+    client = make_client(items_emulator)
+    plan = records_plan(
+        "upsert",
+        [
+            {"op": "upsert", "fields": {"Name": "Item 0003", "Index": 1003}},
+            {"op": "upsert", "fields": {"Name": "Item 0004", "Index": 1004}},
+            {"op": "upsert", "fields": {"Name": "Brand new", "Index": 5000}},
+        ],
+        fields_to_merge_on=["Name"],
+    )
+    action_id = propose(session_factory, user_id, plan)
+    preview(session_factory, user_id, client, action_id)
+    approve(session_factory, user_id, action_id)
+    state = items_emulator.state
+    state.update_record(BASE_PROJECTS_ID, "Items", item_id(4), {"Index": 44})
+    state.create_record(BASE_PROJECTS_ID, "Items", {"Name": "Brand new", "Index": 7})
+
+    action = run(session_factory, user_id, client, action_id)
+
+    rows = action.changed_since_review["rows"]
+    assert [(r["row_id"], r["note"]) for r in rows] == [
+        ("row-2", "Changed in Airtable since you reviewed it."),
+        ("row-3", "A matching record was created since you reviewed it."),
+    ]
+    assert rows[0]["cells"] == [{"field": "Index", "reviewed": 4, "current": 44}]
+    by_name = {f["Name"]: f.get("Index") for f in table_records(items_emulator, "Items").values()}
+    assert (by_name["Item 0003"], by_name["Item 0004"], by_name["Brand new"]) == (1003, 44, 7)
+
+
 def test_a_preview_older_than_the_limit_cannot_be_approved_until_refreshed(
     items_emulator, make_client, session_factory, user_id, monkeypatch
 ):
