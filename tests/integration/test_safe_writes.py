@@ -55,9 +55,10 @@ def propose(page: Page, llm, tool: ToolCall, question: str) -> None:
     box = page.get_by_role("textbox", name="Message")
     box.fill(question)
     box.press("Enter")
-    expect(page.locator(".assistant-message").last).to_contain_text("review it")
+    # A whole turn (scripted LLM, tool, proposal) is real work: allow for a busy machine.
+    expect(page.locator(".assistant-message").last).to_contain_text("review it", timeout=30_000)
     card = page.locator(".action-card").last
-    expect(card).to_have_attribute("data-status", "proposed")
+    expect(card).to_have_attribute("data-status", "proposed", timeout=20_000)
     card.get_by_role("button", name="Review").click()
 
 
