@@ -129,7 +129,7 @@ def _changed_row(row: Any) -> rx.Component:
     )
 
 
-def _changed_since_review() -> rx.Component:
+def _changed_since_review(also: Any = None) -> rx.Component:
     """Rows left unwritten because someone changed them after the review."""
     return rx.vstack(
         rx.hstack(
@@ -150,7 +150,9 @@ def _changed_since_review() -> rx.Component:
                 size="2",
                 variant="soft",
                 color_scheme="orange",
-                on_click=ActionsState.review_again,
+                on_click=[ActionsState.review_again, also]
+                if also is not None
+                else ActionsState.review_again,
             ),
         ),
         id="changed-since-review",
@@ -244,8 +246,13 @@ def _pending_panel() -> rx.Component:
     )
 
 
-def action_controls() -> rx.Component:
-    """Status, progress, errors and the buttons that fit the action's state."""
+def action_controls(*, on_review_again: Any = None) -> rx.Component:
+    """Status, progress, errors and the buttons that fit the action's state.
+
+    Args:
+        on_review_again: Another event to fire with "Review them again" (a page
+            closing its own dialog before the review dialog opens).
+    """
     return rx.vstack(
         rx.hstack(
             rx.badge(ActionsState.status, size="2", id="action-status"),
@@ -280,7 +287,7 @@ def action_controls() -> rx.Component:
                 width="100%",
             ),
         ),
-        rx.cond(ActionsState.changed_rows.length() > 0, _changed_since_review()),
+        rx.cond(ActionsState.changed_rows.length() > 0, _changed_since_review(on_review_again)),
         rx.cond(
             ActionsState.recoverable & ~ActionsState.working,
             rx.hstack(

@@ -350,7 +350,8 @@ def _details_dialog() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title(HistoryState.details_title),
             rx.vstack(
-                action_controls(),
+                # "Review them again" swaps this dialog for the review dialog.
+                action_controls(on_review_again=HistoryState.set_details_open(False)),
                 rx.heading("Airtable requests", size="3"),
                 rx.box(
                     rx.table.root(

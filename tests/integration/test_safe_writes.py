@@ -6,6 +6,8 @@ emulator's data is checked after each step.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -278,3 +280,8 @@ def test_a_record_edited_during_the_review_is_left_untouched_and_reviewed_again(
     expect(chat.locator("#changed-since-review .changed-row")).to_contain_text(
         "Edited by Ana", timeout=20_000
     )
+    # From history too, the button leads to the review of those rows (done by now).
+    chat.get_by_role("button", name="Review them again").click()
+    review = chat.get_by_role("dialog", name=re.compile("changed since the review of"))
+    expect(review.locator("#action-status")).to_have_text("done", timeout=20_000)
+    expect(chat.get_by_role("dialog")).to_have_count(1)  # the details dialog made way
