@@ -7,10 +7,15 @@ emulator's data is checked after each step.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlmodel import Session, col, select
 
+from pyairtable_ui import models  # noqa: F401 (every table, for the foreign keys)
+from pyairtable_ui.actions.models import Action
+from pyairtable_ui.db import make_engine, utcnow
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
 from tests.fakes.llm import Reply, ToolCall
 from tests.integration.accounts import new_account, onboard
@@ -285,3 +290,37 @@ def test_a_record_edited_during_the_review_is_left_untouched_and_reviewed_again(
     review = chat.get_by_role("dialog", name=re.compile("changed since the review of"))
     expect(review.locator("#action-status")).to_have_text("done", timeout=20_000)
     expect(chat.get_by_role("dialog")).to_have_count(1)  # the details dialog made way
+
+
+def age_newest_preview(database_url: str, minutes: int) -> None:
+    """Make the newest action's preview look read `minutes` ago."""
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        action = session.exec(select(Action).order_by(col(Action.id).desc())).first()
+        assert action is not None and action.preview is not None
+        built = (utcnow() - timedelta(minutes=minutes)).isoformat()
+        action.preview = {**action.preview, "built_at": built}
+        session.add(action)
+        session.commit()
+    engine.dispose()
+
+
+def test_a_stale_preview_must_be_refreshed_before_it_can_be_confirmed(
+    chat: Page, llm, airtable, app_database_url
+) -> None:
+    before = names(airtable, "Items")
+    propose(chat, llm, rename_items(2), "Rename two items")
+    expect(chat.locator(".review-row")).to_have_count(2, timeout=20_000)
+    age_newest_preview(app_database_url, minutes=20)  # the user left it open for a while
+
+    confirm = chat.get_by_role("button", name="Confirm 2 records")
+    confirm.click()
+    expect(chat.get_by_role("alert")).to_contain_text("Refresh the preview", timeout=20_000)
+    expect(confirm).to_be_disabled()
+    assert names(airtable, "Items") == before
+
+    chat.get_by_role("button", name="Refresh the preview").click()
+    expect(confirm).to_be_enabled(timeout=20_000)
+    confirm.click()
+    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    assert names(airtable, "Items")[item_id(1)] == "Renamed 1"
