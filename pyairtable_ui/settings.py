@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     llm_max_steps: int = Field(default=8, ge=1)
 
     confirm_threshold: int = Field(default=20, ge=1)
+    preview_max_age_minutes: int = Field(
+        default=15,
+        ge=1,
+        description="A preview older than this must be refreshed before it can be approved.",
+    )
     action_heartbeat_seconds: int = Field(
         default=120,
         ge=1,

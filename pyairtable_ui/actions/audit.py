@@ -73,6 +73,8 @@ class HistoryRow(TypedDict):
     record_count: int
     error: str | None
     undo_note: str | None
+    # Rows left unwritten because their records changed after the review.
+    changed_since_review: list[dict[str, Any]]
     created_at: str
     confirmed_at: str | None
     finished_at: str | None
@@ -183,6 +185,7 @@ def _row(action: Action, email: str) -> HistoryRow:
         record_count=action.record_count,
         error=action.error,
         undo_note=action.undo_note,
+        changed_since_review=list((action.changed_since_review or {}).get("rows") or []),
         created_at=action.created_at.isoformat(),
         confirmed_at=_iso(action.confirmed_at),
         finished_at=_iso(action.finished_at),
@@ -336,6 +339,7 @@ CSV_COLUMNS = (
     "apply_steps_done",
     "apply_steps_failed",
     "records_written",
+    "changed_since_review",
     "rollback_steps",
     "undo_steps",
     "airtable_requests",
@@ -396,6 +400,7 @@ def export_history_csv(
             apply_steps_done=len(done),
             apply_steps_failed=sum(1 for s in apply if s.status == StepStatus.FAILED),
             records_written=sum(len(s.record_ids or []) for s in done),
+            changed_since_review=len(line["changed_since_review"]),
             rollback_steps=sum(1 for s in own if s.kind == StepKind.COMPENSATE),
             undo_steps=sum(1 for s in own if s.kind == StepKind.UNDO),
             airtable_requests=sum(1 for s in own if s.status != StepStatus.SKIPPED),

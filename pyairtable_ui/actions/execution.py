@@ -18,6 +18,11 @@ DONE. A batch left PENDING (or FAILED without an answer) is checked against
 Airtable before anything is sent again (`steps.check_step`): nothing is ever
 applied twice.
 
+The records read just before a batch (its undo snapshot) are compared with the
+old values the user approved (`approval.changed_since_review`): a row someone
+changed in Airtable since the review is not written, and is listed on the action
+(`Action.changed_since_review`) for the user to review again.
+
 Every function is blocking (Airtable is paced at 5 requests/s per base): run it
 in a worker thread, e.g. ``await client.run(execute_action, ...)``.
 """
@@ -33,6 +38,7 @@ import sqlalchemy as sa
 from pyairtable import formulas as F
 from sqlmodel import Session, col, select
 
+from pyairtable_ui.actions.approval import ChangedRow, changed_since_review
 from pyairtable_ui.actions.models import (
     Action,
     ActionStatus,
@@ -470,6 +476,11 @@ class _ApplyRun:
         self._snapshot: dict[str, dict[str, Any]] = {}
         self._snapshot_through = 0
         self._inbound: dict[str, list[dict[str, Any]]] | None = None
+        self._computed: set[str] | None = None
+        # Rows found changed since the review (also by an earlier run): never written.
+        self._left_out = {
+            str(r.get("row_id")) for r in (action.changed_since_review or {}).get("rows") or []
+        }
 
     def run(self) -> Action:
         """Run to the end, a failure or Stop; record how it ended."""
@@ -511,6 +522,7 @@ class _ApplyRun:
             if index in done:
                 continue
             step = existing.get(index)
+            batch = [o for o in batch if _reviewed_row(o) not in self._left_out]
             request = self._record_request(op, batch)
             try:
                 if step is not None:
@@ -532,7 +544,13 @@ class _ApplyRun:
                     # The first `before` stays: it holds the values before the action.
                     request.before = step.before
                 else:
-                    request.before = self._before(op, batches, index)
+                    before = self._before(op, batches, index)
+                    batch, before = self._leave_out_changed(op, batch, before)
+                    if not batch:
+                        progress.batch_done(0)
+                        continue
+                    request = self._record_request(op, batch)
+                    request.before = before
             except ToolCancelled:
                 return self._finish(
                     ActionStatus.INTERRUPTED,
@@ -566,7 +584,75 @@ class _ApplyRun:
                 )
             done.append(index)
             progress.batch_done(len(outcome.record_ids))
+        if self._left_out and not done:
+            return self._finish(
+                ActionStatus.DONE,
+                undo=UndoStatus.NOT_POSSIBLE,
+                undo_note="Nothing was written: every row changed in Airtable since you "
+                "reviewed it.",
+            )
         return self._finish(ActionStatus.DONE, undo=UndoStatus.AVAILABLE)
+
+    def _leave_out_changed(
+        self, op: str, batch: list[dict[str, Any]], before: list[dict[str, Any]] | None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+        """The batch without the rows whose records changed since the user reviewed them.
+
+        `before` is the snapshot just read for this batch (the undo record); the rows
+        left out are recorded on the action, and the snapshot keeps only the others.
+        """
+        if op == "create" or not any(o.get("reviewed") for o in batch):
+            return batch, before
+        ignore = self._computed_fields() if op == "delete" else set()
+        kept: list[dict[str, Any]] = []
+        changed: list[ChangedRow] = []
+        untouched: set[str] = set()
+        for o in batch:
+            key = str(o["record_id"]) if op in ("update", "delete") else _merge_key(self.plan, o)
+            current = self._snapshot.get(key) if key is not None else None
+            row = (
+                changed_since_review(o["reviewed"], current, ignore=ignore)
+                if o.get("reviewed")
+                else None
+            )
+            if row is None:
+                kept.append(o)
+                continue
+            changed.append(row)
+            if current is not None:
+                untouched.add(str(current["id"]))
+        if changed:
+            self._record_changed(changed)
+        if before is not None:
+            before = [r for r in before if str(r.get("id")) not in untouched]
+        return kept, before
+
+    def _record_changed(self, rows: list[ChangedRow]) -> None:
+        self._left_out.update(r["row_id"] for r in rows)
+        with self.session_factory() as session:
+            action = session.get(Action, self.action_id)
+            assert action is not None
+            report = dict(action.changed_since_review or {"rows": [], "proposed_again": None})
+            report["rows"] = [*(report.get("rows") or []), *rows]
+            action.changed_since_review = report
+            action.updated_at = utcnow()
+            session.add(action)
+        logger.info(
+            "rows changed since the review left out action_id=%s rows=%d",
+            self.action_id,
+            len(rows),
+        )
+
+    def _computed_fields(self) -> set[str]:
+        """Fields Airtable computes (formulas, last modified…): not compared for deletes."""
+        if self._computed is None:
+            assert self.table_id is not None
+            schema = schema_module.get_base_schema(
+                self.client, self.base_id, cache=self.schema_cache
+            )
+            table = schema.table_by_id(self.table_id)
+            self._computed = {f.name for f in table.fields if f.computed} if table else set()
+        return self._computed
 
     def _settle(self, step: ActionStep) -> Verdict:
         """Whether a batch with a step row but no DONE was applied.
@@ -780,6 +866,12 @@ class _ApplyRun:
             self.client.calls,
         )
         return action
+
+
+def _reviewed_row(operation: dict[str, Any]) -> str | None:
+    """The preview row an approved operation came from (None when it carries no review)."""
+    reviewed = operation.get("reviewed")
+    return str(reviewed["row_id"]) if isinstance(reviewed, dict) else None
 
 
 def _merge_key(plan: dict[str, Any], operation: dict[str, Any]) -> str | None:

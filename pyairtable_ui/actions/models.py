@@ -89,6 +89,8 @@ class Action(SQLModel, table=True):
     preview: dict[str, Any] | None = Field(default=None, sa_column=json_column())
     approved_plan: dict[str, Any] | None = Field(default=None, sa_column=json_column())
     approved_plan_hash: str | None = Field(default=None, max_length=64)
+    # Rows left unwritten because Airtable changed after the review (`ChangedRows`).
+    changed_since_review: dict[str, Any] | None = Field(default=None, sa_column=json_column())
     record_count: int = 0
     needs_typed_confirmation: bool = False
     status: str = Field(default=ActionStatus.PROPOSED.value, max_length=16)

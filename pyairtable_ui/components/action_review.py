@@ -111,6 +111,60 @@ def _undo_row(row: Any) -> rx.Component:
     )
 
 
+def _changed_row(row: Any) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text(row["label"], weight="medium", size="2"),
+            rx.text(row["record_id"], size="1", color_scheme="gray", font_family="monospace"),
+            rx.badge("changed since you reviewed", color_scheme="orange", size="1"),
+            wrap="wrap",
+            align="center",
+        ),
+        rx.foreach(row["cells"], lambda c: rx.text(c, size="1")),
+        rx.text(row["note"], size="1", color_scheme="gray"),
+        class_name="changed-row",
+        spacing="1",
+        width="100%",
+        padding_y="4px",
+    )
+
+
+def _changed_since_review(also: Any = None) -> rx.Component:
+    """Rows left unwritten because someone changed them after the review."""
+    return rx.vstack(
+        rx.hstack(
+            rx.icon("triangle-alert", size=16, color=rx.color("orange", 11)),
+            rx.text(ActionsState.changed_summary, size="2", weight="medium"),
+            align="start",
+        ),
+        rx.box(
+            rx.foreach(ActionsState.changed_rows, _changed_row),
+            max_height="30vh",
+            overflow_y="auto",
+            width="100%",
+        ),
+        rx.cond(
+            ~ActionsState.working,
+            rx.button(
+                "Review them again",
+                size="2",
+                variant="soft",
+                color_scheme="orange",
+                on_click=[ActionsState.review_again, also]
+                if also is not None
+                else ActionsState.review_again,
+            ),
+        ),
+        id="changed-since-review",
+        role="status",
+        spacing="2",
+        width="100%",
+        padding="10px",
+        border_radius="8px",
+        background=rx.color("orange", 3),
+    )
+
+
 def _pending_panel() -> rx.Component:
     return rx.vstack(
         rx.text(ActionsState.counts, size="2", color_scheme="gray"),
@@ -154,13 +208,22 @@ def _pending_panel() -> rx.Component:
                     ),
                 ),
                 rx.hstack(
+                    rx.cond(
+                        ActionsState.stale,
+                        rx.button(
+                            "Refresh the preview",
+                            type="button",
+                            on_click=ActionsState.review(ActionsState.action_id),
+                            loading=ActionsState.working,
+                        ),
+                    ),
                     rx.button(
                         "Confirm ",
                         ActionsState.ticked_count,
                         " records",
                         type="submit",
                         loading=ActionsState.working,
-                        disabled=ActionsState.ticked_count == 0,
+                        disabled=(ActionsState.ticked_count == 0) | ActionsState.stale,
                     ),
                     rx.button(
                         "Reject",
@@ -183,8 +246,13 @@ def _pending_panel() -> rx.Component:
     )
 
 
-def action_controls() -> rx.Component:
-    """Status, progress, errors and the buttons that fit the action's state."""
+def action_controls(*, on_review_again: Any = None) -> rx.Component:
+    """Status, progress, errors and the buttons that fit the action's state.
+
+    Args:
+        on_review_again: Another event to fire with "Review them again" (a page
+            closing its own dialog before the review dialog opens).
+    """
     return rx.vstack(
         rx.hstack(
             rx.badge(ActionsState.status, size="2", id="action-status"),
@@ -219,6 +287,7 @@ def action_controls() -> rx.Component:
                 width="100%",
             ),
         ),
+        rx.cond(ActionsState.changed_rows.length() > 0, _changed_since_review(on_review_again)),
         rx.cond(
             ActionsState.recoverable & ~ActionsState.working,
             rx.hstack(

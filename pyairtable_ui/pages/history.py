@@ -13,7 +13,7 @@ from pyairtable_ui import routes
 from pyairtable_ui.actions import audit
 from pyairtable_ui.actions.models import ActionStatus
 from pyairtable_ui.actions.service import ActionError
-from pyairtable_ui.components.action_review import action_controls
+from pyairtable_ui.components.action_review import action_controls, review_dialog
 from pyairtable_ui.components.layout import form_error
 from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.db import session_scope
@@ -47,6 +47,7 @@ class HistoryItem(TypedDict):
     status: str
     undo_status: str
     records: int
+    changed: int
     created: str
 
 
@@ -121,6 +122,9 @@ class HistoryState(rx.State):
             return rx.redirect(login_redirect(routes.HISTORY), replace=True)
         self.offset = 0
         self.details_open = False
+        # The review dialog left open on the chat page must not cover this one.
+        actions = await self.get_state(ActionsState)
+        actions.open = False
         await asyncio.to_thread(recover_stale_actions)
         return HistoryState.search
 
@@ -154,6 +158,7 @@ class HistoryState(rx.State):
                     status=r["status"],
                     undo_status=r["undo_status"],
                     records=r["record_count"],
+                    changed=len(r["changed_since_review"]),
                     created=(r["created_at"] or "")[:16].replace("T", " "),
                 )
                 for r in rows
@@ -283,7 +288,16 @@ def _row(item: HistoryItem) -> rx.Component:
         rx.table.cell(item["table"]),
         rx.table.cell(item["summary"]),
         rx.table.cell(item["records"]),
-        rx.table.cell(rx.badge(item["status"]), rx.text(item["undo_status"], size="1")),
+        rx.table.cell(
+            rx.badge(item["status"]),
+            rx.text(item["undo_status"], size="1"),
+            rx.cond(
+                item["changed"] > 0,
+                rx.text(
+                    item["changed"], " changed since you reviewed", size="1", color_scheme="orange"
+                ),
+            ),
+        ),
         rx.table.cell(
             rx.button(
                 "Details", size="1", variant="soft", on_click=HistoryState.open_details(item["id"])
@@ -336,7 +350,8 @@ def _details_dialog() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title(HistoryState.details_title),
             rx.vstack(
-                action_controls(),
+                # "Review them again" swaps this dialog for the review dialog.
+                action_controls(on_review_again=HistoryState.set_details_open(False)),
                 rx.heading("Airtable requests", size="3"),
                 rx.box(
                     rx.table.root(
@@ -496,6 +511,8 @@ def history_page() -> rx.Component:
                 align="center",
             ),
             _details_dialog(),
+            # Opened by "Review them again" for rows changed since an action's review.
+            review_dialog(),
             max_width="1200px",
         ),
     )

@@ -68,6 +68,16 @@ class ReviewRow(TypedDict):
     ticked: bool
 
 
+class ChangedItem(TypedDict):
+    """A row left unwritten because someone changed its record after the review."""
+
+    row_id: str
+    label: str
+    record_id: str
+    cells: list[str]
+    note: str
+
+
 class UndoItem(TypedDict):
     """One record of the undo plan, with the user's choice when it conflicts."""
 
@@ -137,6 +147,34 @@ def _client_for(user_id: int) -> AirtableClient:
     return AirtableClient(token, api_url=get_settings().airtable_api_url)
 
 
+def changed_items(action: Action) -> list[ChangedItem]:
+    """The rows an action left out because they changed since the review, as shown."""
+    rows = (action.changed_since_review or {}).get("rows") or []
+    return [
+        ChangedItem(
+            row_id=str(r.get("row_id")),
+            label=str(r.get("label") or r.get("record_id") or ""),
+            record_id=str(r.get("record_id") or ""),
+            cells=[
+                f"{c['field']}: {_value(c['reviewed'])} when you reviewed → "
+                f"{_value(c['current'])} now"
+                for c in r.get("cells") or []
+            ],
+            note=str(r.get("note") or ""),
+        )
+        for r in rows
+        if isinstance(r, dict)
+    ]
+
+
+def propose_again(user_id: int, action_id: int) -> int:
+    """Propose the rows an action left out as a new action to review (blocking); its id."""
+    with session_scope() as db:
+        proposal = approval.propose_changed_again(session=db, user_id=user_id, action_id=action_id)
+        assert proposal.id is not None
+        return proposal.id
+
+
 def _review_rows(preview: ActionPreview) -> list[ReviewRow]:
     rows = []
     for row in preview["rows"]:
@@ -181,6 +219,9 @@ class ActionsState(rx.State):
     notice: str = ""
     working: bool = False
     progress: str = ""
+    # Approval was refused because the preview is too old: offer to read it again.
+    stale: bool = False
+    changed_rows: list[ChangedItem] = []
 
     rows: list[ReviewRow] = []
     warnings: list[str] = []
@@ -204,6 +245,20 @@ class ActionsState(rx.State):
     def needs_typed(self) -> bool:
         """Whether the count must be typed (deletes, or more rows than the threshold)."""
         return self.typed_always or self.ticked_count > self.threshold
+
+    @rx.var
+    def changed_summary(self) -> str:
+        """What happened to the rows left out because they changed after the review."""
+        count = len(self.changed_rows)
+        if count == 1:
+            return (
+                "1 record was changed in Airtable since you reviewed it, so it was left "
+                "untouched. Review it again to decide with its current values."
+            )
+        return (
+            f"{count} records were changed in Airtable since you reviewed them, so they were "
+            "left untouched. Review them again to decide with their current values."
+        )
 
     @rx.var
     def pending(self) -> bool:
@@ -265,10 +320,15 @@ class ActionsState(rx.State):
         self.error = action.error or "" if action.status in RECOVERABLE else ""
         self.undo_mode = False
         self.progress = ""
+        self.stale = False
+        self.changed_rows = changed_items(action)
 
     @rx.event(background=True)
     async def review(self, action_id: int):
         """Open an action: pending ones get a fresh preview read from Airtable."""
+        await self._review(action_id)
+
+    async def _review(self, action_id: int) -> None:
         async with self:
             user_id = await signed_in_user_id(self)
             if user_id is None:
@@ -276,6 +336,7 @@ class ActionsState(rx.State):
             self.open = True
             self.working = True
             self.error = self.notice = ""
+            self.stale = False
             self.rows, self.warnings, self.notes, self.counts = [], [], [], ""
 
         def _read() -> tuple[Action, ActionPreview | None]:
@@ -371,6 +432,7 @@ class ActionsState(rx.State):
                 self.error = error_text(exc)
                 self.working = False
                 await self._reload_after_error(user_id)
+                self.stale = isinstance(exc, approval.StalePreviewError)
             return
         async with self:
             self._show(action)
@@ -379,6 +441,9 @@ class ActionsState(rx.State):
                 ActionStatus.ROLLED_BACK.value: "Rolled back: the base is as it was before.",
                 ActionStatus.UNDONE.value: "Undone.",
             }.get(action.status, "")
+            if action.status == ActionStatus.DONE.value and self.changed_rows:
+                written = action.undo_status != UndoStatus.NOT_POSSIBLE.value
+                self.notice = "Done: the other rows were written." if written else ""
             if action.status in RECOVERABLE:
                 self.error = action.error or "The action stopped midway."
             if action.undo_note:
@@ -433,6 +498,24 @@ class ActionsState(rx.State):
             )
 
         await self._run(user_id, work, "Writing")
+
+    @rx.event(background=True)
+    async def review_again(self):
+        """Propose the rows left out (changed since the review) again, and open their review."""
+        async with self:
+            user_id = await signed_in_user_id(self)
+            if user_id is None or self.working or not self.changed_rows:
+                return
+            action_id = self.action_id
+        try:
+            proposal_id = await asyncio.to_thread(propose_again, user_id, action_id)
+        except actions_service.ActionError as exc:
+            async with self:
+                self.error = exc.message
+            return
+        async with self:
+            await self._refresh_items(user_id)
+        await self._review(proposal_id)
 
     @rx.event
     async def reject(self):

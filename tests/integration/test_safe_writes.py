@@ -6,9 +6,16 @@ emulator's data is checked after each step.
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
 from playwright.sync_api import Page, expect
+from sqlmodel import Session, col, select
 
+from pyairtable_ui import models  # noqa: F401 (every table, for the foreign keys)
+from pyairtable_ui.actions.models import Action
+from pyairtable_ui.db import make_engine, utcnow
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
 from tests.fakes.llm import Reply, ToolCall
 from tests.integration.accounts import new_account, onboard
@@ -55,9 +62,10 @@ def propose(page: Page, llm, tool: ToolCall, question: str) -> None:
     box = page.get_by_role("textbox", name="Message")
     box.fill(question)
     box.press("Enter")
-    expect(page.locator(".assistant-message").last).to_contain_text("review it")
+    # A whole turn (scripted LLM, tool, proposal) is real work: allow for a busy machine.
+    expect(page.locator(".assistant-message").last).to_contain_text("review it", timeout=30_000)
     card = page.locator(".action-card").last
-    expect(card).to_have_attribute("data-status", "proposed")
+    expect(card).to_have_attribute("data-status", "proposed", timeout=20_000)
     card.get_by_role("button", name="Review").click()
 
 
@@ -237,3 +245,82 @@ def test_history_lists_only_the_users_own_actions(
     expect(other_page.get_by_text("No action matches.")).to_be_visible()
     expect(other_page.locator(".history-row")).to_have_count(0)
     other.close()
+
+
+def test_a_record_edited_during_the_review_is_left_untouched_and_reviewed_again(
+    chat: Page, llm, airtable, app_server
+) -> None:
+    propose(chat, llm, rename_items(3), "Rename three items")
+    expect(chat.locator(".review-row")).to_have_count(3)
+    # A colleague renames item 2 in Airtable while the user reads the review.
+    airtable.state.update_record(BASE_PROJECTS_ID, "Items", item_id(2), {"Name": "Edited by Ana"})
+    chat.get_by_role("button", name="Confirm 3 records").click()
+    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+
+    report = chat.locator("#changed-since-review")
+    expect(report).to_contain_text(
+        "1 record was changed in Airtable since you reviewed it", timeout=20_000
+    )
+    expect(report.locator(".changed-row")).to_contain_text(
+        "Name: Item 0002 when you reviewed → Edited by Ana now"
+    )
+    after = names(airtable, "Items")
+    assert [after[item_id(i)] for i in (1, 2, 3)] == ["Renamed 1", "Edited by Ana", "Renamed 3"]
+
+    # Reviewing it again reads it afresh; nothing is written until the new click.
+    report.get_by_role("button", name="Review them again").click()
+    rows = chat.locator(".review-row")
+    expect(rows).to_have_count(1, timeout=20_000)
+    expect(rows.first).to_contain_text("Edited by Ana → Renamed 2")
+    assert names(airtable, "Items")[item_id(2)] == "Edited by Ana"
+    chat.get_by_role("button", name="Confirm 1 records").click()
+    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    assert names(airtable, "Items")[item_id(2)] == "Renamed 2"
+
+    # History keeps the report on the first action.
+    chat.goto(f"{app_server.url}/history")
+    first = chat.locator(".history-row").filter(has_text="changed since you reviewed")
+    expect(first).to_have_count(1, timeout=20_000)
+    first.get_by_role("button", name="Details").click()
+    expect(chat.locator("#changed-since-review .changed-row")).to_contain_text(
+        "Edited by Ana", timeout=20_000
+    )
+    # From history too, the button leads to the review of those rows (done by now).
+    chat.get_by_role("button", name="Review them again").click()
+    review = chat.get_by_role("dialog", name=re.compile("changed since the review of"))
+    expect(review.locator("#action-status")).to_have_text("done", timeout=20_000)
+    expect(chat.get_by_role("dialog")).to_have_count(1)  # the details dialog made way
+
+
+def age_newest_preview(database_url: str, minutes: int) -> None:
+    """Make the newest action's preview look read `minutes` ago."""
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        action = session.exec(select(Action).order_by(col(Action.id).desc())).first()
+        assert action is not None and action.preview is not None
+        built = (utcnow() - timedelta(minutes=minutes)).isoformat()
+        action.preview = {**action.preview, "built_at": built}
+        session.add(action)
+        session.commit()
+    engine.dispose()
+
+
+def test_a_stale_preview_must_be_refreshed_before_it_can_be_confirmed(
+    chat: Page, llm, airtable, app_database_url
+) -> None:
+    before = names(airtable, "Items")
+    propose(chat, llm, rename_items(2), "Rename two items")
+    expect(chat.locator(".review-row")).to_have_count(2, timeout=20_000)
+    age_newest_preview(app_database_url, minutes=20)  # the user left it open for a while
+
+    confirm = chat.get_by_role("button", name="Confirm 2 records")
+    confirm.click()
+    expect(chat.get_by_role("alert")).to_contain_text("Refresh the preview", timeout=20_000)
+    expect(confirm).to_be_disabled()
+    assert names(airtable, "Items") == before
+
+    chat.get_by_role("button", name="Refresh the preview").click()
+    expect(confirm).to_be_enabled(timeout=20_000)
+    confirm.click()
+    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    assert names(airtable, "Items")[item_id(1)] == "Renamed 1"
