@@ -25,7 +25,7 @@ from pyairtable_ui.pages.reset import register_reset
 from pyairtable_ui.pages.settings import register_settings
 from pyairtable_ui.pages.verify import register_verify
 from pyairtable_ui.settings import get_settings
-from pyairtable_ui.state.auth import AuthState
+from pyairtable_ui.state.auth import AuthState, SignedOutStateMiddleware
 
 logger = logging.getLogger("pyairtable_ui")
 
@@ -68,6 +68,7 @@ app = rx.App(
     ],
 )
 app.register_lifespan_task(prepare_database)
+app.add_middleware(SignedOutStateMiddleware())
 
 app.add_page(index, route="/", title="PyAirtable UI", on_load=AuthState.guard_private_page)
 register_login(app)
