@@ -6,6 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -13,6 +14,7 @@ from starlette.routing import Route
 from pyairtable_ui import routes
 from pyairtable_ui.api import oauth_routes
 from pyairtable_ui.api.health import health_report
+from pyairtable_ui.api.security_headers import SecurityHeadersMiddleware
 from pyairtable_ui.api.session_cookie import exchange_login_ticket, logout
 from pyairtable_ui.observability import (
     HTTP_LATENCY,
@@ -60,8 +62,13 @@ async def metrics(_request: Request) -> Response:
 
 
 def build_api() -> Starlette:
-    """The HTTP routes served beside the Reflex app on the same port."""
+    """The HTTP routes served beside the Reflex app on the same port.
+
+    Reflex mounts its own app (pages, static files, websocket) inside this one, so the
+    security headers middleware here covers every HTTP response.
+    """
     return Starlette(
+        middleware=[Middleware(SecurityHeadersMiddleware)],
         routes=[
             Route(routes.HEALTH, instrumented("health", health), methods=["GET"]),
             Route(routes.METRICS, instrumented("metrics", metrics), methods=["GET"]),
@@ -92,5 +99,5 @@ def build_api() -> Starlette:
                 instrumented("airtable_oauth_callback", oauth_routes.airtable_callback),
                 methods=["GET"],
             ),
-        ]
+        ],
     )
