@@ -26,6 +26,7 @@ from pyairtable_ui.pages.settings import register_settings
 from pyairtable_ui.pages.verify import register_verify
 from pyairtable_ui.settings import get_settings
 from pyairtable_ui.state.auth import AuthState, SignedOutStateMiddleware
+from pyairtable_ui.state.outages import report_backend_error
 
 logger = logging.getLogger("pyairtable_ui")
 
@@ -61,6 +62,8 @@ def index() -> rx.Component:
 app = rx.App(
     api_transformer=build_api(),
     html_lang="en",
+    # An outage (database locked or gone, Redis down) is named in a toast, not "An error occurred".
+    backend_exception_handler=report_backend_error,
     stylesheets=["/chat.css"],
     head_components=[
         rx.el.meta(name="viewport", content="width=device-width, initial-scale=1"),

@@ -50,7 +50,7 @@ def instrumented(name: str, endpoint: Endpoint) -> Endpoint:
 
 
 async def health(_request: Request) -> Response:
-    """Readiness: 200 when database, migrations and Redis are fine, else 503."""
+    """Readiness: 200 when database reads and writes, migrations and Redis are fine, else 503."""
     status, body = await health_report()
     return JSONResponse(body, status_code=status, headers={"cache-control": "no-store"})
 

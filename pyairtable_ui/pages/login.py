@@ -8,6 +8,7 @@ import logging
 from urllib.parse import urlencode
 
 import reflex as rx
+import sqlalchemy as sa
 
 from pyairtable_ui import routes
 from pyairtable_ui.api.oauth_routes import OIDC_START
@@ -22,6 +23,7 @@ from pyairtable_ui.notifications import send_verification_to_email
 from pyairtable_ui.observability import LOGINS
 from pyairtable_ui.settings import get_settings
 from pyairtable_ui.state.auth import AuthState, safe_next_path
+from pyairtable_ui.state.outages import describe_failure
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +133,13 @@ class LoginState(rx.State):
             self.working = False
             return
 
-        outcome = await asyncio.to_thread(_sign_in, email_typed, password)
+        try:
+            outcome = await asyncio.to_thread(_sign_in, email_typed, password)
+        except sa.exc.SQLAlchemyError as exc:  # an outage: say which, and free the button
+            logger.warning("sign-in failed on the database: %s", exc.__class__.__name__)
+            self.error = describe_failure(exc)
+            self.working = False
+            return
         if outcome.ticket is None:
             if outcome.error == UNVERIFIED_MESSAGE:
                 LOGINS.labels("unverified").inc()
