@@ -12,6 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, expect
 
+from tests.fakes.llm import Reply
 from tests.integration.accounts import new_account, onboard
 from tests.support.app_server import free_port
 from tests.support.seeds import app_tokens
@@ -93,7 +94,7 @@ def test_another_origin_cannot_frame_the_signed_in_chat(
 
 
 def test_the_policy_raises_no_violation_in_normal_use(
-    app_server, mailbox, page, app_airtable, unique_email
+    app_server, mailbox, page, app_airtable, app_llm, unique_email
 ) -> None:
     tokens = app_tokens(app_airtable)
     console: list[ConsoleMessage] = []
@@ -101,6 +102,14 @@ def test_the_policy_raises_no_violation_in_normal_use(
     new_account(page, app_server.url, mailbox, unique_email)
     onboard(page, tokens.full, tokens.base_name)
     expect(page.get_by_role("combobox", name="Base")).to_have_text(tokens.base_name)
+    # A streamed answer with markdown renders under the policy.
+    app_llm.clear()
+    app_llm.queue(Reply(content="Two **open** tasks, see `Tasks`."), model="scripted")
+    box = page.get_by_role("textbox", name="Message")
+    box.fill("How many tasks are open?")
+    box.press("Enter")
+    expect(page.locator(".assistant-message").last).to_contain_text("Two open tasks", timeout=READY)
+    app_llm.clear()
     page.goto(f"{app_server.url}/history")
     expect(page.get_by_role("heading", name="History")).to_be_visible(timeout=READY)
     page.goto(f"{app_server.url}/settings")
