@@ -105,7 +105,7 @@ def navigate_js(path: str) -> str:
 
 
 def _app_state_classes(parent: type[BaseState]) -> list[type[BaseState]]:
-    # Every substate the app defines, at any depth; Reflex's own internal states are left be.
+    # Every substate the app defines, at any depth; Reflex's own internal states are left alone.
     found: list[type[BaseState]] = []
     for substate in sorted(parent.get_substates(), key=lambda cls: cls.get_full_name()):
         if substate.__module__.split(".")[0] == __name__.split(".")[0]:
@@ -274,8 +274,10 @@ class AuthState(rx.State):
 
     @rx.event
     async def logout(self):
-        """Clear the tab's state, revoke the session over HTTP (which clears the cookie),
-        and reload the login page under a new client token."""
+        """Sign this tab out: clear its state, revoke the session, reload under a new token.
+
+        The session is revoked over HTTP, which also clears the HttpOnly cookie.
+        """
         await clear_private_state(self)
         return rx.call_script(
             # Without the old token the reloaded page starts a new, empty state tree.
