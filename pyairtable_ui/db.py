@@ -54,12 +54,16 @@ def json_column(**kwargs: Any) -> sa.Column[Any]:
     return sa.Column(sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), **kwargs)
 
 
+# How long a SQLite write waits for another writer before failing with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Foreign keys are off by default in SQLite; WAL lets readers and one writer overlap.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -70,16 +74,51 @@ def make_engine(url: str) -> Engine:
         url: A SQLAlchemy database URL.
 
     Returns:
-        The engine.
+        The engine. Its errors leave out the statement's values: tokens and hashes
+        must not reach the log.
     """
     if url.startswith("postgresql://"):
         # psycopg 3 is the driver we ship; plain postgresql:// would pick psycopg2.
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+    )
+
+
+def check_writable(engine: Engine, *, timeout_ms: int = 1000) -> None:
+    """Take the database's write lock for a moment and let it go, changing nothing.
+
+    A database can answer reads while no write can get through (SQLite held by
+    another writer, a read-only PostgreSQL replica, a lock on the table): reads
+    alone would call it healthy while every sign-in fails.
+
+    Args:
+        engine: The engine to check.
+        timeout_ms: How long to wait for a lock before giving up.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: When no write can be made.
+    """
+    # A no-op update of the one-row migrations table needs the same lock as any write.
+    probe = sa.text("UPDATE alembic_version SET version_num = version_num")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={timeout_ms}")
+            connection.commit()
+        try:
+            if engine.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout_ms}")
+            connection.execute(probe)
+        finally:
+            connection.rollback()
+            if sqlite:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                connection.commit()
 
 
 @functools.cache

@@ -25,7 +25,8 @@ from pyairtable_ui.pages.reset import register_reset
 from pyairtable_ui.pages.settings import register_settings
 from pyairtable_ui.pages.verify import register_verify
 from pyairtable_ui.settings import get_settings
-from pyairtable_ui.state.auth import AuthState
+from pyairtable_ui.state.auth import AuthState, SignedOutStateMiddleware
+from pyairtable_ui.state.outages import report_backend_error
 
 logger = logging.getLogger("pyairtable_ui")
 
@@ -61,6 +62,8 @@ def index() -> rx.Component:
 app = rx.App(
     api_transformer=build_api(),
     html_lang="en",
+    # An outage (database locked or gone, Redis down) is named in a toast, not "An error occurred".
+    backend_exception_handler=report_backend_error,
     stylesheets=["/chat.css", "/layers.css"],
     head_components=[
         rx.el.meta(name="viewport", content="width=device-width, initial-scale=1"),
@@ -70,6 +73,7 @@ app = rx.App(
 app.register_lifespan_task(prepare_database)
 # After the migrations above (tasks start in order): purge and close, now and on a timer.
 app.register_lifespan_task(housekeeping.keep_house)
+app.add_middleware(SignedOutStateMiddleware())
 
 app.add_page(index, route="/", title="PyAirtable UI", on_load=AuthState.guard_private_page)
 register_login(app)

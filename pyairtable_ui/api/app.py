@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -16,6 +17,7 @@ from pyairtable_ui import routes
 from pyairtable_ui.api import oauth_routes
 from pyairtable_ui.api.client_address import request_client_address
 from pyairtable_ui.api.health import health_report
+from pyairtable_ui.api.security_headers import SecurityHeadersMiddleware
 from pyairtable_ui.api.session_cookie import exchange_login_ticket, logout
 from pyairtable_ui.observability import (
     HTTP_LATENCY,
@@ -52,7 +54,7 @@ def instrumented(name: str, endpoint: Endpoint) -> Endpoint:
 
 
 async def health(_request: Request) -> Response:
-    """Readiness: 200 when database, migrations and Redis are fine, else 503."""
+    """Readiness: 200 when database reads and writes, migrations and Redis are fine, else 503."""
     status, body = await health_report()
     return JSONResponse(body, status_code=status, headers={"cache-control": "no-store"})
 
@@ -103,8 +105,13 @@ def _is_loopback(address: str) -> bool:
 
 
 def build_api() -> Starlette:
-    """The HTTP routes served beside the Reflex app on the same port."""
+    """The HTTP routes served beside the Reflex app on the same port.
+
+    Reflex mounts its own app (pages, static files, websocket) inside this one, so the
+    security headers middleware here covers every HTTP response.
+    """
     return Starlette(
+        middleware=[Middleware(SecurityHeadersMiddleware)],
         routes=[
             Route(routes.HEALTH, instrumented("health", health), methods=["GET"]),
             Route(routes.METRICS, instrumented("metrics", metrics), methods=["GET"]),
@@ -135,5 +142,5 @@ def build_api() -> Starlette:
                 instrumented("airtable_oauth_callback", oauth_routes.airtable_callback),
                 methods=["GET"],
             ),
-        ]
+        ],
     )

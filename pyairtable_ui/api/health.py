@@ -1,4 +1,4 @@
-"""`GET /health`: is this replica ready to serve (database, migrations, Redis)?"""
+"""`GET /health`: is this replica ready to serve (database reads and writes, migrations, Redis)?"""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import redis
 import sqlalchemy as sa
 
 from pyairtable_ui import migrations
-from pyairtable_ui.db import get_engine
+from pyairtable_ui.db import check_writable, get_engine
 from pyairtable_ui.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,22 @@ def _check_database() -> tuple[dict[str, Any], dict[str, Any]]:
     head = migrations.head_revision()
     migrations_state = {"ok": current == head, "current": current, "head": head}
     return {"ok": True, "backend": engine.dialect.name}, migrations_state
+
+
+def _check_database_writes() -> dict[str, Any]:
+    try:
+        check_writable(get_engine())
+    except sa.exc.SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", exc)).lower()
+        logger.warning("health: database not writable: %s", exc.__class__.__name__)
+        if "locked" in detail or "lock timeout" in detail:
+            reason = "database is locked for writing by another process"
+        elif "read-only" in detail or "readonly" in detail:
+            reason = "database is read-only"
+        else:
+            reason = "database cannot be written to"
+        return {"ok": False, "error": reason}
+    return {"ok": True}
 
 
 def _check_redis() -> dict[str, Any]:
@@ -54,9 +70,16 @@ async def health_report() -> tuple[int, dict[str, Any]]:
     Returns:
         The HTTP status (200 ready, 503 not) and the JSON body.
     """
-    (database, migration_state), redis_state = await asyncio.gather(
-        asyncio.to_thread(_check_database), asyncio.to_thread(_check_redis)
+    (database, migration_state), writes, redis_state = await asyncio.gather(
+        asyncio.to_thread(_check_database),
+        asyncio.to_thread(_check_database_writes),
+        asyncio.to_thread(_check_redis),
     )
-    checks = {"database": database, "migrations": migration_state, "redis": redis_state}
+    checks = {
+        "database": database,
+        "database_writes": writes,
+        "migrations": migration_state,
+        "redis": redis_state,
+    }
     ready = all(check["ok"] for check in checks.values())
     return (200 if ready else 503), {"status": "ok" if ready else "unavailable", "checks": checks}

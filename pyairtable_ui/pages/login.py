@@ -7,6 +7,7 @@ import logging
 from urllib.parse import urlencode
 
 import reflex as rx
+import sqlalchemy as sa
 
 from pyairtable_ui import routes
 from pyairtable_ui.api.oauth_routes import OIDC_START
@@ -15,6 +16,7 @@ from pyairtable_ui.components.layout import auth_card, field, form_error, form_n
 from pyairtable_ui.mail import EmailDeliveryError
 from pyairtable_ui.settings import get_settings
 from pyairtable_ui.state.auth import AuthState, safe_next_path
+from pyairtable_ui.state.outages import describe_failure
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +86,15 @@ class LoginState(rx.State):
         self.working = True
         yield
 
-        outcome = await flows.sign_in(
-            email=email_typed, password=password, address=self._client_address()
-        )
+        try:
+            outcome = await flows.sign_in(
+                email=email_typed, password=password, address=self._client_address()
+            )
+        except sa.exc.SQLAlchemyError as exc:  # an outage: say which, and free the button
+            logger.warning("sign-in failed on the database: %s", exc.__class__.__name__)
+            self.error = describe_failure(exc)
+            self.working = False
+            return
         if outcome.ticket is None:
             self.show_resend = outcome.unverified
             self.error = outcome.error

@@ -3,17 +3,28 @@
 A page guard is a redirect, not protection. Every handler that touches user
 data calls `require_user_id()`, which re-checks the session row, so a revoked
 or expired session stops working in open tabs too.
+
+Whatever a signed-in user loaded into this tab's state (conversations, history,
+the admin's user list…) goes when the user does: sign-out, and any check that
+finds the session revoked, expired or belonging to someone else, reset every
+substate of the app (`clear_private_state`), and sign-out also gives the tab a
+new Reflex client token. `SignedOutStateMiddleware` makes the same check before
+a page's first snapshot (the hydrate), which is sent before any on_load guard.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 import reflex as rx
+from reflex.middleware import Middleware
+from reflex.state import BaseState
 
 from pyairtable_ui import routes
 from pyairtable_ui.api.session_cookie import session_token_from_cookie_header
@@ -23,6 +34,16 @@ from pyairtable_ui.db import session_scope
 
 # How long a positive check is trusted before the session row is read again.
 RECHECK_SECONDS = 15.0
+
+# The sessionStorage key in which Reflex's frontend keeps this tab's client token.
+REFLEX_TOKEN_KEY = "token"  # noqa: S105 (a storage key, not a secret)
+
+# The root state's events that send the whole state tree to the page.
+HYDRATE_EVENTS = frozenset(
+    f"{rx.State.get_name()}.{name}" for name in ("hydrate", "hydrate_and_load")
+)
+
+logger = logging.getLogger(__name__)
 
 
 class NotSignedInError(Exception):
@@ -83,6 +104,33 @@ def navigate_js(path: str) -> str:
     return f"window.location.replace({json.dumps(safe_next_path(path))})"
 
 
+def _app_state_classes(parent: type[BaseState]) -> list[type[BaseState]]:
+    # Every substate the app defines, at any depth; Reflex's own internal states are left alone.
+    found: list[type[BaseState]] = []
+    for substate in sorted(parent.get_substates(), key=lambda cls: cls.get_full_name()):
+        if substate.__module__.split(".")[0] == __name__.split(".")[0]:
+            found.append(substate)
+        found.extend(_app_state_classes(substate))
+    return found
+
+
+async def clear_private_state(state: rx.State) -> None:
+    """Reset every substate of the app in this tab's state tree to its defaults.
+
+    Used when the user of the tab goes away (sign-out, a revoked or expired
+    session), so the next snapshot sent to the page holds nothing of theirs. It
+    walks the state classes rather than a list, so a page added later is cleared
+    too.
+
+    Args:
+        state: Any state of the tab's tree (a handler's `self`).
+    """
+    for state_class in _app_state_classes(rx.State):
+        substate = await state.get_state(state_class)
+        # `reset` does not reach into substates that were not loaded; each is visited anyway.
+        substate.reset()
+
+
 async def signed_in_user_id(state: rx.State) -> int | None:
     """The user asking, checked on the server, for any page's handler; None if signed out.
 
@@ -119,6 +167,9 @@ class AuthState(rx.State):
                 return None  # still trusted; caller uses _user_id
         token = session_token_from_cookie_header(self.router.headers.cookie)
         user = await asyncio.to_thread(_resolve, token)
+        if self._user_id is not None and (user is None or user.id != self._user_id):
+            # The tab still holds what the previous user loaded: drop all of it.
+            await clear_private_state(self)
         self.auth_checked = True
         if user is None:
             self._forget()
@@ -204,12 +255,50 @@ class AuthState(rx.State):
             return rx.redirect(routes.CHAT, replace=True)
         return None
 
+    async def drop_stale_user(self) -> None:
+        """Clear the tab's state if its user is no longer the one the cookie signs in.
+
+        Called before a page's snapshot is sent. A database that cannot be read
+        counts as signed out: the tab loses its data rather than showing it unchecked.
+        """
+        if self._user_id is None:
+            return
+        token = session_token_from_cookie_header(self.router.headers.cookie)
+        try:
+            user = await asyncio.to_thread(_resolve, token)
+        except Exception:  # fail closed; the page's own checks report the outage
+            logger.warning("could not check the session before a page load", exc_info=True)
+            user = None
+        if user is None or user.id != self._user_id:
+            await clear_private_state(self)
+
     @rx.event
-    def logout(self):
-        """Revoke this browser's session over HTTP (which clears the cookie), then go to login."""
-        self._forget()
+    async def logout(self):
+        """Sign this tab out: clear its state, revoke the session, reload under a new token.
+
+        The session is revoked over HTTP, which also clears the HttpOnly cookie.
+        """
+        await clear_private_state(self)
         return rx.call_script(
+            # Without the old token the reloaded page starts a new, empty state tree.
+            f"window.sessionStorage.removeItem({json.dumps(REFLEX_TOKEN_KEY)});"
             f"fetch({json.dumps(routes.LOGOUT_ROUTE)},"
             " {method: 'POST', credentials: 'same-origin'})"
             f".finally(() => {navigate_js(routes.LOGIN)})"
         )
+
+
+class SignedOutStateMiddleware(Middleware):
+    """Before a page's snapshot is sent, drop a previous user's data from the tab's state.
+
+    The snapshot (hydrate) goes out before any on_load guard runs, so a tab whose
+    session was revoked, expired or replaced elsewhere would otherwise receive
+    what the previous user had loaded.
+    """
+
+    async def preprocess(self, app: rx.App, state: BaseState, event: Any) -> None:
+        """Check the tab's user against its cookie on hydrate events; never answers itself."""
+        if event.name in HYDRATE_EVENTS:
+            auth = await state.get_state(AuthState)
+            await auth.drop_stale_user()
+        return None
