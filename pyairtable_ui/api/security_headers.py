@@ -110,6 +110,31 @@ def security_headers(
     return headers
 
 
+_HOST_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$")
+
+
+def answer_image_sources(hosts: Iterable[str]) -> list[str]:
+    """CSP image sources for ANSWER_IMAGE_HOSTS: the answers show images from these hosts.
+
+    A value that is not a plain host name is left out, so a setting can never add
+    another directive to the header.
+
+    Args:
+        hosts: Host names (lower case, no scheme or port), as the setting holds them.
+
+    Returns:
+        The host names: without a scheme CSP allows the page's own (and https), which
+        is what answers show (http or https images from these hosts).
+    """
+    sources = []
+    for host in hosts:
+        if _HOST_NAME.match(host):
+            sources.append(host)
+        else:
+            logger.warning("ANSWER_IMAGE_HOSTS: %r is not a host name; left out", host)
+    return sources
+
+
 def frontend_build_dir() -> Path:
     """Where Reflex puts the built pages it serves in production."""
     from reflex.utils import prerequisites
@@ -128,8 +153,7 @@ def _default_headers() -> tuple[tuple[bytes, bytes], ...]:
     headers = security_headers(
         https=(settings.public_url or "").startswith("https://"),
         script_hashes=hashes,
-        # Where an admin's list of image hosts for answers would go (none today).
-        image_sources=(),
+        image_sources=answer_image_sources(settings.answer_image_hosts),
     )
     return tuple(
         (name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()

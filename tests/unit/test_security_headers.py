@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from pyairtable_ui.api.security_headers import (
     SecurityHeadersMiddleware,
+    answer_image_sources,
     content_security_policy,
     inline_script_hashes,
     security_headers,
@@ -38,6 +39,14 @@ def test_admin_allowed_image_hosts_extend_img_src_only() -> None:
     policy = _directives(content_security_policy(image_sources=["https://img.example.com"]))
     assert policy["img-src"] == ["'self'", "data:", "https://img.example.com"]
     assert "https://img.example.com" not in policy["default-src"]
+
+
+def test_answer_image_hosts_setting_reaches_img_src_and_cannot_add_directives() -> None:
+    sources = answer_image_sources(["img.example.com", "evil.com; script-src *", "a b"])
+    assert sources == ["img.example.com"]
+    policy = _directives(content_security_policy(image_sources=sources))
+    assert policy["img-src"] == ["'self'", "data:", "img.example.com"]
+    assert policy["script-src"][:2] == ["'self'", "'unsafe-eval'"]
 
 
 def test_hsts_only_for_an_https_public_address() -> None:
