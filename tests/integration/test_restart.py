@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 from playwright.sync_api import expect
 
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
@@ -94,4 +95,99 @@ def test_a_restart_mid_write_leaves_an_interrupted_action_that_resumes(
     page.get_by_role("button", name="Resume").click()
     expect(page.locator("#action-status")).to_have_text("done", timeout=60_000)
     assert renamed(app_airtable, ids) == wanted
+    context.close()
+
+
+def injections_fired(app_airtable) -> int:
+    answer = httpx.get(f"{app_airtable.url}/_emulator/fail", timeout=5).json()
+    return sum(int(i["fired"]) for i in answer["failures"])
+
+
+def wait_until(condition, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def bulk_names(app_airtable, prefix: str) -> list[str]:
+    return [
+        str(r["fields"].get("Name", ""))
+        for r in app_airtable.state.records(BASE_PROJECTS_ID, "Items")
+        if str(r["fields"].get("Name", "")).startswith(prefix)
+    ]
+
+
+def propose_create(page, app_llm, names: list[str], question: str) -> None:
+    app_llm.queue(
+        ToolCall(
+            "create_records",
+            {"table": "Items", "records": [{"fields": {"Name": n}} for n in names]},
+        ),
+        Reply(content="Proposed."),
+        model="scripted",
+    )
+    box = page.get_by_role("textbox", name="Message")
+    box.fill(question)
+    box.press("Enter")
+    page.locator(".action-card").last.get_by_role("button", name="Review").click()
+    expect(page.locator(".review-row")).to_have_count(len(names), timeout=30_000)
+
+
+def test_a_crash_mid_create_after_another_create_still_resumes_to_exactly_200(
+    app_server, browser, mailbox, app_airtable, app_llm, unique_email
+) -> None:
+    """Issue 9 item 2: another create into the table a minute before the crash made the
+    in-flight check undecidable for good, and 40 of 200 records stayed stranded."""
+    app_airtable.reset()
+    app_llm.clear()
+    context = browser.new_context()
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    new_account(page, app_server.url, mailbox, unique_email)
+    onboard(page, app_tokens(app_airtable).full, "Emulator Projects")
+    # A colleague's create into the same table, seconds before.
+    propose_create(page, app_llm, [f"Other {n}" for n in range(10)], "Add ten others")
+    page.get_by_role("button", name="Confirm 10 records").click()
+    expect(page.locator("#action-status")).to_have_text("done", timeout=30_000)
+    page.get_by_role("button", name="Close").click()
+
+    wanted = [f"Bulk {n}" for n in range(200)]
+    propose_create(page, app_llm, wanted, "Add 200 rows")
+    # Batches 1-4 go through; batch 5 gets no answer (Airtable keeps failing it slowly).
+    app_airtable.inject_failure(
+        method="POST",
+        path_contains=f"/v0/{BASE_PROJECTS_ID}/",
+        after=4,
+        count=None,
+        status=503,
+        delay=2.0,
+    )
+    try:
+        page.get_by_label("Type the number of records to confirm").fill("200")
+        page.get_by_role("button", name="Confirm 200 records").click()
+        expect(page.locator("#action-progress")).to_contain_text("batch 4 of 20", timeout=30_000)
+        wait_until(lambda: injections_fired(app_airtable) >= 1)
+        app_server.kill()  # kill -9 while batch 5 is in flight
+        context.close()
+    finally:
+        app_airtable.clear_failures()
+        app_server.kill()
+        app_server.start()
+    assert len(bulk_names(app_airtable, "Bulk ")) == 40
+    time.sleep(HEARTBEAT_SECONDS + 1)  # the dead run's heartbeat and lease run out
+
+    context = browser.new_context()
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    sign_in(page, app_server.url, unique_email, PASSWORD)
+    page.wait_for_url("**/chat**")
+    page.goto(f"{app_server.url}/history")
+    row = page.locator(".history-row").first
+    expect(row).to_contain_text("interrupted")
+    row.get_by_role("button", name="Details").click()
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator("#action-status")).to_have_text("done", timeout=60_000)
+    assert sorted(bulk_names(app_airtable, "Bulk ")) == sorted(wanted)  # each exactly once
+    assert len(bulk_names(app_airtable, "Other ")) == 10
     context.close()
