@@ -62,6 +62,7 @@ from pyairtable_ui.actions.service import (
     plan_hash,
 )
 from pyairtable_ui.actions.steps import (
+    STILL_RUNNING,
     LeaseLostError,
     Progress,
     ProgressCallback,
@@ -76,6 +77,7 @@ from pyairtable_ui.actions.steps import (
     decide,
     dumps_key,
     finish,
+    held_elsewhere,
     is_live,
     known_record_ids,
     lease_is_free,
@@ -117,6 +119,18 @@ def _approved_plan(action: Action) -> dict[str, Any]:
             "Preview and approve it again."
         )
     return plan
+
+
+def _refuse_if_running_elsewhere(action: Action) -> None:
+    """Resume and roll back wait while another process holds the action's lease.
+
+    Raises:
+        ActionStateError: Another process is running it.
+    """
+    if held_elsewhere(action):
+        raise ActionStateError(
+            f"Action #{action.id} {STILL_RUNNING}; wait for it to finish, then reload."
+        )
 
 
 def execute_action(
@@ -229,6 +243,7 @@ def resume_action(
     """
     with session_factory() as session:
         action = get_action(session=session, user_id=user_id, action_id=action_id)
+        _refuse_if_running_elsewhere(action)
         if action.status not in UNFINISHED:
             raise ActionStateError(
                 f"Action #{action_id} is {action.status}; only failed or interrupted actions "
@@ -318,6 +333,7 @@ def rollback_action(
     """
     with session_factory() as session:
         action = get_action(session=session, user_id=user_id, action_id=action_id)
+        _refuse_if_running_elsewhere(action)
         if action.status not in UNFINISHED:
             raise ActionStateError(
                 f"Action #{action_id} is {action.status}; only failed or interrupted actions "
