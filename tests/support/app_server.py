@@ -15,6 +15,19 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# A replica shares its port with the first app on another loopback address; Reflex's
+# start-up check refuses a port bound on any address, so the replica skips that check.
+_SHARED_PORT_LAUNCHER = (
+    "import sys\n"
+    "from reflex.utils import processes\n"
+    "def keep_port(service_name, port, auto_increment):\n"
+    "    return port\n"
+    "processes.handle_port = keep_port\n"
+    "from reflex.reflex import cli\n"
+    "sys.argv[0] = 'reflex'\n"
+    "sys.exit(cli())\n"
+)
+
 
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
@@ -36,6 +49,7 @@ class RunningApp:
         port: int | None = None,
     ) -> None:
         self.host = host
+        self.shares_port = port is not None
         self.port = port or free_port()
         self.url = f"http://{host}:{self.port}"
         self.log_path = log_path
@@ -64,10 +78,11 @@ class RunningApp:
             capture_output=True,
         )
         reflex = shutil.which("reflex", path=env["PATH"]) or "reflex"
+        launcher = [sys.executable, "-c", _SHARED_PORT_LAUNCHER] if self.shares_port else [reflex]
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [
-                reflex,
+                *launcher,
                 "run",
                 "--env",
                 "prod",
