@@ -6,6 +6,7 @@ How an action moves (`Action.status`):
     FAILED | INTERRUPTED ─resume_action─▶ RUNNING ─▶ …          (forward: the batches not DONE)
     FAILED | INTERRUPTED ─rollback_action─▶ ROLLING_BACK ─▶ ROLLED_BACK | FAILED | INTERRUPTED
     RUNNING | ROLLING_BACK | UNDOING, no live worker ─mark_interrupted─▶ INTERRUPTED
+        (with replicas: only once its lease has run out, see `steps`)
 
 What an unfinished (FAILED or INTERRUPTED) action was doing is read from its
 steps (`steps.phase_of`): forward runs can be resumed or rolled back; an
@@ -16,7 +17,9 @@ Each APPLY step is one batch of at most 10 records; its `seq` is the batch's
 number in the approved plan, so a resumed run knows exactly which batches are
 DONE. A batch left PENDING (or FAILED without an answer) is checked against
 Airtable before anything is sent again (`steps.check_step`): nothing is ever
-applied twice.
+applied twice. When Airtable's records cannot settle it, the run stops and the
+candidate records are kept on the step (`undecided_batch`); the user's answer
+comes back as `decisions` to resume or roll back.
 
 Every function is blocking (Airtable is paced at 5 requests/s per base): run it
 in a worker thread, e.g. ``await client.run(execute_action, ...)``.
