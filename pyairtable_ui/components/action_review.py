@@ -179,11 +179,14 @@ def _question_panel() -> rx.Component:
             spacing="3",
             wrap="wrap",
         ),
-        rx.text(
-            "Roll back anyway puts back the batches that are known to be applied and "
-            "leaves the records above as they are.",
-            size="1",
-            color_scheme="gray",
+        rx.cond(
+            forward,
+            rx.text(
+                "Roll back anyway puts back the batches that are known to be applied and "
+                "leaves the records above as they are.",
+                size="1",
+                color_scheme="gray",
+            ),
         ),
         class_name="batch-question",
         spacing="2",
