@@ -435,7 +435,7 @@ def _rollback(
                 action.id,
                 ActionStatus.FAILED,
                 error=f"Roll back cannot tell whether a batch was applied: {unknown.reason} "
-                f"{UNDECIDED_HINT}",
+                + (UNDECIDED_HINT if unknown.candidates else "Check it in Airtable."),
             )
     steps = load_steps(session_factory, action.id)
     schema = schema_module.get_base_schema(client, action.base_id, force=True, cache=schema_cache)
@@ -744,8 +744,7 @@ class _ApplyRun:
                 if verdict.status == "unknown":
                     return self._finish(
                         ActionStatus.FAILED,
-                        error=f"Cannot tell whether the change was applied: {verdict.reason} "
-                        f"{UNDECIDED_HINT}",
+                        error=f"Cannot tell whether the change was applied: {verdict.reason}",
                     )
                 if verdict.status == "applied":
                     step.status = StepStatus.DONE.value
@@ -1076,10 +1075,14 @@ def undecided_batch(*, session: Session, user_id: int, action_id: int) -> Undeci
         return None
     steps = session.exec(
         select(ActionStep)
-        .where(ActionStep.action_id == action_id, col(ActionStep.candidates).is_not(None))
+        .where(
+            ActionStep.action_id == action_id,
+            col(ActionStep.kind).in_([StepKind.APPLY.value, StepKind.COMPENSATE.value]),
+            col(ActionStep.candidates).is_not(None),
+        )
         .order_by(col(ActionStep.kind), col(ActionStep.seq))
     ).all()
-    step = next((s for s in steps if outcome_unknown(s) and s.candidates is not None), None)
+    step = next((s for s in steps if outcome_unknown(s) and s.candidates), None)
     if step is None or step.id is None:
         return None
     sent = [

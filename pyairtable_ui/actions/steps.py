@@ -569,6 +569,8 @@ class StepWriter:
 
     def remember_candidates(self, step_id: int, candidates: list[dict[str, Any]]) -> None:
         """Keep the records an undecided step may have created, for the user to look at."""
+        if not candidates:
+            return
         with self.session_factory() as session:
             step = session.get(ActionStep, step_id)
             assert step is not None
