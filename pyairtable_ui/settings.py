@@ -88,8 +88,9 @@ class Settings(BaseSettings):
     action_heartbeat_seconds: int = Field(
         default=120,
         ge=1,
-        description="A running action whose last step is older than this is shown as "
-        "interrupted (its process stopped), with resume and roll back offered.",
+        description="A running action holds a lease this long (renewed every third of it "
+        "while it runs); one whose last step is older than this and whose lease ran out is "
+        "shown as interrupted (its process stopped), with resume and roll back offered.",
     )
     session_days: int = Field(default=14, ge=1)
     housekeeping_interval_seconds: float = Field(

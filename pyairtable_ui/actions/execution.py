@@ -6,6 +6,7 @@ How an action moves (`Action.status`):
     FAILED | INTERRUPTED ─resume_action─▶ RUNNING ─▶ …          (forward: the batches not DONE)
     FAILED | INTERRUPTED ─rollback_action─▶ ROLLING_BACK ─▶ ROLLED_BACK | FAILED | INTERRUPTED
     RUNNING | ROLLING_BACK | UNDOING, no live worker ─mark_interrupted─▶ INTERRUPTED
+        (with replicas: only once its lease has run out, see `steps`)
 
 What an unfinished (FAILED or INTERRUPTED) action was doing is read from its
 steps (`steps.phase_of`): forward runs can be resumed or rolled back; an
@@ -16,7 +17,9 @@ Each APPLY step is one batch of at most 10 records; its `seq` is the batch's
 number in the approved plan, so a resumed run knows exactly which batches are
 DONE. A batch left PENDING (or FAILED without an answer) is checked against
 Airtable before anything is sent again (`steps.check_step`): nothing is ever
-applied twice.
+applied twice. When Airtable's records cannot settle it, the run stops and the
+candidate records are kept on the step (`undecided_batch`); the user's answer
+comes back as `decisions` to resume or roll back.
 
 The records read just before a batch (its undo snapshot) are compared with the
 old values the user approved (`approval.changed_since_review`): a row someone
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -67,6 +71,8 @@ from pyairtable_ui.actions.service import (
     plan_hash,
 )
 from pyairtable_ui.actions.steps import (
+    STILL_RUNNING,
+    LeaseLostError,
     Progress,
     ProgressCallback,
     StepHook,
@@ -77,14 +83,19 @@ from pyairtable_ui.actions.steps import (
     batches_phrase,
     check_step,
     claim,
+    decide,
     dumps_key,
     finish,
+    held_elsewhere,
     is_live,
     known_record_ids,
+    lease_is_free,
+    lease_owner_id,
     live,
     load_steps,
     outcome_unknown,
     phase_of,
+    taken_record_ids,
     upsert_after,
 )
 from pyairtable_ui.airtable import schema as schema_module
@@ -96,6 +107,9 @@ logger = logging.getLogger(__name__)
 
 UNFINISHED = (ActionStatus.FAILED, ActionStatus.INTERRUPTED)
 WORKING = (ActionStatus.RUNNING, ActionStatus.ROLLING_BACK, ActionStatus.UNDOING)
+UNDECIDED_HINT = (
+    "Open the action to see the records in question, then choose whether it was applied."
+)
 
 
 def _approved_plan(action: Action) -> dict[str, Any]:
@@ -114,6 +128,18 @@ def _approved_plan(action: Action) -> dict[str, Any]:
             "Preview and approve it again."
         )
     return plan
+
+
+def _refuse_if_running_elsewhere(action: Action) -> None:
+    """Resume and roll back wait while another process holds the action's lease.
+
+    Raises:
+        ActionStateError: Another process is running it.
+    """
+    if held_elsewhere(action):
+        raise ActionStateError(
+            f"Action #{action.id} {STILL_RUNNING}; wait for it to finish, then reload."
+        )
 
 
 def execute_action(
@@ -178,6 +204,7 @@ def execute_action(
         on_progress=on_progress,
         step_hook=step_hook,
         resend_unknown=False,
+        decisions=None,
     ).run()
 
 
@@ -192,6 +219,7 @@ def resume_action(
     step_hook: StepHook | None = None,
     resend_unknown: bool = False,
     resolutions: dict[str, str] | None = None,
+    decisions: dict[int, str] | None = None,
 ) -> Action:
     """Carry on with a FAILED or INTERRUPTED action from where it stopped.
 
@@ -211,16 +239,20 @@ def resume_action(
             (records were created meanwhile that do not all match it); only after
             the user has checked the table.
         resolutions: For an interrupted undo: record id -> "overwrite" | "skip".
+        decisions: Step id -> "applied" | "not_applied": the user's answer for a
+            batch Airtable could not settle (see `undecided_batch`).
 
     Returns:
         The action as it ended.
 
     Raises:
         ActionNotFoundError: No such action for this user.
-        ActionStateError: It is not failed or interrupted, or was being rolled back.
+        ActionStateError: It is not failed or interrupted, was being rolled back, or
+            another process is running it.
     """
     with session_factory() as session:
         action = get_action(session=session, user_id=user_id, action_id=action_id)
+        _refuse_if_running_elsewhere(action)
         if action.status not in UNFINISHED:
             raise ActionStateError(
                 f"Action #{action_id} is {action.status}; only failed or interrupted actions "
@@ -265,6 +297,7 @@ def resume_action(
         on_progress=on_progress,
         step_hook=step_hook,
         resend_unknown=resend_unknown,
+        decisions=decisions,
     ).run()
 
 
@@ -278,6 +311,7 @@ def rollback_action(
     on_progress: ProgressCallback | None = None,
     step_hook: StepHook | None = None,
     resend_unknown: bool = False,
+    decisions: dict[int, str] | None = None,
 ) -> Action:
     """Put back the batches a FAILED or INTERRUPTED action applied, newest first.
 
@@ -296,6 +330,8 @@ def rollback_action(
         on_progress: Called as ``(done_batches, total_batches, records_written)``.
         step_hook: Test hook, see `steps.StepHook`.
         resend_unknown: See `resume_action`.
+        decisions: See `resume_action`; "not_applied" leaves an undecided batch's
+            records as they are ("roll back anyway").
 
     Returns:
         The action: ROLLED_BACK, or FAILED/INTERRUPTED when the rollback itself stopped.
@@ -306,6 +342,7 @@ def rollback_action(
     """
     with session_factory() as session:
         action = get_action(session=session, user_id=user_id, action_id=action_id)
+        _refuse_if_running_elsewhere(action)
         if action.status not in UNFINISHED:
             raise ActionStateError(
                 f"Action #{action_id} is {action.status}; only failed or interrupted actions "
@@ -323,7 +360,7 @@ def rollback_action(
     )
     logger.info("action rolling back id=%s", action_id)
     assert action.id is not None
-    with live(action.id):
+    with live(action.id, session_factory):
         try:
             return _rollback(
                 session_factory=session_factory,
@@ -333,7 +370,10 @@ def rollback_action(
                 on_progress=on_progress,
                 step_hook=step_hook,
                 resend_unknown=resend_unknown,
+                decisions=decisions,
             )
+        except LeaseLostError:
+            raise
         except ToolCancelled:
             return finish(
                 session_factory,
@@ -370,6 +410,7 @@ def _rollback(
     on_progress: ProgressCallback | None,
     step_hook: StepHook | None,
     resend_unknown: bool,
+    decisions: dict[int, str] | None,
 ) -> Action:
     assert action.id is not None
     apply_writer = StepWriter(
@@ -392,6 +433,7 @@ def _rollback(
             client=client,
             schema_cache=schema_cache,
             resend_unknown=resend_unknown,
+            decisions=decisions,
         )
         if unknown is not None:
             return finish(
@@ -399,7 +441,7 @@ def _rollback(
                 action.id,
                 ActionStatus.FAILED,
                 error=f"Roll back cannot tell whether a batch was applied: {unknown.reason} "
-                "Check the table in Airtable, then roll back again choosing to go ahead anyway.",
+                + (UNDECIDED_HINT if unknown.candidates else "Check it in Airtable."),
             )
     steps = load_steps(session_factory, action.id)
     schema = schema_module.get_base_schema(client, action.base_id, force=True, cache=schema_cache)
@@ -455,6 +497,7 @@ class _ApplyRun:
         on_progress: ProgressCallback | None,
         step_hook: StepHook | None,
         resend_unknown: bool,
+        decisions: dict[int, str] | None,
     ) -> None:
         assert action.id is not None
         self.session_factory = session_factory
@@ -466,6 +509,7 @@ class _ApplyRun:
         self.schema_cache = schema_cache
         self.on_progress = on_progress
         self.resend_unknown = resend_unknown
+        self.decisions = decisions
         self.writer = StepWriter(
             session_factory=session_factory,
             action_id=action.id,
@@ -485,13 +529,17 @@ class _ApplyRun:
     def run(self) -> Action:
         """Run to the end, a failure or Stop; record how it ended."""
         kind = self.plan.get("kind")
-        with live(self.action_id):
+        with live(self.action_id, self.session_factory):
             try:
                 if kind == "records":
                     return self._run_records()
                 if kind in ("schema", "comment"):
                     return self._run_single()
                 return self._finish(ActionStatus.FAILED, error=f"Unknown plan kind {kind!r}.")
+            except LeaseLostError:
+                # Another process runs it now: it records how it ends, not this one.
+                logger.warning("action run stopped, taken over id=%s", self.action_id)
+                raise
             except Exception as exc:
                 # A bug or a database failure: leave a true record, then let it surface.
                 logger.exception("action crashed id=%s", self.action_id)
@@ -535,8 +583,7 @@ class _ApplyRun:
                         return self._finish(
                             ActionStatus.FAILED,
                             error=f"Batch {index} of {total} may already have been applied: "
-                            f"{verdict.reason} Check the table in Airtable; then resume, "
-                            "choosing to send it again, or roll back.",
+                            f"{verdict.reason} {UNDECIDED_HINT}",
                         )
                     if verdict.remaining is not None:
                         request.body = {"records": verdict.remaining}
@@ -662,18 +709,24 @@ class _ApplyRun:
         """
         if not outcome_unknown(step):
             return Verdict("not_applied")
+        assert step.id is not None
         known = known_record_ids(load_steps(self.session_factory, self.action_id))
+        known |= taken_record_ids(self.session_factory, step)
         verdict = check_step(
             step, client=self.client, schema_cache=self.schema_cache, known_ids=known
         )
-        if verdict.status == "unknown" and self.resend_unknown:
-            return Verdict("not_applied")
+        verdict = decide(
+            verdict, step, decisions=self.decisions, resend_unknown=self.resend_unknown
+        )
+        if verdict.status == "unknown":
+            self.writer.remember_candidates(step.id, verdict.candidates)
         if verdict.status == "applied":
-            assert step.id is not None
             self.writer.update(
                 step.id,
                 StepStatus.DONE,
-                error="Found applied in Airtable after an interruption; not sent again.",
+                error="Marked applied as you chose after an interruption; not sent again."
+                if verdict.reason == "user"
+                else "Found applied in Airtable after an interruption; not sent again.",
                 after=verdict.after or None,
                 record_ids=verdict.record_ids or step.record_ids,
             )
@@ -940,20 +993,24 @@ def find_interrupted_actions(
     """Actions left running, rolling back or undoing with no worker left to finish them.
 
     At app start in a single process every such action is orphaned. With several
-    replicas, pass `older_than`: a live run bumps `updated_at` at every step, so
-    only runs silent for that long are taken (a batch waiting out a 30-second rate
-    limit penalty is not silent for minutes).
+    replicas, pass `older_than`: a live run bumps `updated_at` at every step and
+    keeps its lease renewed while a request is in flight, so only runs silent for
+    that long whose lease has expired are taken.
 
     Args:
         session: The database session.
-        older_than: Only actions not touched for this long.
+        older_than: Only actions not touched for this long and not leased by a live run.
 
     Returns:
         The actions, oldest first.
     """
     query = select(Action).where(col(Action.status).in_([s.value for s in WORKING]))
     if older_than is not None:
-        query = query.where(col(Action.updated_at) < utcnow() - older_than)
+        now = utcnow()
+        query = query.where(
+            col(Action.updated_at) < now - older_than,
+            lease_is_free(now=now, owner=lease_owner_id()),
+        )
     actions = session.exec(query.order_by(col(Action.updated_at))).all()
     return [a for a in actions if a.id is not None and not is_live(a.id)]
 
@@ -979,11 +1036,21 @@ def mark_interrupted(*, session: Session, older_than: timedelta | None = None) -
         )
         previous = action.status
         note, status = _interruption_note(action, steps)
-        # Conditional: a worker that finishes right now must not be overwritten.
+        # Conditional: a worker that finishes (or renews its lease) right now wins.
+        now = utcnow()
+        conditions = [col(Action.id) == action.id, col(Action.status) == previous]
+        if older_than is not None:
+            conditions.append(lease_is_free(now=now, owner=lease_owner_id()))
         result = session.exec(  # type: ignore[call-overload]
             sa.update(Action)
-            .where(col(Action.id) == action.id, col(Action.status) == previous)
-            .values(status=status.value, error=note, updated_at=utcnow())
+            .where(*conditions)
+            .values(
+                status=status.value,
+                error=note,
+                updated_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
         )
         if result.rowcount == 1:
             session.refresh(action)
@@ -1050,3 +1117,79 @@ def list_unfinished_actions(*, session: Session, user_id: int) -> list[Action]:
             .order_by(col(Action.updated_at).desc())
         ).all()
     )
+
+
+# --- a batch Airtable cannot settle: the user decides ------------------------------------
+
+
+@dataclass
+class UndecidedBatch:
+    """A batch whose outcome neither the log nor Airtable can tell, shown to its owner.
+
+    Attributes:
+        step_id: The step the decision is about (passed back in `decisions`).
+        seq: Its number (the batch number for forward runs).
+        kind: ``apply`` or ``compensate``.
+        sent: What it asked for, one line per record.
+        candidates: Records created since it was sent that may be its own:
+            ``{"id", "created", "values", "likely"}``.
+    """
+
+    step_id: int
+    seq: int
+    kind: str
+    sent: list[str]
+    candidates: list[dict[str, Any]]
+
+
+def _values_line(fields: dict[str, Any], limit: int = 4) -> str:
+    parts = [f"{name}: {value}" for name, value in list(fields.items())[:limit]]
+    text = ", ".join(parts) if parts else "(no values)"
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+def undecided_batch(*, session: Session, user_id: int, action_id: int) -> UndecidedBatch | None:
+    """The user's unfinished action's batch that awaits their decision, if one does.
+
+    Args:
+        session: The database session.
+        user_id: The user (another user's action is not found).
+        action_id: The action.
+
+    Returns:
+        The batch with its candidate records, or None when nothing awaits a decision.
+
+    Raises:
+        ActionNotFoundError: No such action for this user.
+    """
+    action = get_action(session=session, user_id=user_id, action_id=action_id)
+    if action.status not in UNFINISHED:
+        return None
+    steps = session.exec(
+        select(ActionStep)
+        .where(
+            ActionStep.action_id == action_id,
+            col(ActionStep.kind).in_([StepKind.APPLY.value, StepKind.COMPENSATE.value]),
+            col(ActionStep.candidates).is_not(None),
+        )
+        .order_by(col(ActionStep.kind), col(ActionStep.seq))
+    ).all()
+    step = next((s for s in steps if outcome_unknown(s) and s.candidates), None)
+    if step is None or step.id is None:
+        return None
+    sent = [
+        _values_line(r.get("fields") or {})
+        for r in (step.request_body or {}).get("records") or []
+        if isinstance(r, dict)
+    ]
+    candidates = [
+        {
+            "id": str(c.get("id") or ""),
+            "created": str(c.get("createdTime") or ""),
+            "values": _values_line(c.get("fields") or {}),
+            "likely": bool(c.get("likely")),
+        }
+        for c in step.candidates or []
+        if isinstance(c, dict)
+    ]
+    return UndecidedBatch(step.id, step.seq, step.kind, sent, candidates)

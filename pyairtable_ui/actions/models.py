@@ -102,6 +102,10 @@ class Action(SQLModel, table=True):
     confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     undone_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The process running it and until when (renewed while it runs): another process
+    # never recovers, resumes or rolls back an action whose lease is still live.
+    lease_owner: str | None = Field(default=None, max_length=120)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ActionStep(SQLModel, table=True):
@@ -123,5 +127,8 @@ class ActionStep(SQLModel, table=True):
     after: list[dict[str, Any]] | None = Field(default=None, sa_column=json_column())
     record_ids: list[str] = Field(default_factory=list, sa_column=json_column(nullable=False))
     error: str | None = Field(default=None, sa_type=sa.Text)
+    # Records that may be this step's when Airtable cannot tell whether it was applied:
+    # shown to the user, who decides.
+    candidates: list[dict[str, Any]] | None = Field(default=None, sa_column=json_column())
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -53,9 +53,11 @@ from pyairtable_ui.actions.steps import (
     Verdict,
     api_parts,
     check_step,
+    decide,
     known_record_ids,
     load_steps,
     outcome_unknown,
+    taken_record_ids,
 )
 from pyairtable_ui.airtable import schema as schema_module
 from pyairtable_ui.airtable.client import AirtableClient
@@ -784,40 +786,50 @@ def resolve_unfinished(
     client: AirtableClient,
     schema_cache: schema_module.SchemaCache | None,
     resend_unknown: bool,
+    decisions: dict[int, str] | None = None,
 ) -> Verdict | None:
     """Settle steps of `kind` whose outcome was never recorded, by asking Airtable.
 
     PENDING steps (a crash between sending and recording) and FAILED ones that got
     no answer are checked: applied ones become DONE, others SKIPPED (PENDING) or
-    stay FAILED, and are planned again.
+    stay FAILED, and are planned again. A step Airtable cannot settle is settled
+    by the user's decision for it (`steps.decide`), if there is one.
 
     Returns:
-        The first verdict that stays unknown (the run must stop), else None.
+        The first verdict that stays unknown (the run must stop; its candidates
+        are kept on the step for the user), else None.
     """
     for step in steps:
         if step.kind != kind:
             continue
         if not outcome_unknown(step):
             continue
-        verdict = check_step(
-            step, client=client, schema_cache=schema_cache, known_ids=known_record_ids(steps)
-        )
-        if verdict.status == "unknown" and not resend_unknown:
-            return verdict
+        known = known_record_ids(steps) | taken_record_ids(writer.session_factory, step)
+        verdict = check_step(step, client=client, schema_cache=schema_cache, known_ids=known)
+        verdict = decide(verdict, step, decisions=decisions, resend_unknown=resend_unknown)
         assert step.id is not None
+        if verdict.status == "unknown":
+            writer.remember_candidates(step.id, verdict.candidates)
+            return verdict
+        by_user = verdict.reason == "user"
         if verdict.status == "applied":
             writer.update(
                 step.id,
                 StepStatus.DONE,
-                error="Found applied in Airtable after an interruption; not sent again.",
+                error="Marked applied as you chose after an interruption; not sent again."
+                if by_user
+                else "Found applied in Airtable after an interruption; not sent again.",
                 after=verdict.after or None,
                 record_ids=verdict.record_ids or step.record_ids,
             )
-        elif step.status == StepStatus.PENDING:
+        elif step.status == StepStatus.PENDING or by_user:
             writer.update(
                 step.id,
                 StepStatus.SKIPPED,
-                error="Not applied (checked in Airtable after an interruption); planned again.",
+                error="Left out as you chose: it may have been applied; its records were "
+                "left as they are."
+                if by_user
+                else "Not applied (checked in Airtable after an interruption); planned again.",
             )
     return None
 

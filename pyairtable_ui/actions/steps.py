@@ -14,17 +14,28 @@ Airtable whether it was applied, so nothing is ever sent twice.
 
 `LIVE_ACTIONS` holds the ids this process is running, so restart recovery in a
 process that is still working never marks its own runs as interrupted.
+
+Across processes (several workers, replicas) a run holds a **lease** on its action:
+`claim` takes it (`Action.lease_owner`, `lease_expires_at`), a thread renews it
+every third of `ACTION_HEARTBEAT_SECONDS` while the run lives (an Airtable request
+may take longer than the heartbeat), and `finish` gives it back. Recovery, resume
+and roll back leave an action alone while another process's lease is live; a run
+whose lease was taken over (it expired: the process stalled) stops before sending
+its next batch (`LeaseLostError`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -43,6 +54,7 @@ from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.errors import AirtableError, AirtableNotFoundError, ToolCancelled
 from pyairtable_ui.db import utcnow
 from pyairtable_ui.observability import ACTIONS
+from pyairtable_ui.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -63,15 +75,108 @@ UNKNOWN_OUTCOME = "Outcome unknown: "
 _live_lock = threading.Lock()
 LIVE_ACTIONS: set[int] = set()
 
+WORKING_STATUSES = (ActionStatus.RUNNING, ActionStatus.ROLLING_BACK, ActionStatus.UNDOING)
+STILL_RUNNING = "is still running in another process"
+
+
+class LeaseLostError(ActionStateError):
+    """Another process took this run over (its lease had expired); it stopped cleanly."""
+
+
+_owner_lock = threading.Lock()
+_owner: tuple[int, str] | None = None
+
+
+def lease_owner_id() -> str:
+    """Who this process is, as written in `Action.lease_owner` (one per process, even forked)."""
+    global _owner
+    with _owner_lock:
+        pid = os.getpid()
+        if _owner is None or _owner[0] != pid:
+            _owner = (pid, f"{socket.gethostname()[:60]}/{pid}/{uuid.uuid4().hex[:12]}")
+        return _owner[1]
+
+
+def lease_duration() -> timedelta:
+    """How long a lease lasts without renewal: the heartbeat (ACTION_HEARTBEAT_SECONDS)."""
+    return timedelta(seconds=get_settings().action_heartbeat_seconds)
+
+
+def lease_is_free(*, now: datetime, owner: str) -> sa.ColumnElement[bool]:
+    """SQL: nobody else holds a live lease on the action (none, expired, or `owner`'s)."""
+    return sa.or_(
+        col(Action.lease_owner).is_(None),
+        col(Action.lease_owner) == owner,
+        col(Action.lease_expires_at).is_(None),
+        col(Action.lease_expires_at) < now,
+    )
+
+
+def held_elsewhere(action: Action, *, now: datetime | None = None) -> bool:
+    """Whether another process holds a live lease on `action` (it is running there)."""
+    expires = action.lease_expires_at
+    return (
+        action.lease_owner is not None
+        and action.lease_owner != lease_owner_id()
+        and expires is not None
+        and expires >= (now or utcnow())
+    )
+
+
+def renew_lease(session_factory: SessionFactory, action_id: int) -> bool:
+    """Push this process's lease on a running action forward; False when it is not ours now."""
+    now = utcnow()
+    with session_factory() as session:
+        result = session.exec(  # type: ignore[call-overload]
+            sa.update(Action)
+            .where(
+                col(Action.id) == action_id,
+                col(Action.lease_owner) == lease_owner_id(),
+                col(Action.status).in_([s.value for s in WORKING_STATUSES]),
+            )
+            .values(lease_expires_at=now + lease_duration())
+        )
+        return bool(result.rowcount == 1)
+
+
+def _keep_lease(session_factory: SessionFactory, action_id: int, stop: threading.Event) -> None:
+    # A third of the lease: two renewals may fail (a busy database) before it lapses.
+    interval = max(0.1, lease_duration().total_seconds() / 3)
+    while not stop.wait(interval):
+        try:
+            if not renew_lease(session_factory, action_id):
+                logger.warning("action lease not renewed id=%s (finished or taken over)", action_id)
+                return
+        except Exception:
+            logger.exception("action lease renewal failed id=%s; trying again", action_id)
+
 
 @contextmanager
-def live(action_id: int) -> Iterator[None]:
-    """Mark `action_id` as being run by this process for the duration of the block."""
+def live(action_id: int, session_factory: SessionFactory | None = None) -> Iterator[None]:
+    """Mark `action_id` as being run by this process for the duration of the block.
+
+    With `session_factory`, the action's lease (taken by `claim`) is also renewed
+    by a background thread until the block ends, so a request in flight longer
+    than the heartbeat does not let another process take the action over.
+    """
     with _live_lock:
         LIVE_ACTIONS.add(action_id)
+    stop = threading.Event()
+    keeper = None
+    if session_factory is not None:
+        keeper = threading.Thread(
+            target=_keep_lease,
+            args=(session_factory, action_id, stop),
+            name=f"action-lease-{action_id}",
+            daemon=True,
+        )
+        keeper.start()
     try:
         yield
     finally:
+        stop.set()
+        if keeper is not None:
+            keeper.join(timeout=5)
         with _live_lock:
             LIVE_ACTIONS.discard(action_id)
 
@@ -96,10 +201,15 @@ def claim(
     """Move the action to `to_status` if it is in one of `from_statuses`, atomically.
 
     Of two clicks (or two replicas), exactly one wins; the other gets an error.
+    The winner takes the action's lease (see the module docstring); an action
+    whose lease another process still holds is never taken.
 
     Raises:
-        ActionStateError: It was not in one of `from_statuses` (any more).
+        ActionStateError: It was not in one of `from_statuses` (any more), or
+            another process is running it.
     """
+    now = utcnow()
+    owner = lease_owner_id()
     with session_factory() as session:
         result = session.exec(  # type: ignore[call-overload]
             sa.update(Action)
@@ -107,14 +217,26 @@ def claim(
                 col(Action.id) == action_id,
                 col(Action.user_id) == user_id,
                 col(Action.status).in_([s.value for s in from_statuses]),
+                lease_is_free(now=now, owner=owner),
             )
-            .values(status=to_status.value, updated_at=utcnow())
+            .values(
+                status=to_status.value,
+                updated_at=now,
+                lease_owner=owner,
+                lease_expires_at=now + lease_duration(),
+            )
         )
-        if result.rowcount != 1:
-            raise ActionStateError(
-                f"Action #{action_id} is already being worked on or has finished; "
-                "reload to see where it stands."
-            )
+        if result.rowcount == 1:
+            return
+        current = session.get(Action, action_id)
+    if current is not None and held_elsewhere(current, now=now):
+        raise ActionStateError(
+            f"Action #{action_id} {STILL_RUNNING}; wait for it to finish, then reload."
+        )
+    raise ActionStateError(
+        f"Action #{action_id} is already being worked on or has finished; "
+        "reload to see where it stands."
+    )
 
 
 def finish(
@@ -127,11 +249,19 @@ def finish(
     undo_note: str | None = None,
     undone: bool = False,
 ) -> Action:
-    """Record how a run ended and return the action as stored."""
+    """Record how a run ended, give the lease back and return the action as stored.
+
+    Raises:
+        LeaseLostError: Another process took the action over; nothing was recorded.
+    """
     with session_factory() as session:
         action = session.get(Action, action_id)
         assert action is not None
+        if action.lease_owner not in (None, lease_owner_id()):
+            raise LeaseLostError(_taken_over(action_id))
         now = utcnow()
+        action.lease_owner = None
+        action.lease_expires_at = None
         action.status = status.value
         action.error = error
         action.finished_at = now
@@ -147,6 +277,13 @@ def finish(
     ACTIONS.labels(tool=action.tool_name, status=status.value).inc()
     logger.info("action finished id=%s status=%s", action_id, status.value)
     return action
+
+
+def _taken_over(action_id: int) -> str:
+    return (
+        f"Action #{action_id} was taken over by another process while this one was "
+        "stalled; this run stopped before sending anything more. Reload to see where it stands."
+    )
 
 
 def load_steps(session_factory: SessionFactory, action_id: int) -> list[ActionStep]:
@@ -396,6 +533,7 @@ class StepWriter:
                 step.record_ids = request.record_ids
                 step.started_at = now
                 step.finished_at = None
+                step.candidates = None
             else:
                 step = ActionStep(
                     action_id=self.action_id,
@@ -409,14 +547,35 @@ class StepWriter:
                     record_ids=request.record_ids,
                     started_at=now,
                 )
-            session.add(step)
-            # The heartbeat: recovery on another replica leaves a recently touched run alone.
-            session.exec(  # type: ignore[call-overload]
-                sa.update(Action).where(col(Action.id) == self.action_id).values(updated_at=now)
+            # The heartbeat, and proof the run still holds its lease: a run another
+            # process took over stops here, before its next batch is sent.
+            held = session.exec(  # type: ignore[call-overload]
+                sa.update(Action)
+                .where(
+                    col(Action.id) == self.action_id,
+                    sa.or_(
+                        col(Action.lease_owner).is_(None),
+                        col(Action.lease_owner) == lease_owner_id(),
+                    ),
+                )
+                .values(updated_at=now)
             )
+            if held.rowcount != 1:
+                raise LeaseLostError(_taken_over(self.action_id))
+            session.add(step)
             session.flush()
             assert step.id is not None
             return step.id, step.seq
+
+    def remember_candidates(self, step_id: int, candidates: list[dict[str, Any]]) -> None:
+        """Keep the records an undecided step may have created, for the user to look at."""
+        if not candidates:
+            return
+        with self.session_factory() as session:
+            step = session.get(ActionStep, step_id)
+            assert step is not None
+            step.candidates = candidates
+            session.add(step)
 
     def update(
         self,
@@ -456,6 +615,8 @@ class Verdict:
         record_ids: Their ids.
         remaining: For deletes: the ids still present (only those are sent again).
         reason: Why the outcome is unknown, for the user.
+        candidates: When unknown: the records that may be the step's (matching ones
+            first), for the user to look at before deciding.
     """
 
     status: Literal["applied", "not_applied", "unknown"]
@@ -463,6 +624,7 @@ class Verdict:
     record_ids: list[str] = field(default_factory=list)
     remaining: list[str] | None = None
     reason: str = ""
+    candidates: list[dict[str, Any]] = field(default_factory=list)
 
 
 def api_parts(path: str) -> list[str]:
@@ -486,6 +648,31 @@ def known_record_ids(steps: list[ActionStep]) -> set[str]:
             known.update(step.record_ids or [])
             known.update(str(r.get("id")) for r in step.after or [] if isinstance(r, dict))
     return known
+
+
+def taken_record_ids(session_factory: SessionFactory, step: ActionStep) -> set[str]:
+    """Records already accounted for around `step`: created or touched by any action's
+    recorded steps in the same table (this action's other batches, another action's
+    create a minute earlier), so a create check never takes them for this step's.
+
+    Args:
+        session_factory: Opens sessions.
+        step: The step being checked.
+
+    Returns:
+        Record ids.
+    """
+    since = (step.started_at or utcnow()) - timedelta(hours=1)
+    with session_factory() as session:
+        rows = session.exec(
+            select(ActionStep).where(
+                ActionStep.path == step.path,
+                ActionStep.status == StepStatus.DONE.value,
+                col(ActionStep.started_at) >= since,
+                col(ActionStep.id) != step.id,
+            )
+        ).all()
+        return known_record_ids(list(rows))
 
 
 def check_step(
@@ -561,6 +748,9 @@ def _table_schema(
     return schema.table_by_id(table_id)
 
 
+MAX_CANDIDATES = 50
+
+
 def _check_create(
     client: AirtableClient,
     base_id: str,
@@ -574,26 +764,70 @@ def _check_create(
     created = [
         r for r in read_created_since(client, base_id, table_id, started) if r["id"] not in known
     ]
+    return match_created(records, created, table)
+
+
+def match_created(
+    sent: list[dict[str, Any]],
+    created: list[dict[str, Any]],
+    table: schema_module.TableSchema | None = None,
+) -> Verdict:
+    """Whether a create request was applied, judged by the records created since it was sent.
+
+    Airtable applies a batch whole or not at all, so the batch's records are
+    looked for by their field values among `created` (records no other step
+    accounts for):
+
+    - every record of the batch has its own match: applied;
+    - none has, and no group of records created together (one request, one
+      ``createdTime``) has the batch's size: not applied (those are someone else's);
+    - otherwise (some match; or a group that could be the batch edited since):
+      unknown, with the candidates for the user to look at.
+
+    Args:
+        sent: The records of the request (``{"fields": ...}``).
+        created: Records created in the table since shortly before it was sent.
+        table: The table's schema (what can be compared).
+
+    Returns:
+        The verdict.
+    """
     if not created:
         return Verdict("not_applied")
     unused = list(created)
     matched: list[dict[str, Any]] = []
-    for record in records:
+    for record in sent:
         found = next(
             (c for c in unused if fields_match(record.get("fields") or {}, c["fields"], table)),
             None,
         )
-        if found is None:
-            break
-        unused.remove(found)
-        matched.append(found)
-    if len(matched) == len(records):
+        if found is not None:
+            unused.remove(found)
+            matched.append(found)
+    if len(matched) == len(sent):
         return Verdict("applied", after=matched, record_ids=[str(r["id"]) for r in matched])
-    return Verdict(
-        "unknown",
-        reason=f"{len(created)} records were created in the table since it was sent, "
-        "but they do not all match it.",
-    )
+    together: dict[str, int] = {}
+    for record in created:
+        moment = str(record.get("createdTime", ""))
+        together[moment] = together.get(moment, 0) + 1
+    if not matched and len(sent) not in together.values():
+        return Verdict("not_applied")
+    size_n = {m for m, n in together.items() if n == len(sent)}
+    candidates = [{**r, "likely": True} for r in matched] + [
+        {**r, "likely": not matched and str(r.get("createdTime", "")) in size_n} for r in unused
+    ]
+    candidates = candidates[:MAX_CANDIDATES]
+    if matched:
+        reason = (
+            f"{len(matched)} of its {len(sent)} records match records created in the table "
+            "since it was sent, but not all of them do."
+        )
+    else:
+        reason = (
+            f"{len(sent)} records were created together in the table since it was sent; "
+            "their values differ from it, but they may be its records edited since."
+        )
+    return Verdict("unknown", reason=reason, candidates=candidates)
 
 
 def _check_schema_step(
@@ -666,6 +900,50 @@ def _all_comments(
         if not offset:
             return comments
         params = {"pageSize": 100, "offset": offset}
+
+
+Decision = Literal["applied", "not_applied"]
+DECISIONS: tuple[Decision, ...] = ("applied", "not_applied")
+
+
+def decide(
+    verdict: Verdict,
+    step: ActionStep,
+    *,
+    decisions: dict[int, str] | None,
+    resend_unknown: bool = False,
+) -> Verdict:
+    """An unknown verdict settled by what the user chose for that step, if they chose.
+
+    Airtable is always asked first: a decision only counts while the outcome is
+    still unknown. "applied" takes the likely candidates as the step's records
+    (so undo and roll back find them); "not_applied" lets the batch be sent again
+    (resume) or left out (roll back).
+
+    Args:
+        verdict: What Airtable's records say.
+        step: The step.
+        decisions: Step id -> "applied" | "not_applied", from the user.
+        resend_unknown: Treat every unknown step as not applied.
+
+    Returns:
+        The verdict to act on.
+    """
+    if verdict.status != "unknown":
+        return verdict
+    choice = (decisions or {}).get(step.id or 0) or ("not_applied" if resend_unknown else None)
+    if choice == "applied":
+        likely = [
+            {k: v for k, v in c.items() if k != "likely"}
+            for c in verdict.candidates
+            if c.get("likely")
+        ]
+        return Verdict(
+            "applied", after=likely, record_ids=[str(r.get("id")) for r in likely], reason="user"
+        )
+    if choice == "not_applied":
+        return Verdict("not_applied", reason="user")
+    return verdict
 
 
 def mark_checked(

@@ -51,6 +51,7 @@ from pyairtable_ui.actions.service import (
     propose_action,
 )
 from pyairtable_ui.actions.steps import (
+    LeaseLostError,
     ProgressCallback,
     StepHook,
     StepWriter,
@@ -501,7 +502,7 @@ def undo_action(
         kind=StepKind.UNDO,
         step_hook=step_hook,
     )
-    with live(action_id):
+    with live(action_id, session_factory):
         try:
             return _undo(
                 action,
@@ -530,7 +531,7 @@ def undo_action(
                 f"Undo could not read Airtable: {exc.message_for_user}",
                 status=ActionStatus.FAILED,
             )
-        except UndoConflictError:
+        except (UndoConflictError, LeaseLostError):
             raise
         except Exception as exc:
             logger.exception("undo crashed id=%s", action_id)
@@ -623,7 +624,13 @@ def _back_to(
         session.exec(  # type: ignore[call-overload]
             sa.update(Action)
             .where(col(Action.id) == action_id, col(Action.status) == ActionStatus.UNDOING.value)
-            .values(status=status.value, error=error, updated_at=utcnow())
+            .values(
+                status=status.value,
+                error=error,
+                updated_at=utcnow(),
+                lease_owner=None,
+                lease_expires_at=None,
+            )
         )
 
 

@@ -165,6 +165,89 @@ def _changed_since_review(also: Any = None) -> rx.Component:
     )
 
 
+def _candidate_row(row: Any) -> rx.Component:
+    return rx.hstack(
+        rx.cond(
+            row["likely"],
+            rx.badge("matches the batch", size="1", color_scheme="orange"),
+            rx.badge("other", size="1", color_scheme="gray"),
+        ),
+        rx.text(row["record_id"], size="1", font_family="monospace"),
+        rx.text(row["created"], size="1", color_scheme="gray"),
+        rx.text(row["values"], size="1"),
+        class_name="candidate-row",
+        wrap="wrap",
+        width="100%",
+        padding_y="4px",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+    )
+
+
+def _question_panel() -> rx.Component:
+    """A batch Airtable cannot settle: the records in question and the user's choices."""
+    forward = ActionsState.question_kind == "apply"
+    return rx.vstack(
+        rx.heading("Was this batch applied?", size="3"),
+        rx.text(
+            "The server stopped without recording Airtable's answer, and the records "
+            "created in the table since do not settle it. Compare them with the batch, "
+            "in Airtable if needed, then choose.",
+            size="2",
+        ),
+        rx.text("The batch was to create:", size="1", weight="medium"),
+        rx.box(
+            rx.foreach(ActionsState.question_sent, lambda line: rx.text(line, size="1")),
+            max_height="20vh",
+            overflow_y="auto",
+            width="100%",
+        ),
+        rx.text("Records created in the table since it was sent:", size="1", weight="medium"),
+        rx.box(
+            rx.foreach(ActionsState.question_rows, _candidate_row),
+            max_height="25vh",
+            overflow_y="auto",
+            width="100%",
+        ),
+        rx.hstack(
+            rx.cond(
+                forward,
+                rx.button(
+                    "It was applied: don't send it again",
+                    on_click=ActionsState.answer_question("applied"),
+                ),
+            ),
+            rx.cond(
+                forward,
+                rx.button(
+                    "It was not applied: send it again",
+                    variant="soft",
+                    on_click=ActionsState.answer_question("send_again"),
+                ),
+            ),
+            rx.button(
+                "Roll back anyway",
+                color_scheme="red",
+                variant="soft",
+                on_click=ActionsState.answer_question("rollback_anyway"),
+            ),
+            spacing="3",
+            wrap="wrap",
+        ),
+        rx.cond(
+            forward,
+            rx.text(
+                "Roll back anyway puts back the batches that are known to be applied and "
+                "leaves the records above as they are.",
+                size="1",
+                color_scheme="gray",
+            ),
+        ),
+        class_name="batch-question",
+        spacing="2",
+        width="100%",
+    )
+
+
 def _pending_panel() -> rx.Component:
     return rx.vstack(
         rx.text(ActionsState.counts, size="2", color_scheme="gray"),
@@ -289,7 +372,11 @@ def action_controls(*, on_review_again: Any = None) -> rx.Component:
         ),
         rx.cond(ActionsState.changed_rows.length() > 0, _changed_since_review(on_review_again)),
         rx.cond(
-            ActionsState.recoverable & ~ActionsState.working,
+            ActionsState.recoverable & ~ActionsState.working & (ActionsState.question_step != 0),
+            _question_panel(),
+        ),
+        rx.cond(
+            ActionsState.recoverable & ~ActionsState.working & (ActionsState.question_step == 0),
             rx.hstack(
                 rx.button(
                     "Roll back", color_scheme="red", variant="soft", on_click=ActionsState.rollback

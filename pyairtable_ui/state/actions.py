@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 
 import reflex as rx
 
-from pyairtable_ui.actions import approval, execution, undo
+from pyairtable_ui.actions import approval, execution, steps, undo
 from pyairtable_ui.actions import service as actions_service
 from pyairtable_ui.actions.models import Action, ActionStatus, UndoStatus
 from pyairtable_ui.actions.preview import ActionPreview, build_preview
@@ -34,6 +34,13 @@ logger = logging.getLogger(__name__)
 
 PENDING = {ActionStatus.PROPOSED.value, ActionStatus.PREVIEWED.value}
 RECOVERABLE = {ActionStatus.FAILED.value, ActionStatus.INTERRUPTED.value}
+WORKING = {s.value for s in execution.WORKING}
+# What the user may choose for a batch whose outcome is unknown -> (run, decision).
+QUESTION_CHOICES = {
+    "applied": ("resume", "applied"),
+    "send_again": ("resume", "not_applied"),
+    "rollback_anyway": ("rollback", "not_applied"),
+}
 # What the user may read as an error from any of these layers.
 USER_ERRORS = (
     actions_service.ActionError,
@@ -76,6 +83,15 @@ class ChangedItem(TypedDict):
     record_id: str
     cells: list[str]
     note: str
+
+
+class CandidateRow(TypedDict):
+    """A record that may have been created by a batch whose outcome is unknown."""
+
+    record_id: str
+    created: str
+    values: str
+    likely: bool
 
 
 class UndoItem(TypedDict):
@@ -136,6 +152,17 @@ def recover_stale_actions() -> None:
     older_than = timedelta(seconds=get_settings().action_heartbeat_seconds)
     with session_scope() as db:
         execution.mark_interrupted(session=db, older_than=older_than)
+
+
+def read_question(user_id: int, action_id: int) -> execution.UndecidedBatch | None:
+    """The batch of the user's action that awaits their decision, if any (blocking)."""
+    with session_scope() as db:
+        return execution.undecided_batch(session=db, user_id=user_id, action_id=action_id)
+
+
+def running_elsewhere(action: Action) -> bool:
+    """Whether another process is running the action right now (it holds its lease)."""
+    return action.status in WORKING and steps.held_elsewhere(action)
 
 
 def _client_for(user_id: int) -> AirtableClient:
@@ -230,6 +257,12 @@ class ActionsState(rx.State):
     typed_always: bool = False
     threshold: int = 20
 
+    # A batch Airtable cannot settle: its candidate records and the user's choices.
+    question_step: int = 0
+    question_kind: str = ""
+    question_sent: list[str] = []
+    question_rows: list[CandidateRow] = []
+
     undo_mode: bool = False
     undo_possible: bool = True
     undo_message: str = ""
@@ -300,18 +333,21 @@ class ActionsState(rx.State):
         if user_id is None:
             return
 
-        def _read() -> Action:
+        def _read() -> tuple[Action, execution.UndecidedBatch | None]:
             with session_scope() as db:
-                return actions_service.get_action(session=db, user_id=user_id, action_id=action_id)
+                action = actions_service.get_action(
+                    session=db, user_id=user_id, action_id=action_id
+                )
+            return action, read_question(user_id, action_id)
 
         try:
-            action = await asyncio.to_thread(_read)
+            action, question = await asyncio.to_thread(_read)
         except actions_service.ActionError as exc:
             self.error = exc.message
             return
-        self._show(action)
+        self._show(action, question)
 
-    def _show(self, action: Action) -> None:
+    def _show(self, action: Action, question: execution.UndecidedBatch | None = None) -> None:
         self.action_id = action.id or 0
         self.title = f"#{action.id} {action.summary or action.tool_name}"
         self.status = action.status
@@ -322,6 +358,20 @@ class ActionsState(rx.State):
         self.progress = ""
         self.stale = False
         self.changed_rows = changed_items(action)
+        if running_elsewhere(action):
+            self.notice = (
+                f"Action #{action.id} {steps.STILL_RUNNING}: resume and roll back wait "
+                "until it stops. Reload to see where it stands."
+            )
+        self.question_step = question.step_id if question else 0
+        self.question_kind = question.kind if question else ""
+        self.question_sent = question.sent if question else []
+        self.question_rows = [
+            CandidateRow(
+                record_id=c["id"], created=c["created"], values=c["values"], likely=c["likely"]
+            )
+            for c in (question.candidates if question else [])
+        ]
 
     @rx.event(background=True)
     async def review(self, action_id: int):
@@ -339,14 +389,14 @@ class ActionsState(rx.State):
             self.stale = False
             self.rows, self.warnings, self.notes, self.counts = [], [], [], ""
 
-        def _read() -> tuple[Action, ActionPreview | None]:
+        def _read() -> tuple[Action, ActionPreview | None, execution.UndecidedBatch | None]:
             recover_stale_actions()
             with session_scope() as db:
                 action = actions_service.get_action(
                     session=db, user_id=user_id, action_id=action_id
                 )
             if action.status not in PENDING:
-                return action, None
+                return action, None, read_question(user_id, action_id)
             preview = build_preview(
                 session_factory=session_scope,
                 user_id=user_id,
@@ -357,17 +407,17 @@ class ActionsState(rx.State):
                 action = actions_service.get_action(
                     session=db, user_id=user_id, action_id=action_id
                 )
-            return action, preview
+            return action, preview, None
 
         try:
-            action, preview = await asyncio.to_thread(_read)
+            action, preview, question = await asyncio.to_thread(_read)
         except USER_ERRORS as exc:
             async with self:
                 self.error = error_text(exc)
                 self.working = False
             return
         async with self:
-            self._show(action)
+            self._show(action, question)
             if preview is not None:
                 self.rows = _review_rows(preview)
                 self.warnings = [w["message"] for w in preview["warnings"]]
@@ -434,8 +484,9 @@ class ActionsState(rx.State):
                 await self._reload_after_error(user_id)
                 self.stale = isinstance(exc, approval.StalePreviewError)
             return
+        question = await asyncio.to_thread(read_question, user_id, action.id or 0)
         async with self:
-            self._show(action)
+            self._show(action, question)
             self.notice = {
                 ActionStatus.DONE.value: "Done.",
                 ActionStatus.ROLLED_BACK.value: "Rolled back: the base is as it was before.",
@@ -452,18 +503,21 @@ class ActionsState(rx.State):
             await self._refresh_items(user_id)
 
     async def _reload_after_error(self, user_id: int) -> None:
-        def _read() -> Action:
+        action_id = self.action_id
+
+        def _read() -> tuple[Action, execution.UndecidedBatch | None]:
             with session_scope() as db:
-                return actions_service.get_action(
-                    session=db, user_id=user_id, action_id=self.action_id
+                action = actions_service.get_action(
+                    session=db, user_id=user_id, action_id=action_id
                 )
+            return action, read_question(user_id, action_id)
 
         try:
-            action = await asyncio.to_thread(_read)
+            action, question = await asyncio.to_thread(_read)
         except actions_service.ActionError:
             return
         error = self.error
-        self._show(action)
+        self._show(action, question)
         self.error = error
         await self._refresh_items(user_id)
 
@@ -539,13 +593,24 @@ class ActionsState(rx.State):
         self.notice = "Rejected. Nothing was written."
         await self._refresh_items(user_id)
 
-    async def _recover(self, recover: Callable[..., Action], verb: str) -> None:
-        """Roll back or resume a failed or interrupted action, showing progress."""
+    async def _recover(
+        self, recover: Callable[..., Action], verb: str, choice: str | None = None
+    ) -> None:
+        """Roll back or resume a failed or interrupted action, showing progress.
+
+        `choice` is the user's answer about the batch in question (`QUESTION_CHOICES`);
+        it applies to the step shown to this user, read from the server-side state.
+        """
         async with self:
             user_id = await signed_in_user_id(self)
             if user_id is None or self.working or self.status not in RECOVERABLE:
                 return
             action_id = self.action_id
+            decisions = (
+                {self.question_step: QUESTION_CHOICES[choice][1]}
+                if choice is not None and self.question_step
+                else None
+            )
             self.working = True
             self.error = self.notice = ""
 
@@ -556,6 +621,7 @@ class ActionsState(rx.State):
                 action_id=action_id,
                 client=_client_for(user_id),
                 on_progress=on_progress,
+                decisions=decisions,
             )
 
         await self._run(user_id, work, verb)
@@ -569,6 +635,17 @@ class ActionsState(rx.State):
     async def resume(self):
         """Run the batches a failed or interrupted action has not applied yet."""
         await self._recover(execution.resume_action, "Resuming")
+
+    @rx.event(background=True)
+    async def answer_question(self, choice: str):
+        """The user's answer about a batch Airtable cannot settle; resume or roll back with it."""
+        if choice not in QUESTION_CHOICES:
+            return
+        run = QUESTION_CHOICES[choice][0]
+        if run == "rollback":
+            await self._recover(execution.rollback_action, "Rolling back", choice)
+        else:
+            await self._recover(execution.resume_action, "Resuming", choice)
 
     # --- undo ------------------------------------------------------------------------
 

@@ -15,6 +15,19 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# A replica shares its port with the first app on another loopback address; Reflex's
+# start-up check refuses a port bound on any address, so the replica skips that check.
+_SHARED_PORT_LAUNCHER = (
+    "import sys\n"
+    "from reflex.utils import processes\n"
+    "def keep_port(service_name, port, auto_increment):\n"
+    "    return port\n"
+    "processes.handle_port = keep_port\n"
+    "from reflex.reflex import cli\n"
+    "sys.argv[0] = 'reflex'\n"
+    "sys.exit(cli())\n"
+)
+
 
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
@@ -27,10 +40,18 @@ class RunningApp:
     """The app built for production and served on one port, with its own settings."""
 
     def __init__(
-        self, env: dict[str, str], log_path: Path, *, startup_timeout: float = 300
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        startup_timeout: float = 300,
+        host: str = "127.0.0.1",
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.host = host
+        self.shares_port = port is not None
+        self.port = port or free_port()
+        self.url = f"http://{host}:{self.port}"
         self.log_path = log_path
         self.startup_timeout = startup_timeout
         self.env = {
@@ -57,16 +78,19 @@ class RunningApp:
             capture_output=True,
         )
         reflex = shutil.which("reflex", path=env["PATH"]) or "reflex"
+        launcher = [sys.executable, "-c", _SHARED_PORT_LAUNCHER] if self.shares_port else [reflex]
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [
-                reflex,
+                *launcher,
                 "run",
                 "--env",
                 "prod",
                 "--single-port",
                 "--backend-port",
                 str(self.port),
+                "--backend-host",
+                self.host,
                 "--loglevel",
                 "info",
             ],
@@ -91,6 +115,15 @@ class RunningApp:
             time.sleep(1)
         self.stop()
         raise RuntimeError(f"the app did not become healthy in time:\n{self.log_tail()}")
+
+    def replica(self, host: str, log_path: Path) -> RunningApp:
+        """A second app on the same database, Redis and port, listening on another loopback
+        address: its page is built exactly as this one's (the port is the same) and talks
+        to the backend it was loaded from (Reflex swaps ``localhost`` for the page's host)."""
+        env = {k: v for k, v in self.env.items() if k not in ("PORT", "PUBLIC_URL")}
+        return RunningApp(
+            env, log_path, startup_timeout=self.startup_timeout, host=host, port=self.port
+        )
 
     def log_tail(self, lines: int = 60) -> str:
         """The end of the app's output, for failure messages."""
