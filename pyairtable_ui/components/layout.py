@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 
@@ -89,4 +91,24 @@ def form_notice(message: rx.Var[str] | str) -> rx.Component:
     return rx.cond(
         message != "",
         rx.callout(message, icon="info", color_scheme="green", role="status", width="100%"),
+    )
+
+
+def secret_form(*children: rx.Component, **props: Any) -> rx.Component:
+    """A form holding a password or token, which the browser never submits by itself.
+
+    Before the page's script has run (a slow phone, a script that failed), a plain HTML
+    form submits natively as a GET: the password would land in the address bar, the
+    history and the server's access log. Its controls stay disabled until the page is
+    hydrated, and a native submit would be a POST (a body, not an address) anyway.
+    """
+    return rx.form(
+        rx.el.fieldset(
+            *children,
+            disabled=~rx.State.is_hydrated,
+            style={"border": "0", "padding": "0", "margin": "0", "minWidth": "0"},
+            width="100%",
+        ),
+        method="post",
+        **props,
     )

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from pyairtable_ui import routes
 from pyairtable_ui.api.oauth_routes import OIDC_START
 from pyairtable_ui.auth import flows
-from pyairtable_ui.components.layout import auth_card, field, form_error, form_notice
+from pyairtable_ui.components.layout import auth_card, field, form_error, form_notice, secret_form
 from pyairtable_ui.mail import EmailDeliveryError
 from pyairtable_ui.settings import get_settings
 from pyairtable_ui.state.auth import AuthState, safe_next_path
@@ -147,7 +147,7 @@ def login_page() -> rx.Component:
     return auth_card(
         "Sign in",
         form_notice(LoginState.notice),
-        rx.form(
+        secret_form(
             rx.vstack(
                 field(
                     "Email",

@@ -15,7 +15,7 @@ from pyairtable_ui.airtable.access import check_user_access
 from pyairtable_ui.api.oauth_routes import AIRTABLE_START
 from pyairtable_ui.auth import service
 from pyairtable_ui.auth.models import OnboardingStep, User
-from pyairtable_ui.components.layout import field, form_error
+from pyairtable_ui.components.layout import field, form_error, secret_form
 from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.crypto import SecretDecryptionError
 from pyairtable_ui.db import session_scope
@@ -294,7 +294,7 @@ def _connect_step() -> rx.Component:
             size="2",
             color_scheme="gray",
         ),
-        rx.form(
+        secret_form(
             rx.vstack(
                 field(
                     "Personal access token",

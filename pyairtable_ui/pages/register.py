@@ -9,7 +9,7 @@ import reflex as rx
 from pyairtable_ui import routes
 from pyairtable_ui.auth import flows
 from pyairtable_ui.auth.passwords import MIN_PASSWORD_LENGTH
-from pyairtable_ui.components.layout import auth_card, field, form_error, form_notice
+from pyairtable_ui.components.layout import auth_card, field, form_error, form_notice, secret_form
 from pyairtable_ui.state.auth import AuthState
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def register_page() -> rx.Component:
                 rx.link("Go to sign in", href=routes.LOGIN),
                 width="100%",
             ),
-            rx.form(
+            secret_form(
                 rx.vstack(
                     field(
                         "Name",

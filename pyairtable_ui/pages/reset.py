@@ -10,7 +10,7 @@ import reflex as rx
 from pyairtable_ui import routes
 from pyairtable_ui.auth import flows, service
 from pyairtable_ui.auth.errors import AuthError, WeakPasswordError
-from pyairtable_ui.components.layout import auth_card, field, form_error, form_notice
+from pyairtable_ui.components.layout import auth_card, field, form_error, form_notice, secret_form
 from pyairtable_ui.db import session_scope
 from pyairtable_ui.mail import EmailDeliveryError
 from pyairtable_ui.pages.register import PASSWORD_RULES_HINT
@@ -95,7 +95,7 @@ def reset_page() -> rx.Component:
         "Reset your password",
         rx.cond(
             ResetState.has_token,
-            rx.form(
+            secret_form(
                 rx.vstack(
                     field(
                         "New password",

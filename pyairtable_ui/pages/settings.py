@@ -15,7 +15,7 @@ from pyairtable_ui.airtable.access import check_user_access
 from pyairtable_ui.auth import flows, service, sessions
 from pyairtable_ui.auth.errors import AuthError
 from pyairtable_ui.auth.models import User
-from pyairtable_ui.components.layout import field, form_error, form_notice
+from pyairtable_ui.components.layout import field, form_error, form_notice, secret_form
 from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.crypto import SecretDecryptionError
 from pyairtable_ui.db import session_scope
@@ -413,7 +413,7 @@ def settings_page() -> rx.Component:
             ),
             _section(
                 "Password",
-                rx.form(
+                secret_form(
                     rx.vstack(
                         field(
                             "Current password",
@@ -484,7 +484,7 @@ def settings_page() -> rx.Component:
                     ),
                     wrap="wrap",
                 ),
-                rx.form(
+                secret_form(
                     rx.vstack(
                         field(
                             "Replace with a new personal access token",

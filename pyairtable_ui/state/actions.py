@@ -639,8 +639,8 @@ class ActionsState(rx.State):
     @rx.event(background=True)
     async def answer_question(self, choice: str):
         """The user's answer about a batch Airtable cannot settle; resume or roll back with it."""
-        if choice not in QUESTION_CHOICES:
-            return
+        if not isinstance(choice, str) or choice not in QUESTION_CHOICES:
+            return  # any client can send anything here
         run = QUESTION_CHOICES[choice][0]
         if run == "rollback":
             await self._recover(execution.rollback_action, "Rolling back", choice)

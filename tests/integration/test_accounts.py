@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 
 import httpx
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from pyairtable_ui.db import utcnow
 from tests.integration.accounts import PASSWORD, new_account, onboard, register, sign_in, verify
 from tests.support.seeds import app_tokens
 
@@ -205,7 +207,12 @@ def test_expired_reset_link_is_refused(
                 "UPDATE auth_tokens SET expires_at = :past WHERE purpose = 'reset_password' "
                 "AND user_id = (SELECT id FROM users WHERE email = :email)"
             ),
-            {"past": "2000-01-01 00:00:00+00:00", "email": unique_email},
+            # An hour ago, as a real expired link: housekeeping deletes links that ended
+            # over 30 days ago, and then the link would be unknown rather than expired.
+            {
+                "past": (utcnow() - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S+00:00"),
+                "email": unique_email,
+            },
         )
     engine.dispose()
 

@@ -6,13 +6,11 @@ and /health must report a database it cannot write to.
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,7 +18,7 @@ import redis
 from playwright.sync_api import expect
 
 from tests.integration.accounts import register, sign_in, verify
-from tests.support.app_server import ROOT, RunningApp, free_port
+from tests.support.app_server import RunningApp, free_port, separate_web_dir
 from tests.support.locks import write_lock_held
 
 # The SQLite busy timeout (5 s) plus a sign-in's password check, with room for a busy machine.
@@ -86,24 +84,6 @@ def own_redis() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     server.wait(timeout=10)
 
 
-def _separate_web_dir(target: Path) -> Path:
-    # The shared app serves the pages built in .web with its own port written into them;
-    # a second build there would point its open pages at this app. Build in a copy
-    # (node_modules hard-linked: the build only reads it).
-    source = ROOT / ".web"
-    target.mkdir()
-    for entry in source.iterdir():
-        if entry.name == "build":
-            continue
-        if entry.name == "node_modules":
-            shutil.copytree(entry, target / entry.name, symlinks=True, copy_function=os.link)
-        elif entry.is_dir():
-            shutil.copytree(entry, target / entry.name, symlinks=True)
-        else:
-            shutil.copy2(entry, target / entry.name)
-    return target
-
-
 @pytest.fixture
 def app_on_own_redis(tmp_path, own_redis, app_server) -> Iterator[RunningApp]:
     """The production app on its own SQLite file, the private Redis and its own build.
@@ -118,7 +98,7 @@ def app_on_own_redis(tmp_path, own_redis, app_server) -> Iterator[RunningApp]:
         "REDIS_URL": url,
         "LLM_MODEL": "openai/scripted",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "REFLEX_WEB_WORKDIR": str(_separate_web_dir(tmp_path / "web")),
+        "REFLEX_WEB_WORKDIR": str(separate_web_dir(tmp_path / "web")),
     }
     app = RunningApp(env, tmp_path / "app.log").start()
     yield app

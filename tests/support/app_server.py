@@ -36,6 +36,34 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def separate_web_dir(target: Path) -> Path:
+    """A copy of the built frontend's workspace for a second app to build in.
+
+    The shared app serves the pages built in `.web`, with its own port and the hashes
+    its security policy allows written into them; a second build there would break its
+    open pages. Pass the copy as REFLEX_WEB_WORKDIR (node_modules is hard-linked: the
+    build only reads it).
+
+    Args:
+        target: A folder that does not exist yet.
+
+    Returns:
+        `target`, filled.
+    """
+    source = ROOT / ".web"
+    target.mkdir()
+    for entry in source.iterdir():
+        if entry.name == "build":
+            continue
+        if entry.name == "node_modules":
+            shutil.copytree(entry, target / entry.name, symlinks=True, copy_function=os.link)
+        elif entry.is_dir():
+            shutil.copytree(entry, target / entry.name, symlinks=True)
+        else:
+            shutil.copy2(entry, target / entry.name)
+    return target
+
+
 class RunningApp:
     """The app built for production and served on one port, with its own settings."""
 
@@ -121,6 +149,8 @@ class RunningApp:
         address: its page is built exactly as this one's (the port is the same) and talks
         to the backend it was loaded from (Reflex swaps ``localhost`` for the page's host)."""
         env = {k: v for k, v in self.env.items() if k not in ("PORT", "PUBLIC_URL")}
+        # Its own build folder: building in .web would break the first app's open pages.
+        env["REFLEX_WEB_WORKDIR"] = str(separate_web_dir(log_path.parent / "web"))
         return RunningApp(
             env, log_path, startup_timeout=self.startup_timeout, host=host, port=self.port
         )
