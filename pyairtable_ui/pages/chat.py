@@ -381,8 +381,15 @@ class ChatState(rx.State):
             return
         async with self:
             user_id = await signed_in_user_id(self)
-            if user_id is None or self.running:
+            if user_id is None:
                 return
+            if self.running:
+                # The form has already emptied the box: put the question back, not lose it.
+                self.notice = (
+                    "The assistant is still answering. Your question is back in the box: "
+                    "send it when the answer has finished, or press Stop."
+                )
+                return rx.set_value("message-input", question)
             if not self.base_id:
                 self.notice = "Choose a base first (the switcher above the conversation)."
                 return

@@ -44,9 +44,25 @@ def chat(app_server, mailbox, page: Page, airtable, llm, unique_email) -> Page:
 
 
 def ask(page: Page, text: str) -> None:
+    # A turn is over when Send is back; asking earlier gets "still answering".
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
     box = page.get_by_role("textbox", name="Message")
     box.fill(text)
     box.press("Enter")
+
+
+def test_a_question_sent_while_a_turn_runs_is_kept_not_lost(chat: Page, llm) -> None:
+    words = " ".join(f"word{i}" for i in range(200))
+    llm.queue(Reply(content=words, chunk_delay=0.05), model=MODEL)
+    ask(chat, "Tell me a long story")
+    expect(chat.locator("#streaming-message")).to_contain_text("word3")
+    box = chat.get_by_role("textbox", name="Message")
+    box.fill("And a second question")
+    box.press("Enter")
+    expect(chat.get_by_role("status").filter(has_text="still answering")).to_be_visible()
+    expect(box).to_have_value("And a second question")
+    chat.get_by_role("button", name="Stop").click()
+    expect(chat.get_by_role("button", name="Send")).to_be_visible()
 
 
 def tool_results(llm) -> list[dict]:
