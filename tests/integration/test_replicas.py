@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import time
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
 from tests.fakes.llm import Reply, ToolCall
 from tests.integration.accounts import PASSWORD, new_account, onboard, sign_in
+from tests.integration.test_restart import injections_fired, wait_until
 from tests.support.seeds import app_tokens
 
 HEARTBEAT_SECONDS = 5  # ACTION_HEARTBEAT_SECONDS of the app under test (tests/conftest.py)
@@ -34,18 +34,6 @@ def second_replica(app_server, tmp_path_factory):
     replica.start()
     yield replica
     replica.stop()
-
-
-def injections_fired(app_airtable) -> int:
-    answer = httpx.get(f"{app_airtable.url}/_emulator/fail", timeout=5).json()
-    return sum(int(i["fired"]) for i in answer["failures"])
-
-
-def wait_until(condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def created_names(app_airtable) -> list[str]:
