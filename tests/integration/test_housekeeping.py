@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from pyairtable_ui.auth import sessions
 from pyairtable_ui.auth.models import User, UserSession
-from pyairtable_ui.chat.models import Conversation, Message
+from pyairtable_ui.chat.models import Conversation, Message, MessageStatus
 from pyairtable_ui.db import make_engine, utcnow
 from tests.fakes.llm import Reply
 from tests.integration.accounts import new_account, onboard
@@ -32,16 +32,30 @@ def test_an_answer_left_streaming_is_closed_and_old_sessions_purged(
     expect(page.locator(".assistant-message").last).to_contain_text("Projects and Tasks")
 
     engine = make_engine(app_database_url)
+
+    def recorded_answer(db: Session) -> Message | None:
+        return db.exec(
+            select(Message)
+            .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+            .join(User, col(User.id) == col(Conversation.user_id))
+            .where(User.email == unique_email, Message.role == "assistant")
+            .where(Message.status == MessageStatus.COMPLETE.value)
+            .order_by(col(Message.id).desc())
+        ).first()
+
     try:
+        # The page shows the streamed text before the turn's end is recorded; on a busy
+        # machine the row may come a moment later, and it must not be changed before then.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with Session(engine) as db:
+                if recorded_answer(db) is not None:
+                    break
+            time.sleep(0.2)
         with Session(engine, expire_on_commit=False) as db:
             user = db.exec(select(User).where(User.email == unique_email)).one()
-            answer = db.exec(
-                select(Message)
-                .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
-                .where(Conversation.user_id == user.id, Message.role == "assistant")
-                .order_by(col(Message.id).desc())
-            ).first()
-            assert answer is not None
+            answer = recorded_answer(db)
+            assert answer is not None, "the answer was never recorded as complete"
             # As a process killed mid-stream leaves it, two hours ago.
             answer.status, answer.error = "streaming", None
             answer.created_at = utcnow() - timedelta(hours=2)
