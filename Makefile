@@ -14,7 +14,7 @@ lint: setup
 	@bash scripts/lint.sh
 
 format: setup
-	@.venv/bin/ruff format pyairtable_ui tests benchmarks rxconfig.py alembic
+	@.venv/bin/ruff format pyairtable_ui tests scripts benchmarks rxconfig.py alembic
 
 benchmark: setup
 	@bash scripts/benchmark.sh

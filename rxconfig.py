@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.settings import get_settings
 
 settings = get_settings()
 

@@ -4,7 +4,7 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from pyairtable_ui.db import get_engine, make_engine
+from pyairtable_ui.core.db import get_engine, make_engine
 from pyairtable_ui.models import metadata
 
 config = context.config

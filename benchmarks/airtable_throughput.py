@@ -217,7 +217,7 @@ def _read_phase(emulator: Any, base_id: str) -> Phase:
 
 def _make_user() -> int:
     from pyairtable_ui.auth.models import User
-    from pyairtable_ui.db import session_scope
+    from pyairtable_ui.core.db import session_scope
 
     with session_scope() as db:
         user = User(email="bench-writer@example.com", display_name="Bench")
@@ -233,15 +233,12 @@ def _write_phase(
     """Propose, confirm and execute one bulk action; returns the phase and record ids."""
     from sqlmodel import col, select
 
+    from pyairtable_ui.actions.execution import execute_action
     from pyairtable_ui.actions.models import ActionStep
-    from pyairtable_ui.actions.service import (
-        confirm_action,
-        execute_action,
-        propose_action,
-        session_factory_for,
-    )
+    from pyairtable_ui.actions.plan import parse_plan
+    from pyairtable_ui.actions.service import confirm_action, propose_action
     from pyairtable_ui.airtable.client import AirtableClient
-    from pyairtable_ui.db import get_engine
+    from pyairtable_ui.core.db import get_engine, session_factory_for
     from tests.fakes.airtable.seeds import TABLE_ITEMS_ID, TOKEN_FULL
 
     if op == "create":
@@ -267,7 +264,7 @@ def _write_phase(
             table_id=TABLE_ITEMS_ID,
             table_name="Items",
             arguments={},
-            plan=plan,
+            plan=parse_plan(plan),
             summary=f"{op} {len(operations)} records in Items",
             record_count=len(operations),
             # The benchmark plays the user who already confirmed (typed confirmation is
@@ -305,7 +302,7 @@ async def _schema_phase(emulator: Any, base_id: str) -> tuple[list[list[Any]], i
     from pyairtable_ui.auth.models import User
     from pyairtable_ui.chat import service
     from pyairtable_ui.chat.turns import prepare_turn
-    from pyairtable_ui.db import session_scope
+    from pyairtable_ui.core.db import session_scope
     from tests.fakes.airtable.seeds import TOKEN_FULL
 
     check = await asyncio.to_thread(check_airtable_token, TOKEN_FULL, api_url=emulator.url)

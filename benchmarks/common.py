@@ -111,8 +111,8 @@ def app_settings_env(*, database_url: str, airtable_url: str, **extra: str) -> d
 
 def migrate(database_url: str) -> None:
     """Bring a (new) database to the newest migration."""
-    from pyairtable_ui.db import make_engine
-    from pyairtable_ui.migrations import upgrade_to_head
+    from pyairtable_ui.core.db import make_engine
+    from pyairtable_ui.core.migrations import upgrade_to_head
 
     engine = make_engine(database_url)
     try:
@@ -370,7 +370,7 @@ class AppUnderTest:
         from pyairtable_ui.airtable.connections import check_airtable_token, save_connection
         from pyairtable_ui.auth.models import OnboardingStep, User
         from pyairtable_ui.auth.sessions import create_session
-        from pyairtable_ui.db import session_scope, utcnow
+        from pyairtable_ui.core.db import session_scope, utcnow
         from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL
 
         if self._token_check is None:

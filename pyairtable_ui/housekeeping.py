@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from pyairtable_ui.auth import sessions
 from pyairtable_ui.chat import service as chat_service
-from pyairtable_ui.db import session_scope
-from pyairtable_ui.settings import Settings, get_settings
+from pyairtable_ui.core.db import session_scope
+from pyairtable_ui.core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +76,15 @@ async def keep_house(interval_seconds: float | None = None) -> None:
     at_start = True
     while True:
         try:
-            await asyncio.to_thread(run_housekeeping, at_start=at_start)
+            result = await asyncio.to_thread(run_housekeeping, at_start=at_start)
             at_start = False
+            if result.purged_rows or result.closed_messages:
+                logger.info(
+                    "housekeeping purged %d ended session(s) and link(s), closed %d "
+                    "unfinished answer(s)",
+                    result.purged_rows,
+                    result.closed_messages,
+                )
         except Exception:
             logger.exception("housekeeping failed; trying again in %s s", interval)
         await asyncio.sleep(interval)

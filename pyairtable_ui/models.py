@@ -6,7 +6,7 @@ from pyairtable_ui.actions.models import Action, ActionStep
 from pyairtable_ui.airtable.models import AirtableConnection
 from pyairtable_ui.auth.models import AuthToken, User, UserSession
 from pyairtable_ui.chat.models import Conversation, Message
-from pyairtable_ui.platform.models import InstanceSetting
+from pyairtable_ui.core.instance_settings import InstanceSetting
 
 metadata = SQLModel.metadata
 

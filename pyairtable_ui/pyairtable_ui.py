@@ -10,13 +10,15 @@ from datetime import timedelta
 
 import reflex as rx
 
-from pyairtable_ui import housekeeping, migrations
+from pyairtable_ui import housekeeping
 from pyairtable_ui.actions import execution
 from pyairtable_ui.api.app import build_api
-from pyairtable_ui.db import get_engine, session_scope
-from pyairtable_ui.observability import configure_logging
+from pyairtable_ui.core import migrations
+from pyairtable_ui.core.db import get_engine, session_scope
+from pyairtable_ui.core.observability import configure_logging
+from pyairtable_ui.core.settings import get_settings
 from pyairtable_ui.pages.admin import register_admin
-from pyairtable_ui.pages.chat import register_chat
+from pyairtable_ui.pages.chat.page import register_chat
 from pyairtable_ui.pages.history import register_history
 from pyairtable_ui.pages.login import register_login
 from pyairtable_ui.pages.onboarding import register_onboarding
@@ -24,8 +26,8 @@ from pyairtable_ui.pages.register import register_register
 from pyairtable_ui.pages.reset import register_reset
 from pyairtable_ui.pages.settings import register_settings
 from pyairtable_ui.pages.verify import register_verify
-from pyairtable_ui.settings import get_settings
 from pyairtable_ui.state.auth import AuthState, SignedOutStateMiddleware
+from pyairtable_ui.state.event_metrics import EventMetricsMiddleware
 from pyairtable_ui.state.outages import report_backend_error
 
 logger = logging.getLogger("pyairtable_ui")
@@ -73,6 +75,8 @@ app = rx.App(
 app.register_lifespan_task(prepare_database)
 # After the migrations above (tasks start in order): purge and close, now and on a timer.
 app.register_lifespan_task(housekeeping.keep_house)
+# First, so the time of every later middleware is part of the event's latency.
+app.add_middleware(EventMetricsMiddleware())
 app.add_middleware(SignedOutStateMiddleware())
 
 app.add_page(index, route="/", title="PyAirtable UI", on_load=AuthState.guard_private_page)

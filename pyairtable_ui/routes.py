@@ -1,4 +1,12 @@
-"""Page paths and HTTP route paths, in one place so links never drift."""
+"""Page paths and HTTP route paths, in one place so links never drift.
+
+With the two helpers every sign-in redirect uses, for the Reflex states and the HTTP
+routes alike (this module imports nothing of the app).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
 
 LOGIN = "/auth/login"
 REGISTER = "/auth/register"
@@ -15,4 +23,14 @@ METRICS = "/metrics"
 SESSION_COOKIE_ROUTE = "/_auth/session"
 LOGOUT_ROUTE = "/_auth/logout"
 
-PUBLIC_PAGES = frozenset({LOGIN, REGISTER, VERIFY, RESET})
+
+def safe_next_path(raw: str | None, default: str = CHAT) -> str:
+    """A local path to go to after sign-in; anything else (other hosts, `//x`) is dropped."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return default
+    return raw
+
+
+def login_redirect(next_path: str) -> str:
+    """The login page, with where to go back to once signed in."""
+    return f"{LOGIN}?{urlencode({'next': next_path})}"

@@ -14,12 +14,22 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# Pass 1 runs under coverage.py, which also measures every Python process the tests
+# start (the app under test and its workers; pyproject.toml [tool.coverage.run]).
+# PYAIRTABLE_UI_COVERAGE=0 runs it without.
+measure="${PYAIRTABLE_UI_COVERAGE:-1}"
+pass1=(python -m pytest)
+if [ "$measure" != 0 ]; then
+  rm -rf .coverage-data
+  pass1=(python -m coverage run -m pytest)
+fi
+
 # pytest exits non-zero on failures and also with 5 when it collected no test,
 # so an empty run cannot pass silently.
-say "test pass 1/2: SQLite, Reflex state in memory"
+say "test pass 1/2: SQLite, Reflex state in memory$([ "$measure" != 0 ] && echo ', coverage measured')"
 (
   unset REDIS_URL DATABASE_URL TEST_DATABASE_URL
-  PYAIRTABLE_UI_TEST_PASS=embedded python -m pytest -p no:cacheprovider "$@"
+  PYAIRTABLE_UI_TEST_PASS=embedded "${pass1[@]}" -p no:cacheprovider "$@"
 )
 rc1=$?
 
@@ -40,6 +50,11 @@ if python -m pyairtable_ui.manage services-available; then
   [ -n "${TEST_REDIS_URL:-}" ] || python -m tests.support.redis_claim release "$redis_db"
 else
   say "test pass 2/2 SKIPPED: PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379) did not answer"
+fi
+
+if [ "$measure" != 0 ]; then
+  say "coverage (test pass 1/2)"
+  python scripts/coverage_summary.py "test pass 1/2 (SQLite, state in memory)" || true
 fi
 
 if [ $rc1 -ne 0 ] || [ $rc2 -ne 0 ]; then

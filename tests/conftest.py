@@ -156,7 +156,7 @@ def _forget_rate_limits(redis_url: str) -> None:
     # run would slow its sign-ins and use up its registration and email budgets.
     import redis
 
-    from pyairtable_ui.limits import KEY_PREFIX
+    from pyairtable_ui.auth.limits import KEY_PREFIX
 
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(match=f"{KEY_PREFIX}*"):

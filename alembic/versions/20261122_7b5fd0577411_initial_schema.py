@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
-import pyairtable_ui.db
+import pyairtable_ui.core.db
 
 revision: str = '7b5fd0577411'
 down_revision: str | None = None
@@ -31,14 +31,14 @@ def upgrade() -> None:
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
-    sa.Column('email_verified_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('email_verified_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('oidc_subject', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('onboarding_step', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('default_base_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('default_model', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-    sa.Column('created_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_login_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('oidc_subject')
     )
@@ -51,13 +51,13 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('encrypted_token', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('encrypted_refresh_token', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('token_expires_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('token_expires_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('token_hint', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('airtable_user_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('airtable_email', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
     sa.Column('scopes', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
-    sa.Column('created_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('checked_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('checked_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -69,9 +69,9 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('purpose', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -85,9 +85,9 @@ def upgrade() -> None:
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('base_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('model', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-    sa.Column('created_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('deleted_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('deleted_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -97,7 +97,7 @@ def upgrade() -> None:
     op.create_table('instance_settings',
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('value', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
-    sa.Column('updated_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_by', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['updated_by'], ['users.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('key')
@@ -106,10 +106,10 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('user_agent', sqlmodel.sql.sqltypes.AutoString(length=400), nullable=False),
     sa.Column('ip_address', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
@@ -136,7 +136,7 @@ def upgrade() -> None:
     sa.Column('completion_tokens', sa.Integer(), nullable=False),
     sa.Column('cost_usd', sa.Float(), nullable=True),
     sa.Column('airtable_calls', sa.Integer(), nullable=False),
-    sa.Column('created_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -165,11 +165,11 @@ def upgrade() -> None:
     sa.Column('undo_status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('undo_note', sa.Text(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('created_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('confirmed_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('undone_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('confirmed_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('undone_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['message_id'], ['messages.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
@@ -193,8 +193,8 @@ def upgrade() -> None:
     sa.Column('after', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.Column('record_ids', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('started_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', pyairtable_ui.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['action_id'], ['actions.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('action_id', 'kind', 'seq')

@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import pyairtable_ui.db
+import pyairtable_ui.core.db
 
 revision: str = "9a1e00000012"
 down_revision: str | None = "9a1e00000013"
@@ -27,7 +27,7 @@ def upgrade() -> None:
         )
         batch_op.add_column(
             sa.Column(
-                "lease_expires_at", pyairtable_ui.db.UTCDateTime(timezone=True), nullable=True
+                "lease_expires_at", pyairtable_ui.core.db.UTCDateTime(timezone=True), nullable=True
             )
         )
     with op.batch_alter_table("action_steps", schema=None) as batch_op:

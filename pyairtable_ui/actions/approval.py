@@ -15,7 +15,7 @@ stores its keyed hash; `execute_action` refuses a plan that no longer matches it
 
 What was approved is what gets written: a preview older than PREVIEW_MAX_AGE_MINUTES
 must be read again before it can be approved, and each approved operation carries
-the old values the user saw (``operation["reviewed"]``, covered by the hash). Just
+the old values the user saw (`plan.RecordOperation.reviewed`, covered by the hash). Just
 before each batch, execution reads the records again (the undo snapshot) and
 leaves out the rows whose values differ (`changed_since_review`); they are listed
 on the action and can be proposed again for a fresh review
@@ -31,18 +31,21 @@ from typing import Any, Literal, TypedDict
 
 from sqlmodel import Session
 
+from pyairtable_ui.actions.base import ActionStateError, ConfirmationError
 from pyairtable_ui.actions.models import Action, ActionStatus
+from pyairtable_ui.actions.plan import (
+    Plan,
+    RecordOperation,
+    RecordsPlan,
+    ReviewedRow,
+    approved_plan_of,
+    plan_of,
+)
 from pyairtable_ui.actions.preview import PreviewRow, preview_rows, row_id_for
 from pyairtable_ui.actions.records import same_value
-from pyairtable_ui.actions.service import (
-    ActionStateError,
-    ConfirmationError,
-    get_action,
-    plan_hash,
-    propose_action,
-)
-from pyairtable_ui.db import utcnow
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.actions.service import get_action, propose_action, record_approval
+from pyairtable_ui.core.db import utcnow
+from pyairtable_ui.core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -87,15 +90,8 @@ class ChangedRows(TypedDict):
 
 def policy_kind(action: Action) -> WriteKind:
     """The kind of write an action is, for `confirmation_needed`."""
-    kind = action.plan.get("kind")
-    if kind == "schema":
-        return "schema"
-    if kind == "comment":
-        return "comment"
-    op = str(action.plan.get("op"))
-    if op in ("create", "update", "upsert", "delete"):
-        return op  # type: ignore[return-value]
-    return "update"
+    plan = plan_of(action)
+    return plan.op if isinstance(plan, RecordsPlan) else plan.kind
 
 
 def confirmation_needed(
@@ -187,39 +183,27 @@ def approve_action(
             chosen.add(row_id)
     if not chosen:
         raise ConfirmationError("Nothing is ticked. Tick the rows to write, or reject the action.")
-    operations = [o for o in action.plan.get("operations") or [] if isinstance(o, dict)]
-    kept = [
-        _with_reviewed(o, by_id.get(row_id_for(o, i)))
-        for i, o in enumerate(operations)
-        if row_id_for(o, i) in chosen
-    ]
-    count = len(kept)
+    proposed = plan_of(action)
+    plan = _approved(proposed, chosen, by_id)
+    count = len(plan.operations)
     limit = threshold if threshold is not None else get_settings().confirm_threshold
     kind = policy_kind(action)
     needed = confirmation_needed(
         kind=kind,
-        record_count=count if action.plan.get("kind") == "records" else action.record_count,
+        record_count=count if isinstance(plan, RecordsPlan) else action.record_count,
         turn_read_record_text=True,
         auto_approve_small_writes=False,
         threshold=limit,
     )
     if needed == "typed":
         _check_typed(typed_count, count, deleting=kind == "delete")
-    plan = _narrowed(action.plan, kept)
-    now = utcnow()
-    action.approved_plan = plan
-    action.approved_plan_hash = plan_hash(plan)
-    action.status = ActionStatus.CONFIRMED.value
-    action.confirmed_at = now
-    action.updated_at = now
-    session.add(action)
-    session.flush()
+    record_approval(session=session, action=action, plan=plan, at=utcnow())
     logger.info(
         "action approved id=%s user_id=%s rows=%d of %d typed=%s",
         action_id,
         user_id,
         count,
-        len(operations),
+        len(proposed.operations),
         needed == "typed",
     )
     return action
@@ -240,7 +224,20 @@ def _check_fresh(action: Action) -> None:
         )
 
 
-def _with_reviewed(operation: dict[str, Any], row: PreviewRow | None) -> dict[str, Any]:
+def _approved(plan: Plan, chosen: set[str], rows: dict[str, PreviewRow]) -> Plan:
+    """The plan with only the ticked rows, each record with the values the user saw."""
+    if not isinstance(plan, RecordsPlan):
+        # A schema change or a comment is one row: ticked, or nothing is.
+        return plan
+    kept = [
+        _with_reviewed(o, rows.get(row_id_for(o, i)))
+        for i, o in enumerate(plan.operations)
+        if row_id_for(o, i) in chosen
+    ]
+    return _narrowed(plan, kept)
+
+
+def _with_reviewed(operation: RecordOperation, row: PreviewRow | None) -> RecordOperation:
     """The operation with the old values the user saw in its preview row.
 
     Execution compares them with the records read just before the write; a create
@@ -248,20 +245,20 @@ def _with_reviewed(operation: dict[str, Any], row: PreviewRow | None) -> dict[st
     """
     if row is None or row["kind"] not in _REVIEWED_KINDS:
         return operation
-    reviewed = {
-        "row_id": row["row_id"],
-        "kind": row["kind"],
-        "label": row["label"],
-        "record_id": row["record_id"],
-        "fields": {}
+    reviewed = ReviewedRow(
+        row_id=row["row_id"],
+        kind=row["kind"],
+        label=row["label"],
+        record_id=row["record_id"],
+        fields={}
         if row["kind"] == "upsert_create"
         else {c["field"]: c["old"] for c in row["cells"]},
-    }
-    return {**operation, "reviewed": reviewed}
+    )
+    return operation.model_copy(update={"reviewed": reviewed})
 
 
 def changed_since_review(
-    reviewed: dict[str, Any],
+    reviewed: ReviewedRow,
     current: dict[str, Any] | None,
     *,
     ignore: Iterable[str] = (),
@@ -272,22 +269,22 @@ def changed_since_review(
     and missing cells are the same, lists in any order, links by id).
 
     Args:
-        reviewed: The operation's ``reviewed`` values (see `approve_action`).
+        reviewed: The operation's `reviewed` values (see `approve_action`).
         current: The record as Airtable returns it now (None: no such record).
         ignore: Fields computed by Airtable, left out of a delete's comparison.
 
     Returns:
         The row with the cells that differ, or None when it is as reviewed.
     """
-    kind = str(reviewed.get("kind"))
-    old: dict[str, Any] = dict(reviewed.get("fields") or {})
-    reviewed_id = reviewed.get("record_id")
+    kind = reviewed.kind
+    old = dict(reviewed.fields)
+    reviewed_id = reviewed.record_id
 
     def changed(cells: list[ChangedCell], note: str) -> ChangedRow:
         return ChangedRow(
-            row_id=str(reviewed.get("row_id")),
+            row_id=reviewed.row_id,
             kind=kind,
-            label=str(reviewed.get("label") or reviewed_id or ""),
+            label=reviewed.label or reviewed_id or "",
             record_id=reviewed_id or (current or {}).get("id"),
             cells=cells,
             note=note,
@@ -340,13 +337,15 @@ def propose_changed_again(*, session: Session, user_id: int, action_id: int) -> 
     if report.get("proposed_again"):
         return get_action(session=session, user_id=user_id, action_id=int(report["proposed_again"]))
     left_out = {str(r.get("row_id")) for r in report.get("rows") or []}
-    plan = action.approved_plan or {}
+    plan = approved_plan_of(action)
+    # Only record writes leave rows out (a schema change or comment has no reviewed values).
+    records = plan.operations if isinstance(plan, RecordsPlan) else []
     operations = [
-        {k: v for k, v in o.items() if k != "reviewed"}
-        for o in plan.get("operations") or []
-        if isinstance(o, dict) and str((o.get("reviewed") or {}).get("row_id")) in left_out
+        o.model_copy(update={"reviewed": None})
+        for o in records
+        if o.reviewed is not None and o.reviewed.row_id in left_out
     ]
-    if not operations:
+    if not isinstance(plan, RecordsPlan) or not operations:
         raise ActionStateError(f"Action #{action_id} left no row out; there is nothing to review.")
     again = _narrowed(plan, operations)
     count = len(operations)
@@ -390,80 +389,15 @@ def _check_typed(typed: str | None, count: int, *, deleting: bool) -> None:
         )
 
 
-def _narrowed(plan: dict[str, Any], kept: list[dict[str, Any]]) -> dict[str, Any]:
+def _narrowed(plan: RecordsPlan, kept: list[RecordOperation]) -> RecordsPlan:
     """The plan with only the kept operations (and only the select options they add)."""
-    narrowed = {**plan, "operations": kept}
-    options = plan.get("new_select_options")
-    if isinstance(options, dict):
-        used: dict[str, list[str]] = {}
-        for name, values in options.items():
-            written = [o.get("fields", {}).get(name) for o in kept]
-            flat = {v for w in written for v in (w if isinstance(w, list) else [w])}
-            remaining = [v for v in values if v in flat]
-            if remaining:
-                used[name] = remaining
-        if used:
-            narrowed["new_select_options"] = used
-        else:
-            narrowed.pop("new_select_options", None)
-    return narrowed
-
-
-def auto_approve_action(
-    *,
-    session: Session,
-    user_id: int,
-    action_id: int,
-    turn_read_record_text: bool,
-    auto_approve_small_writes: bool,
-    threshold: int | None = None,
-) -> Action | None:
-    """Confirm a just-proposed action without a click, when the policy allows it.
-
-    The chat turn calls this after a write tool when the admin enabled
-    auto-approve for small writes. A turn that read record text never
-    qualifies (also when the plan itself says so, ``plan["turn_read_record_text"]``).
-
-    Args:
-        session: The database session (flushed; the caller commits).
-        user_id: The user.
-        action_id: The action, PROPOSED or PREVIEWED.
-        turn_read_record_text: The turn read record contents.
-        auto_approve_small_writes: The admin setting.
-        threshold: CONFIRM_THRESHOLD (from the settings by default).
-
-    Returns:
-        The action, CONFIRMED (whole plan), or None when it must wait for the user.
-
-    Raises:
-        ActionNotFoundError: No such action for this user.
-    """
-    action = get_action(session=session, user_id=user_id, action_id=action_id)
-    if action.status not in (ActionStatus.PROPOSED, ActionStatus.PREVIEWED):
-        return None
-    read_text = turn_read_record_text or bool(action.plan.get("turn_read_record_text"))
-    needed = confirmation_needed(
-        kind=policy_kind(action),
-        record_count=action.record_count,
-        turn_read_record_text=read_text,
-        auto_approve_small_writes=auto_approve_small_writes,
-        threshold=threshold if threshold is not None else get_settings().confirm_threshold,
-    )
-    if needed != "none" or action.needs_typed_confirmation:
-        logger.info(
-            "action waits for the user id=%s needed=%s read_record_text=%s",
-            action_id,
-            needed,
-            read_text,
-        )
-        return None
-    now = utcnow()
-    action.approved_plan = action.plan
-    action.approved_plan_hash = plan_hash(action.plan)
-    action.status = ActionStatus.CONFIRMED.value
-    action.confirmed_at = now
-    action.updated_at = now
-    session.add(action)
-    session.flush()
-    logger.info("action auto-approved id=%s user_id=%s", action_id, user_id)
-    return action
+    if plan.new_select_options is None:
+        return plan.model_copy(update={"operations": kept})
+    used: dict[str, list[str]] = {}
+    for name, values in plan.new_select_options.items():
+        written = [o.fields.get(name) for o in kept]
+        flat = {v for w in written for v in (w if isinstance(w, list) else [w])}
+        remaining = [v for v in values if v in flat]
+        if remaining:
+            used[name] = remaining
+    return plan.model_copy(update={"operations": kept, "new_select_options": used or None})

@@ -39,10 +39,10 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from pyairtable import formulas as F
 from sqlmodel import Session, col, select
 
-from pyairtable_ui.actions.approval import ChangedRow, changed_since_review
+from pyairtable_ui.actions.approval import ChangedRow, ChangedRows, changed_since_review
+from pyairtable_ui.actions.base import BATCH_SIZE, IRREVERSIBLE_OPS, ActionStateError, plan_hash
 from pyairtable_ui.actions.models import (
     Action,
     ActionStatus,
@@ -50,6 +50,20 @@ from pyairtable_ui.actions.models import (
     StepKind,
     StepStatus,
     UndoStatus,
+)
+from pyairtable_ui.actions.plan import (
+    CommentOperation,
+    CreateFieldOperation,
+    CreateTableOperation,
+    Plan,
+    RecordOperation,
+    RecordsPlan,
+    RenameTableOperation,
+    SchemaOperation,
+    SchemaPlan,
+    approved_plan_of,
+    parse_plan,
+    plan_of,
 )
 from pyairtable_ui.actions.records import READ_CHUNK, read_records_by_id
 from pyairtable_ui.actions.reversal import (
@@ -61,15 +75,7 @@ from pyairtable_ui.actions.reversal import (
     refresh_items,
     resolve_unfinished,
 )
-from pyairtable_ui.actions.service import (
-    BATCH_SIZE,
-    IRREVERSIBLE_OPS,
-    ActionStateError,
-    SessionFactory,
-    confirm_action,
-    get_action,
-    plan_hash,
-)
+from pyairtable_ui.actions.service import confirm_action, get_action
 from pyairtable_ui.actions.steps import (
     STILL_RUNNING,
     LeaseLostError,
@@ -98,10 +104,12 @@ from pyairtable_ui.actions.steps import (
     taken_record_ids,
     upsert_after,
 )
+from pyairtable_ui.actions.undo import undo_action
 from pyairtable_ui.airtable import schema as schema_module
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.errors import AirtableError, ToolCancelled
-from pyairtable_ui.db import utcnow
+from pyairtable_ui.airtable.formulas import F, chunked
+from pyairtable_ui.core.db import SessionFactory, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -112,22 +120,24 @@ UNDECIDED_HINT = (
 )
 
 
-def _approved_plan(action: Action) -> dict[str, Any]:
+def _approved_plan(action: Action) -> Plan:
     """The approved plan, after proving it is what the user approved.
+
+    The hash is checked on the plan as stored, before it is read.
 
     Raises:
         ActionStateError: No approval on record, or the plan no longer matches its hash.
     """
-    plan = action.approved_plan
-    if plan is None or not action.approved_plan_hash:
+    stored = action.approved_plan
+    if stored is None or not action.approved_plan_hash:
         raise ActionStateError(f"Action #{action.id} has no approval on record; it was not run.")
-    if plan_hash(plan) != action.approved_plan_hash:
+    if plan_hash(stored) != action.approved_plan_hash:
         logger.warning("approved plan hash mismatch action_id=%s", action.id)
         raise ActionStateError(
             f"Action #{action.id}'s approved plan was altered after approval; it was not run. "
             "Preview and approve it again."
         )
-    return plan
+    return parse_plan(stored)
 
 
 def _refuse_if_running_elsewhere(action: Action) -> None:
@@ -265,9 +275,6 @@ def resume_action(
             f"Action #{action_id} was being rolled back; roll it back again to finish."
         )
     if phase == "undo":
-        # Imported here: undo builds on this module.
-        from pyairtable_ui.actions.undo import undo_action
-
         return undo_action(
             session_factory=session_factory,
             user_id=user_id,
@@ -386,7 +393,7 @@ def rollback_action(
                 session_factory,
                 action.id,
                 ActionStatus.FAILED,
-                error=f"Roll back could not read Airtable: {exc.message_for_user} "
+                error=f"Roll back could not read Airtable: {exc.message} "
                 "Roll back again to finish.",
             )
         except Exception as exc:
@@ -459,7 +466,7 @@ def _rollback(
         verb="Roll back",
     )
     result = run.run(choice.run)
-    if action.plan.get("kind") == "schema":
+    if isinstance(plan_of(action), SchemaPlan):
         schema_module.invalidate(action.base_id, cache=schema_cache)
     notes = [reason for _, reason in choice.skipped] + result.notes
     if result.new_ids:
@@ -491,7 +498,7 @@ class _ApplyRun:
         *,
         session_factory: SessionFactory,
         action: Action,
-        plan: dict[str, Any],
+        plan: Plan,
         client: AirtableClient,
         schema_cache: schema_module.SchemaCache | None,
         on_progress: ProgressCallback | None,
@@ -528,14 +535,11 @@ class _ApplyRun:
 
     def run(self) -> Action:
         """Run to the end, a failure or Stop; record how it ended."""
-        kind = self.plan.get("kind")
         with live(self.action_id, self.session_factory):
             try:
-                if kind == "records":
-                    return self._run_records()
-                if kind in ("schema", "comment"):
-                    return self._run_single()
-                return self._finish(ActionStatus.FAILED, error=f"Unknown plan kind {kind!r}.")
+                if isinstance(self.plan, RecordsPlan):
+                    return self._run_records(self.plan)
+                return self._run_single(self.plan.operations[0])
             except LeaseLostError:
                 # Another process runs it now: it records how it ends, not this one.
                 logger.warning("action run stopped, taken over id=%s", self.action_id)
@@ -552,10 +556,9 @@ class _ApplyRun:
 
     # -- records
 
-    def _run_records(self) -> Action:
-        op = str(self.plan.get("op"))
-        operations: list[dict[str, Any]] = list(self.plan.get("operations") or [])
-        batches = [operations[i : i + BATCH_SIZE] for i in range(0, len(operations), BATCH_SIZE)]
+    def _run_records(self, plan: RecordsPlan) -> Action:
+        op = plan.op
+        batches = [list(batch) for batch in chunked(plan.operations, BATCH_SIZE)]
         total = len(batches)
         existing = {
             s.seq: s
@@ -571,7 +574,7 @@ class _ApplyRun:
                 continue
             step = existing.get(index)
             batch = [o for o in batch if _reviewed_row(o) not in self._left_out]
-            request = self._record_request(op, batch)
+            request = self._record_request(plan, batch)
             try:
                 if step is not None:
                     verdict = self._settle(step)
@@ -591,12 +594,12 @@ class _ApplyRun:
                     # The first `before` stays: it holds the values before the action.
                     request.before = step.before
                 else:
-                    before = self._before(op, batches, index)
-                    batch, before = self._leave_out_changed(op, batch, before)
+                    before = self._before(plan, batches, index)
+                    batch, before = self._leave_out_changed(plan, batch, before)
                     if not batch:
                         progress.batch_done(0)
                         continue
-                    request = self._record_request(op, batch)
+                    request = self._record_request(plan, batch)
                     request.before = before
             except ToolCancelled:
                 return self._finish(
@@ -608,7 +611,7 @@ class _ApplyRun:
                 return self._finish(
                     ActionStatus.FAILED,
                     error=f"Could not read the records before batch {index} of {total}: "
-                    f"{exc.message_for_user} " + batches_phrase(done, total),
+                    f"{exc.message} " + batches_phrase(done, total),
                 )
             outcome = self.writer.send(
                 request,
@@ -625,7 +628,7 @@ class _ApplyRun:
             if outcome.error is not None:
                 return self._finish(
                     ActionStatus.FAILED,
-                    error=f"Batch {index} of {total} failed: {outcome.error.message_for_user} "
+                    error=f"Batch {index} of {total} failed: {outcome.error.message} "
                     + batches_phrase(done, total)
                     + " You can roll back the applied batches or resume.",
                 )
@@ -641,25 +644,29 @@ class _ApplyRun:
         return self._finish(ActionStatus.DONE, undo=UndoStatus.AVAILABLE)
 
     def _leave_out_changed(
-        self, op: str, batch: list[dict[str, Any]], before: list[dict[str, Any]] | None
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+        self,
+        plan: RecordsPlan,
+        batch: list[RecordOperation],
+        before: list[dict[str, Any]] | None,
+    ) -> tuple[list[RecordOperation], list[dict[str, Any]] | None]:
         """The batch without the rows whose records changed since the user reviewed them.
 
         `before` is the snapshot just read for this batch (the undo record); the rows
         left out are recorded on the action, and the snapshot keeps only the others.
         """
-        if op == "create" or not any(o.get("reviewed") for o in batch):
+        op = plan.op
+        if op == "create" or not any(o.reviewed for o in batch):
             return batch, before
         ignore = self._computed_fields() if op == "delete" else set()
-        kept: list[dict[str, Any]] = []
+        kept: list[RecordOperation] = []
         changed: list[ChangedRow] = []
         untouched: set[str] = set()
         for o in batch:
-            key = str(o["record_id"]) if op in ("update", "delete") else _merge_key(self.plan, o)
+            key = o.existing_id if op in ("update", "delete") else _merge_key(plan, o)
             current = self._snapshot.get(key) if key is not None else None
             row = (
-                changed_since_review(o["reviewed"], current, ignore=ignore)
-                if o.get("reviewed")
+                changed_since_review(o.reviewed, current, ignore=ignore)
+                if o.reviewed is not None
                 else None
             )
             if row is None:
@@ -679,9 +686,12 @@ class _ApplyRun:
         with self.session_factory() as session:
             action = session.get(Action, self.action_id)
             assert action is not None
-            report = dict(action.changed_since_review or {"rows": [], "proposed_again": None})
-            report["rows"] = [*(report.get("rows") or []), *rows]
-            action.changed_since_review = report
+            stored = action.changed_since_review or {}
+            report: ChangedRows = {
+                "rows": [*(stored.get("rows") or []), *rows],
+                "proposed_again": stored.get("proposed_again"),
+            }
+            action.changed_since_review = dict(report)
             action.updated_at = utcnow()
             session.add(action)
         logger.info(
@@ -732,65 +742,64 @@ class _ApplyRun:
             )
         return verdict
 
-    def _record_request(self, op: str, batch: list[dict[str, Any]]) -> StepRequest:
+    def _record_request(self, plan: RecordsPlan, batch: list[RecordOperation]) -> StepRequest:
         assert self.table_id is not None
         components = [self.base_id, self.table_id]
-        typecast = bool(self.plan.get("typecast"))
+        op, typecast = plan.op, plan.typecast
         if op == "create":
-            body = {"records": [{"fields": o["fields"]} for o in batch], "typecast": typecast}
+            body = {"records": [{"fields": o.fields} for o in batch], "typecast": typecast}
             return StepRequest("POST", components, body, [])
         if op == "update":
-            records = [{"id": o["record_id"], "fields": o["fields"]} for o in batch]
+            records = [{"id": o.existing_id, "fields": o.fields} for o in batch]
             body = {"records": records, "typecast": typecast}
-            return StepRequest("PATCH", components, body, [o["record_id"] for o in batch])
+            return StepRequest("PATCH", components, body, [o.existing_id for o in batch])
         if op == "upsert":
             body = {
-                "records": [{"fields": o["fields"]} for o in batch],
+                "records": [{"fields": o.fields} for o in batch],
                 "typecast": typecast,
-                "performUpsert": {"fieldsToMergeOn": list(self.plan["fields_to_merge_on"])},
+                "performUpsert": {"fieldsToMergeOn": plan.merge_fields},
             }
             return StepRequest("PATCH", components, body, [])
-        if op == "delete":
-            ids = [o["record_id"] for o in batch]
-            return StepRequest("DELETE", components, {"records": ids}, ids)
-        raise ActionStateError(f"Unknown record operation {op!r}.")
+        ids = [o.existing_id for o in batch]
+        return StepRequest("DELETE", components, {"records": ids}, ids)
 
     def _before(
-        self, op: str, batches: list[list[dict[str, Any]]], index: int
+        self, plan: RecordsPlan, batches: list[list[RecordOperation]], index: int
     ) -> list[dict[str, Any]] | None:
         """The records batch `index` touches, as they are now (read 10 batches at a time)."""
+        op = plan.op
         if op == "create":
             return None
         if index > self._snapshot_through:
             # One read of up to 100 records serves the next ten batches.
             group_end = index - 1 + READ_CHUNK // BATCH_SIZE
             ops = [o for batch in batches[index - 1 : group_end] for o in batch]
-            self._snapshot = self._read_snapshot(op, ops)
+            self._snapshot = self._read_snapshot(plan, ops)
             self._snapshot_through = group_end
         batch = batches[index - 1]
         if op in ("update", "delete"):
             # A record missing here was deleted since the proposal; Airtable will say so.
             before = [
-                self._snapshot[o["record_id"]] for o in batch if o["record_id"] in self._snapshot
+                self._snapshot[o.existing_id] for o in batch if o.existing_id in self._snapshot
             ]
             if op == "delete":
                 inbound = self._inbound_links(batches)
                 before = [{**r, "linked_from": inbound.get(r["id"], [])} for r in before]
             return before
-        keys = (_merge_key(self.plan, o) for o in batch)
+        keys = (_merge_key(plan, o) for o in batch)
         return [self._snapshot[k] for k in keys if k is not None and k in self._snapshot]
 
     def _read_snapshot(
-        self, op: str, operations: list[dict[str, Any]]
+        self, plan: RecordsPlan, operations: list[RecordOperation]
     ) -> dict[str, dict[str, Any]]:
         assert self.table_id is not None
-        if op in ("update", "delete"):
-            ids = [str(o["record_id"]) for o in operations]
+        if plan.op in ("update", "delete"):
+            ids = [o.existing_id for o in operations]
             return read_records_by_id(self.client, self.base_id, self.table_id, ids)
-        keys = list(self.plan.get("fields_to_merge_on") or [])
+        keys = plan.merge_fields
         conditions: list[str] = []
         for o in operations:
-            values = {k: o["fields"].get(k) for k in keys}
+            values = {k: o.fields.get(k) for k in keys}
             if all(isinstance(v, str | int | float) and v != "" for v in values.values()):
                 conditions.append(str(F.match(values)))
         if not conditions:
@@ -804,12 +813,12 @@ class _ApplyRun:
         return {dumps_key([r["fields"].get(k) for k in keys]): r for r in records}
 
     def _inbound_links(
-        self, batches: list[list[dict[str, Any]]]
+        self, batches: list[list[RecordOperation]]
     ) -> dict[str, list[dict[str, Any]]]:
         """Once per run: which records link to the doomed ones through links without an inverse."""
         if self._inbound is None:
             assert self.table_id is not None
-            ids = {str(o["record_id"]) for batch in batches for o in batch}
+            ids = {o.existing_id for batch in batches for o in batch}
             self._inbound = inbound_links(
                 self.client, self.base_id, self.table_id, ids, schema_cache=self.schema_cache
             )
@@ -817,9 +826,7 @@ class _ApplyRun:
 
     # -- schema changes and comments
 
-    def _run_single(self) -> Action:
-        operation = dict((self.plan.get("operations") or [{}])[0])
-        op = str(operation.get("op") or self.plan.get("op"))
+    def _run_single(self, operation: SchemaOperation | CommentOperation) -> Action:
         existing = [
             s for s in load_steps(self.session_factory, self.action_id) if s.kind == StepKind.APPLY
         ]
@@ -835,27 +842,27 @@ class _ApplyRun:
                 if verdict.status == "applied":
                     step.status = StepStatus.DONE.value
             if step is None or step.status != StepStatus.DONE:
-                request = self._single_request(op, operation)
+                request = self._single_request(operation)
                 if step is not None:
                     request.before = step.before or request.before
                 outcome = self.writer.send(
                     request, seq=1, step_id=step.id if step is not None else None
                 )
-                if self.plan.get("kind") == "schema":
+                if isinstance(self.plan, SchemaPlan):
                     schema_module.invalidate(self.base_id, cache=self.schema_cache)
                 if outcome.cancelled:
                     return self._finish(ActionStatus.INTERRUPTED, error="Stopped by the user.")
                 if outcome.error is not None:
-                    return self._finish(ActionStatus.FAILED, error=outcome.error.message_for_user)
+                    return self._finish(ActionStatus.FAILED, error=outcome.error.message)
         except ToolCancelled:
             return self._finish(ActionStatus.INTERRUPTED, error="Stopped by the user.")
         except AirtableError as exc:
-            return self._finish(ActionStatus.FAILED, error=exc.message_for_user)
+            return self._finish(ActionStatus.FAILED, error=exc.message)
         except schema_module.UnknownNameError as exc:
             return self._finish(ActionStatus.FAILED, error=exc.message)
         if self.on_progress is not None:
             Progress(self.on_progress, 1, 1, 0).report()
-        if op in IRREVERSIBLE_OPS:
+        if operation.op in IRREVERSIBLE_OPS:
             return self._finish(
                 ActionStatus.DONE,
                 undo=UndoStatus.NOT_POSSIBLE,
@@ -864,37 +871,33 @@ class _ApplyRun:
             )
         return self._finish(ActionStatus.DONE, undo=UndoStatus.AVAILABLE)
 
-    def _single_request(self, op: str, operation: dict[str, Any]) -> StepRequest:
+    def _single_request(self, operation: SchemaOperation | CommentOperation) -> StepRequest:
         base = self.base_id
         meta = ["meta", "bases", base, "tables"]
-        if op == "create_table":
-            body = {k: operation[k] for k in ("name", "fields", "description") if operation.get(k)}
+        if isinstance(operation, CreateTableOperation):
+            # Airtable's request body: the operation without its op, empty keys left out.
+            body = {k: v for k, v in operation.model_dump(mode="json", exclude={"op"}).items() if v}
             return StepRequest("POST", meta, body, [])
         assert self.table_id is not None
-        if op == "create_field":
-            keys = ("name", "type", "options", "description")
-            body = {k: operation[k] for k in keys if operation.get(k) is not None}
+        if isinstance(operation, CreateFieldOperation):
+            body = operation.model_dump(mode="json", exclude={"op"}, exclude_none=True)
             return StepRequest("POST", [*meta, self.table_id, "fields"], body, [])
-        if op in ("rename_table", "rename_field"):
-            # The name as it is now, read fresh: undo renames back to it.
-            fresh = schema_module.get_base_schema(
-                self.client, base, force=True, cache=self.schema_cache
-            )
-            table = fresh.table(self.table_id)
-            if op == "rename_table":
-                before = [{"id": table.id, "name": table.name}]
-                return StepRequest(
-                    "PATCH", [*meta, table.id], {"name": operation["name"]}, [], before
-                )
-            field = table.field(str(operation["field_id"]))
-            before = [{"id": field.id, "name": field.name}]
-            components = [*meta, table.id, "fields", field.id]
-            return StepRequest("PATCH", components, {"name": operation["name"]}, [], before)
-        if op == "add_comment":
-            record_id = str(operation["record_id"])
+        if isinstance(operation, CommentOperation):
+            record_id = operation.record_id
             components = [base, self.table_id, record_id, "comments"]
-            return StepRequest("POST", components, {"text": operation["text"]}, [record_id])
-        raise ActionStateError(f"Unknown operation {op!r}.")
+            return StepRequest("POST", components, {"text": operation.text}, [record_id])
+        # A rename: the name as it is now, read fresh; undo renames back to it.
+        fresh = schema_module.get_base_schema(
+            self.client, base, force=True, cache=self.schema_cache
+        )
+        table = fresh.table(self.table_id)
+        if isinstance(operation, RenameTableOperation):
+            before = [{"id": table.id, "name": table.name}]
+            return StepRequest("PATCH", [*meta, table.id], {"name": operation.name}, [], before)
+        field = table.field(operation.field_id)
+        before = [{"id": field.id, "name": field.name}]
+        components = [*meta, table.id, "fields", field.id]
+        return StepRequest("PATCH", components, {"name": operation.name}, [], before)
 
     def _finish(
         self,
@@ -921,15 +924,14 @@ class _ApplyRun:
         return action
 
 
-def _reviewed_row(operation: dict[str, Any]) -> str | None:
+def _reviewed_row(operation: RecordOperation) -> str | None:
     """The preview row an approved operation came from (None when it carries no review)."""
-    reviewed = operation.get("reviewed")
-    return str(reviewed["row_id"]) if isinstance(reviewed, dict) else None
+    return operation.reviewed.row_id if operation.reviewed is not None else None
 
 
-def _merge_key(plan: dict[str, Any], operation: dict[str, Any]) -> str | None:
-    keys = list(plan.get("fields_to_merge_on") or [])
-    return dumps_key([operation["fields"].get(k) for k in keys]) if keys else None
+def _merge_key(plan: RecordsPlan, operation: RecordOperation) -> str | None:
+    keys = plan.merge_fields
+    return dumps_key([operation.fields.get(k) for k in keys]) if keys else None
 
 
 def inbound_links(
@@ -1073,8 +1075,8 @@ def _interruption_note(action: Action, steps: list[ActionStep]) -> tuple[str, Ac
             ActionStatus.DONE,
         )
     if action.status == ActionStatus.RUNNING:
-        plan = action.approved_plan or action.plan
-        total = max(1, math.ceil(len(plan.get("operations") or []) / BATCH_SIZE))
+        plan = approved_plan_of(action) or plan_of(action)
+        total = max(1, math.ceil(len(plan.operations) / BATCH_SIZE))
         kind, doing, what = StepKind.APPLY, "running", f"of {total} batches"
     elif action.status == ActionStatus.ROLLING_BACK:
         kind, doing, what = StepKind.COMPENSATE, "rolling back", "roll-back batches"
@@ -1095,28 +1097,6 @@ def _interruption_note(action: Action, steps: list[ActionStep]) -> tuple[str, Ac
     else:
         note += " Resume to finish the undo."
     return note, ActionStatus.INTERRUPTED
-
-
-def list_unfinished_actions(*, session: Session, user_id: int) -> list[Action]:
-    """The user's FAILED and INTERRUPTED actions, newest first (the banner offering resume).
-
-    Args:
-        session: The database session.
-        user_id: Whose actions.
-
-    Returns:
-        The actions.
-    """
-    return list(
-        session.exec(
-            select(Action)
-            .where(
-                Action.user_id == user_id,
-                col(Action.status).in_([s.value for s in UNFINISHED]),
-            )
-            .order_by(col(Action.updated_at).desc())
-        ).all()
-    )
 
 
 # --- a batch Airtable cannot settle: the user decides ------------------------------------

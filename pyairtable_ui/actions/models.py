@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from pyairtable_ui.db import UTCDateTime, json_column, utcnow
+from pyairtable_ui.core.db import UTCDateTime, json_column, utcnow
 
 
 class ActionStatus(enum.StrEnum):

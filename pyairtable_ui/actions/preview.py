@@ -24,33 +24,39 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
-from datetime import date, datetime
 from typing import Any, Literal, TypedDict
 
-from pyairtable import formulas as F
-
+from pyairtable_ui.actions.base import ActionStateError
 from pyairtable_ui.actions.models import Action, ActionStatus
+from pyairtable_ui.actions.plan import (
+    CommentOperation,
+    CreateFieldOperation,
+    CreateTableOperation,
+    Operation,
+    RecordOperation,
+    RecordsPlan,
+    RenameTableOperation,
+    SchemaOperation,
+    SchemaPlan,
+    plan_of,
+)
 from pyairtable_ui.actions.records import (
     primary_label,
     read_records_by_id,
     same_value,
 )
-from pyairtable_ui.actions.service import ActionStateError, SessionFactory, get_action
+from pyairtable_ui.actions.service import get_action
+from pyairtable_ui.airtable import field_types
 from pyairtable_ui.airtable import schema as schema_module
 from pyairtable_ui.airtable.client import AirtableClient
-from pyairtable_ui.airtable.schema import BaseSchema, FieldSchema, TableSchema
-from pyairtable_ui.db import utcnow
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.airtable.formulas import F, chunked
+from pyairtable_ui.airtable.schema import BaseSchema, TableSchema
+from pyairtable_ui.core.db import SessionFactory, utcnow
+from pyairtable_ui.core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 PREVIEW_VERSION = 1
-
-_NUMBER_TYPES = frozenset({"number", "currency", "percent", "duration", "rating"})
-_TEXT_TYPES = frozenset(
-    {"singleLineText", "multilineText", "richText", "email", "url", "phoneNumber"}
-)
 
 WarningLevel = Literal["error", "warning", "info"]
 
@@ -135,9 +141,12 @@ class ActionPreview(TypedDict):
     notes: list[str]
 
 
-def row_id_for(operation: dict[str, Any], index: int) -> str:
+def row_id_for(operation: Operation, index: int) -> str:
     """The row id of a plan operation: its record id, else ``row-<n>`` (1-based)."""
-    return str(operation.get("record_id") or f"row-{index + 1}")
+    record_id = (
+        operation.record_id if isinstance(operation, RecordOperation | CommentOperation) else None
+    )
+    return record_id or f"row-{index + 1}"
 
 
 def build_preview(
@@ -207,36 +216,36 @@ class _PreviewBuilder:
         self, action: Action, schema: BaseSchema, client: AirtableClient, threshold: int
     ) -> None:
         self.action = action
-        self.plan = action.plan
+        self.plan = plan_of(action)
         self.schema = schema
         self.client = client
         self.threshold = threshold
         self.table: TableSchema | None = (
             schema.table_by_id(action.table_id) if action.table_id else None
         )
-        self.typecast = bool(self.plan.get("typecast"))
+        self.typecast = isinstance(self.plan, RecordsPlan) and self.plan.typecast
         self.warnings: list[PreviewWarning] = []
         self.new_options: dict[str, list[str]] = {}
         self.notes: list[str] = []
 
     def build(self) -> ActionPreview:
-        kind = str(self.plan.get("kind"))
-        op = str(self.plan.get("op"))
-        operations = [o for o in self.plan.get("operations") or [] if isinstance(o, dict)]
-        if kind == "records" and self.table is None:
+        plan = self.plan
+        kind, op = plan.kind, plan.op
+        rows: list[PreviewRow]
+        if isinstance(plan, RecordsPlan) and self.table is None:
             self._warn("error", None, None, "The table no longer exists in this base.")
             rows = [
-                self._row(row_id_for(o, i), op, o.get("record_id"), row_id_for(o, i), [])
-                for i, o in enumerate(operations)
+                self._row(row_id_for(o, i), op, o.record_id, row_id_for(o, i), [])
+                for i, o in enumerate(plan.operations)
             ]
             for row in rows:
                 self._block(row, "The table no longer exists.")
-        elif kind == "records":
-            rows = self._record_rows(op, operations)
-        elif kind == "schema":
-            rows = [self._schema_row(op, o, i) for i, o in enumerate(operations)]
+        elif isinstance(plan, RecordsPlan):
+            rows = self._record_rows(plan)
+        elif isinstance(plan, SchemaPlan):
+            rows = [self._schema_row(o, i) for i, o in enumerate(plan.operations)]
         else:
-            rows = [self._comment_row(o, i) for i, o in enumerate(operations)]
+            rows = [self._comment_row(o, i) for i, o in enumerate(plan.operations)]
         counts = PreviewCounts(
             rows=len(rows),
             create=sum(1 for r in rows if r["kind"] in ("create", "upsert_create")),
@@ -303,19 +312,20 @@ class _PreviewBuilder:
 
     # -- records
 
-    def _record_rows(self, op: str, operations: list[dict[str, Any]]) -> list[PreviewRow]:
+    def _record_rows(self, plan: RecordsPlan) -> list[PreviewRow]:
         assert self.table is not None
+        op, operations = plan.op, plan.operations
         current: dict[str, dict[str, Any]] = {}
         if op in ("update", "delete"):
-            ids = [str(o.get("record_id")) for o in operations]
+            ids = [o.existing_id for o in operations]
             current = read_records_by_id(self.client, self.action.base_id, self.table.id, ids)
         matches: dict[str, list[dict[str, Any]]] = {}
         if op == "upsert":
-            matches = self._upsert_matches(operations)
+            matches = self._upsert_matches(plan)
         rows: list[PreviewRow] = []
         for index, operation in enumerate(operations):
             row_id = row_id_for(operation, index)
-            fields = dict(operation.get("fields") or {})
+            fields = dict(operation.fields)
             if op == "delete":
                 rows.append(self._delete_row(row_id, current.get(row_id)))
                 continue
@@ -325,14 +335,14 @@ class _PreviewBuilder:
                 if record is None:
                     self._block(row, "This record no longer exists (deleted since the proposal).")
             elif op == "upsert":
-                key = self._merge_key(fields)
+                key = self._merge_key(plan, fields)
                 found = matches.get(key, []) if key is not None else []
                 if len(found) > 1:
                     row = self._diff_row(row_id, "upsert_update", None, fields, None)
                     self._block(
                         row,
                         f"{len(found)} records match on "
-                        f"{', '.join(self.plan.get('fields_to_merge_on') or [])}; Airtable "
+                        f"{', '.join(plan.merge_fields)}; Airtable "
                         "refuses an upsert that matches more than one.",
                     )
                 elif found:
@@ -415,25 +425,24 @@ class _PreviewBuilder:
             )
         return row
 
-    def _merge_key(self, fields: dict[str, Any]) -> str | None:
-        keys = list(self.plan.get("fields_to_merge_on") or [])
+    def _merge_key(self, plan: RecordsPlan, fields: dict[str, Any]) -> str | None:
+        keys = plan.merge_fields
         values = [fields.get(k) for k in keys]
         if not keys or not all(isinstance(v, str | int | float) and v != "" for v in values):
             return None
         return json.dumps([_plain(v) for v in values])
 
-    def _upsert_matches(self, operations: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    def _upsert_matches(self, plan: RecordsPlan) -> dict[str, list[dict[str, Any]]]:
         assert self.table is not None
-        keys = list(self.plan.get("fields_to_merge_on") or [])
+        keys = plan.merge_fields
         conditions: list[F.Formula] = []
-        for operation in operations:
-            fields = operation.get("fields") or {}
-            if self._merge_key(fields) is not None:
+        for operation in plan.operations:
+            fields = operation.fields
+            if self._merge_key(plan, fields) is not None:
                 conditions.append(F.match({k: fields[k] for k in keys}))
         found: dict[str, list[dict[str, Any]]] = {}
         # 50 conditions per read keep the formula short enough for one request.
-        for start in range(0, len(conditions), 50):
-            chunk = conditions[start : start + 50]
+        for chunk in chunked(conditions, 50):
             formula = str(F.OR(*chunk) if len(chunk) > 1 else chunk[0])
             for page in self.client.iterate_records(
                 self.action.base_id, self.table.id, formula=formula
@@ -459,12 +468,14 @@ class _PreviewBuilder:
                     name,
                 )
                 continue
-            problem = _type_problem(found, value, typecast=self.typecast)
-            if problem and self.typecast:
-                self._note_row(row, f"{problem} Airtable will try to convert it.", name)
-            elif problem:
+            problem = field_types.value_problem(found, value, typecast=self.typecast)
+            if problem:
                 self._block(row, problem, name)
-            for option in _new_options(found, value):
+            elif self.typecast and field_types.value_problem(found, value, typecast=False):
+                self._note_row(
+                    row, f"Typecast will convert {value!r} to fit “{name}” ({found.type}).", name
+                )
+            for option in field_types.new_options(found, value, typecast=self.typecast):
                 if not self.typecast:
                     self._block(
                         row,
@@ -480,14 +491,13 @@ class _PreviewBuilder:
 
     # -- schema changes and comments
 
-    def _schema_row(self, op: str, operation: dict[str, Any], index: int) -> PreviewRow:
+    def _schema_row(self, operation: SchemaOperation, index: int) -> PreviewRow:
         row_id = row_id_for(operation, index)
-        name = str(operation.get("name") or "")
-        if op == "create_table":
+        op, name = operation.op, operation.name
+        if isinstance(operation, CreateTableOperation):
             cells = [
                 PreviewCell(field=str(f.get("name")), old=None, new=f.get("type"), changed=True)
-                for f in operation.get("fields") or []
-                if isinstance(f, dict)
+                for f in operation.fields
             ]
             row = self._row(row_id, op, None, name, cells)
             if self.schema.find_table(name) is not None:
@@ -502,8 +512,8 @@ class _PreviewBuilder:
             row = self._row(row_id, op, None, name, [])
             self._block(row, "The table no longer exists in this base.")
             return row
-        if op == "create_field":
-            cell = PreviewCell(field=name, old=None, new=operation.get("type"), changed=True)
+        if isinstance(operation, CreateFieldOperation):
+            cell = PreviewCell(field=name, old=None, new=operation.type, changed=True)
             row = self._row(row_id, op, None, f"{table.name}: {name}", [cell])
             if table.find_field(name) is not None:
                 self._block(row, f"{table.name} already has a field “{name}”.")
@@ -512,16 +522,16 @@ class _PreviewBuilder:
                 "(you could rename or delete the field in Airtable)."
             )
             return row
-        if op == "rename_table":
+        if isinstance(operation, RenameTableOperation):
             cell = PreviewCell(field="name", old=table.name, new=name, changed=table.name != name)
             row = self._row(row_id, op, None, table.name, [cell])
             other = self.schema.find_table(name)
             if other is not None and other.id != table.id:
                 self._block(row, f"A table “{other.name}” exists already.")
             return row
-        field = next((f for f in table.fields if f.id == operation.get("field_id")), None)
+        field = next((f for f in table.fields if f.id == operation.field_id), None)
         if field is None:
-            row = self._row(row_id, op, None, str(operation.get("old_name") or ""), [])
+            row = self._row(row_id, op, None, operation.old_name or "", [])
             self._block(row, "The field no longer exists.")
             return row
         cell = PreviewCell(field="name", old=field.name, new=name, changed=field.name != name)
@@ -531,10 +541,10 @@ class _PreviewBuilder:
             self._block(row, f"{table.name} already has a field “{other_field.name}”.")
         return row
 
-    def _comment_row(self, operation: dict[str, Any], index: int) -> PreviewRow:
+    def _comment_row(self, operation: CommentOperation, index: int) -> PreviewRow:
         row_id = row_id_for(operation, index)
-        record_id = str(operation.get("record_id"))
-        cell = PreviewCell(field="comment", old=None, new=operation.get("text"), changed=True)
+        record_id = operation.record_id
+        cell = PreviewCell(field="comment", old=None, new=operation.text, changed=True)
         if self.table is None:
             row = self._row(row_id, "add_comment", record_id, record_id, [cell])
             self._block(row, "The table no longer exists in this base.")
@@ -558,67 +568,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
-
-
-def _new_options(f: FieldSchema, value: Any) -> list[str]:
-    if f.type not in ("singleSelect", "multipleSelects") or value is None:
-        return []
-    items: Iterable[Any] = value if isinstance(value, list) else [value]
-    return [i for i in items if isinstance(i, str) and i not in f.choices]
-
-
-def _is_date(value: str, *, with_time: bool) -> bool:
-    try:
-        if with_time:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-        else:
-            date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _type_problem(f: FieldSchema, value: Any, *, typecast: bool) -> str | None:
-    """Why Airtable would refuse `value` for `f` (None when it is fine)."""
-    if value is None:
-        return None
-    kind = f.type
-    name = f.name
-    if kind in _NUMBER_TYPES:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"“{name}” is a {kind} field; {value!r} is not a number."
-    elif kind == "checkbox":
-        if not isinstance(value, bool):
-            return f"“{name}” is a checkbox; {value!r} is not true or false."
-    elif kind == "singleSelect":
-        if not isinstance(value, str):
-            return f"“{name}” takes one option name, not {value!r}."
-    elif kind == "multipleSelects":
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            return f"“{name}” takes a list of option names, not {value!r}."
-    elif kind == "multipleRecordLinks":
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            return f"“{name}” takes a list of record ids, not {value!r}."
-        if not typecast and not all(v.startswith("rec") for v in value):
-            return f"“{name}” takes record ids (rec…), not names."
-    elif kind == "date":
-        if not isinstance(value, str) or not _is_date(value, with_time=False):
-            return f"“{name}” is a date; {value!r} is not YYYY-MM-DD."
-    elif kind == "dateTime":
-        if not isinstance(value, str) or not _is_date(value, with_time=True):
-            return f"“{name}” is a date and time; {value!r} is not ISO 8601."
-    elif kind in _TEXT_TYPES:
-        if not isinstance(value, str):
-            return f"“{name}” is a text field; {value!r} is not text."
-    elif kind == "multipleAttachments":
-        if not isinstance(value, list) or not all(
-            isinstance(v, dict) and (v.get("url") or v.get("id")) for v in value
-        ):
-            return f'“{name}” takes a list of {{"url": …}} objects.'
-    elif kind == "singleCollaborator":
-        if not (isinstance(value, dict) and (value.get("id") or value.get("email"))):
-            return f'“{name}” takes {{"id": "usr…"}} or {{"email": …}}.'
-    return None
 
 
 def preview_rows(action: Action) -> list[PreviewRow]:

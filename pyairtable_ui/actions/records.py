@@ -17,9 +17,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pyairtable import formulas as F
-
 from pyairtable_ui.airtable.client import AirtableClient
+from pyairtable_ui.airtable.formulas import F, chunked
 from pyairtable_ui.airtable.schema import TableSchema
 
 # Ids per filterByFormula read: OR(RECORD_ID()='rec…', …) of 100 ids is ~3 KB, well
@@ -67,13 +66,18 @@ def read_records_by_id(
     options: dict[str, Any] = {}
     if fields is not None:
         options["fields"] = fields
-    for start in range(0, len(wanted), READ_CHUNK):
-        chunk = wanted[start : start + READ_CHUNK]
+    for chunk in chunked(wanted, READ_CHUNK):
         formula = by_id_formula(chunk)
         for page in client.iterate_records(base_id, table_id, formula=formula, **options):
             for record in page:
                 found[str(record["id"])] = record
     return found
+
+
+def created_since_formula(since: datetime) -> str:
+    """A formula matching records created after `since` less the clock slack (to the second)."""
+    moment = (since - CLOCK_SLACK).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return str(F.IS_AFTER(F.CREATED_TIME(), F.DATETIME_PARSE(moment)))
 
 
 def read_created_since(
@@ -83,8 +87,7 @@ def read_created_since(
 
     Used to find out whether a create request whose answer never came was applied.
     """
-    moment = (since - CLOCK_SLACK).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    formula = f"IS_AFTER(CREATED_TIME(), DATETIME_PARSE('{moment}'))"
+    formula = created_since_formula(since)
     records = [
         record
         for page in client.iterate_records(base_id, table_id, formula=formula)

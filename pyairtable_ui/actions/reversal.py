@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from pyairtable_ui.actions.base import BATCH_SIZE
 from pyairtable_ui.actions.models import Action, ActionStep, StepKind, StepStatus
 from pyairtable_ui.actions.records import (
     changed_fields,
@@ -44,7 +45,6 @@ from pyairtable_ui.actions.records import (
     primary_label,
     read_records_by_id,
 )
-from pyairtable_ui.actions.service import BATCH_SIZE
 from pyairtable_ui.actions.steps import (
     Progress,
     ProgressCallback,
@@ -62,8 +62,9 @@ from pyairtable_ui.actions.steps import (
 from pyairtable_ui.airtable import schema as schema_module
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.errors import AirtableNotFoundError
+from pyairtable_ui.airtable.formulas import chunked
 from pyairtable_ui.airtable.schema import BaseSchema, TableSchema
-from pyairtable_ui.db import utcnow
+from pyairtable_ui.core.db import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -327,9 +328,6 @@ def refresh_items(
             item.conflicts = ["name"]
 
 
-Resolution = Literal["overwrite", "skip"]
-
-
 @dataclass
 class Choice:
     """Which items run, which are skipped (and why), which await the user's choice."""
@@ -425,8 +423,6 @@ class ReversalResult:
     message: str = ""
     notes: list[str] = field(default_factory=list)
     new_ids: dict[str, str] = field(default_factory=dict)
-    batches_done: int = 0
-    total: int = 0
 
 
 class ReversalRun:
@@ -470,13 +466,7 @@ class ReversalRun:
             result = self._send(request)
             if result is not None:
                 return result
-        return ReversalResult(
-            "done",
-            notes=self.notes,
-            new_ids=self._id_map(),
-            batches_done=self.progress.done,
-            total=self.progress.total,
-        )
+        return ReversalResult("done", notes=self.notes, new_ids=self._id_map())
 
     def _send(self, request: StepRequest) -> ReversalResult | None:
         outcome = self.writer.send(request)
@@ -502,7 +492,7 @@ class ReversalRun:
             return ReversalResult(
                 "failed",
                 f"{self.verb} stopped at batch {self.progress.done + 1} of "
-                f"{self.progress.total}: {outcome.error.message_for_user} "
+                f"{self.progress.total}: {outcome.error.message} "
                 f"{self.progress.done} batches were put back; {self.verb.lower()} again "
                 "to finish.",
                 notes=self.notes,
@@ -520,7 +510,7 @@ class ReversalRun:
         deletes = [i for i in items if i.effect == "delete"]
         recreates = [i for i in items if i.effect == "recreate"]
         assert table_id is not None or not (restores or deletes or recreates)
-        for chunk in _chunks(restores):
+        for chunk in chunked(restores, BATCH_SIZE):
             records = [{"id": i.key, "fields": self._restore_fields(i, table)} for i in chunk]
             requests.append(
                 StepRequest(
@@ -531,7 +521,7 @@ class ReversalRun:
                     [i.current for i in chunk if i.current is not None],
                 )
             )
-        for chunk in _chunks(deletes):
+        for chunk in chunked(deletes, BATCH_SIZE):
             ids = [i.key for i in chunk]
             requests.append(
                 StepRequest(
@@ -544,14 +534,15 @@ class ReversalRun:
             )
         if recreates:
             payloads = self._recreate_payloads(recreates, table)
-            for chunk in _chunks(list(zip(recreates, payloads, strict=True))):
+            pairs = list(zip(recreates, payloads, strict=True))
+            for group in chunked(pairs, BATCH_SIZE):
                 requests.append(
                     StepRequest(
                         "POST",
                         [self.base_id, str(table_id)],
-                        {"records": [{"fields": p} for _, p in chunk], "typecast": False},
+                        {"records": [{"fields": p} for _, p in group], "typecast": False},
                         [],
-                        [i.snapshot or {"id": i.key} for i, _ in chunk],
+                        [i.snapshot or {"id": i.key} for i, _ in group],
                     )
                 )
         meta = ["meta", "bases", self.base_id, "tables"]
@@ -759,7 +750,7 @@ class ReversalRun:
                 if fields:
                     updates.append((record, {"id": record_id, "fields": fields}))
             repointed += len(updates)
-            for chunk in _chunks(updates):
+            for chunk in chunked(updates, BATCH_SIZE):
                 requests.append(
                     StepRequest(
                         "PATCH",
@@ -772,10 +763,6 @@ class ReversalRun:
         if repointed:
             self.notes.append(f"Links in {repointed} records were pointed at the new ids.")
         return requests
-
-
-def _chunks(items: list[Any], size: int = BATCH_SIZE) -> list[list[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def resolve_unfinished(

@@ -41,6 +41,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from pyairtable_ui.actions.base import ActionStateError
 from pyairtable_ui.actions.models import Action, ActionStatus, ActionStep, StepKind, StepStatus
 from pyairtable_ui.actions.records import (
     CLOCK_SLACK,
@@ -48,13 +49,12 @@ from pyairtable_ui.actions.records import (
     read_created_since,
     read_records_by_id,
 )
-from pyairtable_ui.actions.service import ActionStateError, SessionFactory
 from pyairtable_ui.airtable import schema as schema_module
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.errors import AirtableError, AirtableNotFoundError, ToolCancelled
-from pyairtable_ui.db import utcnow
-from pyairtable_ui.observability import ACTIONS
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.db import SessionFactory, utcnow
+from pyairtable_ui.core.observability import ACTIONS
+from pyairtable_ui.core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -388,9 +388,8 @@ class StepRequest:
 
 @dataclass
 class StepOutcome:
-    """How a sent step ended."""
+    """How a sent step ended: written, or stopped by Stop (`cancelled`) or by `error`."""
 
-    ok: bool
     step_id: int
     after: list[dict[str, Any]] = field(default_factory=list)
     record_ids: list[str] = field(default_factory=list)
@@ -488,18 +487,18 @@ class StepWriter:
                 if sent
                 else "Stopped by the user before it was sent.",
             )
-            return StepOutcome(ok=False, step_id=step_id, cancelled=True)
+            return StepOutcome(step_id=step_id, cancelled=True)
         except AirtableError as exc:
             # Airtable's answer (4xx, even 5xx) says the batch was refused; no answer at
             # all (a timeout) leaves it open whether it was applied.
             prefix = UNKNOWN_OUTCOME if exc.status is None else ""
-            self.update(step_id, StepStatus.FAILED, error=prefix + exc.message_for_user)
-            return StepOutcome(ok=False, step_id=step_id, error=exc)
+            self.update(step_id, StepStatus.FAILED, error=prefix + exc.message)
+            return StepOutcome(step_id=step_id, error=exc)
         self._hook(seq, "after_response")
         after, ids = read_after(response)
         ids = ids or request.record_ids
         self.update(step_id, StepStatus.DONE, after=after, record_ids=ids)
-        return StepOutcome(ok=True, step_id=step_id, after=after, record_ids=ids)
+        return StepOutcome(step_id=step_id, after=after, record_ids=ids)
 
     def _hook(self, seq: int, moment: str) -> None:
         if self.step_hook is not None:
@@ -902,10 +901,6 @@ def _all_comments(
         params = {"pageSize": 100, "offset": offset}
 
 
-Decision = Literal["applied", "not_applied"]
-DECISIONS: tuple[Decision, ...] = ("applied", "not_applied")
-
-
 def decide(
     verdict: Verdict,
     step: ActionStep,
@@ -944,27 +939,6 @@ def decide(
     if choice == "not_applied":
         return Verdict("not_applied", reason="user")
     return verdict
-
-
-def mark_checked(
-    writer: StepWriter, step: ActionStep, verdict: Verdict, *, note: str | None = None
-) -> None:
-    """Record a checked step: DONE when it was applied, else SKIPPED (it will be re-planned)."""
-    assert step.id is not None
-    if verdict.status == "applied":
-        writer.update(
-            step.id,
-            StepStatus.DONE,
-            error=note or "Found applied in Airtable after an interruption; not sent again.",
-            after=verdict.after or None,
-            record_ids=verdict.record_ids or step.record_ids,
-        )
-    else:
-        writer.update(
-            step.id,
-            StepStatus.SKIPPED,
-            error=note or "Not applied (checked in Airtable after an interruption).",
-        )
 
 
 def dumps_key(values: list[Any]) -> str:

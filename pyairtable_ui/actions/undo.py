@@ -18,11 +18,12 @@ and suggests a rename (`propose_rename_instead`).
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from pyairtable_ui.actions.base import ActionError, ActionStateError
 from pyairtable_ui.actions.models import (
     Action,
     ActionStatus,
@@ -30,6 +31,12 @@ from pyairtable_ui.actions.models import (
     StepKind,
     StepStatus,
     UndoStatus,
+)
+from pyairtable_ui.actions.plan import (
+    RenameFieldOperation,
+    RenameTableOperation,
+    SchemaPlan,
+    plan_of,
 )
 from pyairtable_ui.actions.reversal import (
     Choice,
@@ -42,14 +49,7 @@ from pyairtable_ui.actions.reversal import (
     refresh_items,
     resolve_unfinished,
 )
-from pyairtable_ui.actions.service import (
-    ActionError,
-    ActionStateError,
-    SessionFactory,
-    get_action,
-    list_steps,
-    propose_action,
-)
+from pyairtable_ui.actions.service import get_action, list_steps, propose_action
 from pyairtable_ui.actions.steps import (
     LeaseLostError,
     ProgressCallback,
@@ -65,11 +65,9 @@ from pyairtable_ui.actions.steps import (
 from pyairtable_ui.airtable import schema as schema_module
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.errors import AirtableError, ToolCancelled
-from pyairtable_ui.db import utcnow
+from pyairtable_ui.core.db import SessionFactory, utcnow
 
 logger = logging.getLogger(__name__)
-
-Resolution = Literal["overwrite", "skip"]
 
 
 class UndoCell(TypedDict):
@@ -408,31 +406,29 @@ def propose_rename_instead(
     if not name:
         raise ActionStateError("Give the new name.")
     old = target["current_name"]
+    operation: RenameTableOperation | RenameFieldOperation
     if target["kind"] == "table":
-        operation: dict[str, Any] = {"op": "rename_table", "name": name, "old_name": old}
-        tool, table_id = "rename_table", target["table_id"]
+        operation = RenameTableOperation(op="rename_table", name=name, old_name=old)
+        table_id = target["table_id"]
         table_name: str | None = name
         summary = f"Rename table {old} to {name}"
     else:
-        operation = {
-            "op": "rename_field",
-            "field_id": target["field_id"],
-            "name": name,
-            "old_name": old,
-        }
-        tool, table_id, table_name = "rename_field", target["table_id"], action.table_name
+        operation = RenameFieldOperation(
+            op="rename_field", field_id=str(target["field_id"]), name=name, old_name=old
+        )
+        table_id, table_name = target["table_id"], action.table_name
         summary = f"Rename field {old} in {action.table_name} to {name}"
     return propose_action(
         session=session,
         user_id=user_id,
         conversation_id=action.conversation_id,
         message_id=None,
-        tool_name=tool,
+        tool_name=operation.op,
         base_id=action.base_id,
         table_id=table_id,
         table_name=table_name,
         arguments={"instead_of_undo": action_id, "new_name": name},
-        plan={"kind": "schema", "op": operation["op"], "operations": [operation]},
+        plan=SchemaPlan(kind="schema", op=operation.op, operations=[operation]),
         summary=summary,
         record_count=0,
         needs_typed_confirmation=False,
@@ -528,7 +524,7 @@ def undo_action(
                 writer,
                 action_id,
                 previous,
-                f"Undo could not read Airtable: {exc.message_for_user}",
+                f"Undo could not read Airtable: {exc.message}",
                 status=ActionStatus.FAILED,
             )
         except (UndoConflictError, LeaseLostError):
@@ -592,7 +588,7 @@ def _undo(
         verb="Undo",
     )
     result = run.run(choice.run)
-    if action.plan.get("kind") == "schema":
+    if isinstance(plan_of(action), SchemaPlan):
         schema_module.invalidate(action.base_id, cache=schema_cache)
     if result.status != "done":
         status = ActionStatus.INTERRUPTED if result.status == "cancelled" else ActionStatus.FAILED

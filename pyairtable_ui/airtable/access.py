@@ -1,12 +1,39 @@
-"""A signed-in user's current Airtable access: their token (refreshed if OAuth), checked."""
+"""A signed-in user's Airtable access: their token (refreshed if OAuth), as a client or checked."""
 
 from __future__ import annotations
 
 from pyairtable_ui.airtable import connections
 from pyairtable_ui.airtable import oauth as airtable_oauth
+from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.auth.models import User
-from pyairtable_ui.db import session_scope
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.db import session_scope
+from pyairtable_ui.core.settings import get_settings
+
+
+def _user_token(user_id: int) -> str:
+    with session_scope() as db:
+        user = db.get(User, user_id)
+        if user is None:
+            raise connections.NotConnectedError()
+        return airtable_oauth.get_valid_token(session=db, user=user)
+
+
+def client_for_user(user_id: int) -> AirtableClient:
+    """The one way backend code gets an Airtable client for a user (paced and counted).
+
+    Blocking (it may refresh an OAuth token): call it through a thread from handlers.
+
+    Args:
+        user_id: The signed-in user.
+
+    Returns:
+        A client on the user's current token.
+
+    Raises:
+        connections.AirtableTokenError: Not connected, or the OAuth refresh failed.
+        crypto.SecretDecryptionError: SECRET_KEY changed since the token was stored.
+    """
+    return AirtableClient(_user_token(user_id), api_url=get_settings().airtable_api_url)
 
 
 def check_user_access(*, user_id: int) -> connections.TokenCheck:
@@ -24,9 +51,6 @@ def check_user_access(*, user_id: int) -> connections.TokenCheck:
         connections.AirtableTokenError: Not connected, token refused, no bases, unreachable.
         crypto.SecretDecryptionError: SECRET_KEY changed since the token was stored.
     """
-    with session_scope() as db:
-        user = db.get(User, user_id)
-        if user is None:
-            raise connections.NotConnectedError()
-        token = airtable_oauth.get_valid_token(session=db, user=user)
-    return connections.check_airtable_token(token, api_url=get_settings().airtable_api_url)
+    return connections.check_airtable_token(
+        _user_token(user_id), api_url=get_settings().airtable_api_url
+    )

@@ -47,7 +47,7 @@ from pyairtable_ui.airtable.errors import (
     error_from_response,
 )
 from pyairtable_ui.airtable.limiter import META_KEY, RequestPacer, get_request_pacer
-from pyairtable_ui.observability import AIRTABLE_REQUESTS
+from pyairtable_ui.core.observability import AIRTABLE_REQUESTS
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,11 @@ class RetryPolicy:
         backoff: First wait in seconds; doubles each retry.
         max_backoff: The longest single wait.
         jitter: Up to this fraction is added at random, so threads spread out.
+        server_error_attempts: Tries in all for 5xx, when not `attempts` (a person
+            waiting on a token check is told at once instead).
+        resend_unanswered: Whether a request that reached Airtable but got no answer
+            (a read timeout, a dropped connection) is sent again. A request that
+            never left (connection refused) is always resent.
     """
 
     attempts: int = 4
@@ -84,6 +89,15 @@ class RetryPolicy:
     backoff: float = 1.0
     max_backoff: float = 30.0
     jitter: float = 0.25
+    server_error_attempts: int | None = None
+    resend_unanswered: bool = True
+
+    @property
+    def server_error_limit(self) -> int:
+        """Tries in all for 5xx answers."""
+        if self.server_error_attempts is None:
+            return self.attempts
+        return self.server_error_attempts
 
     def delay(self, retry: int) -> float:
         """Seconds to wait before retry number `retry` (1-based)."""
@@ -215,7 +229,9 @@ class PacedSession(requests.Session):
                 server_failures += 1
                 # A POST that reached Airtable may have been applied: resending could
                 # duplicate records, so it is resent only when it surely never left.
-                resend_safe = method.upper() in _IDEMPOTENT or _never_sent(exc)
+                resend_safe = _never_sent(exc) or (
+                    policy.resend_unanswered and method.upper() in _IDEMPOTENT
+                )
                 if server_failures >= policy.attempts or not resend_safe:
                     logger.warning(
                         "airtable request failed method=%s path=%s error=%s tries=%d",
@@ -246,7 +262,7 @@ class PacedSession(requests.Session):
                 continue
             if status >= 500:
                 server_failures += 1
-                if server_failures >= policy.attempts:
+                if server_failures >= policy.server_error_limit:
                     logger.warning(
                         "airtable server error persisted status=%s path=%s", status, path
                     )
@@ -267,7 +283,6 @@ class PacedSession(requests.Session):
 
     def _sleep(self, delay: float, what: str, reason: str) -> None:
         logger.info("airtable retry in %.2fs after %s: %s", delay, reason, what)
-        self._owner.retries += 1
         if self._owner.cancel_event.wait(delay):
             raise ToolCancelled()
 
@@ -281,7 +296,6 @@ class AirtableClient:
         retry_policy: How failures are retried.
         calls: Requests sent so far (retries included: each is a real request).
         calls_by_kind: The same, by kind (meta, schema, read, write).
-        retries: Retries made after 429, 5xx or connection failures.
         requests: The requests sent, in order (method, path, status, timings).
         cancel_event: Set by `cancel()`; checked before every request and wait.
     """
@@ -311,7 +325,6 @@ class AirtableClient:
         self.cancel_event = threading.Event()
         self.calls = 0
         self.calls_by_kind: Counter[str] = Counter()
-        self.retries = 0
         # Bounded: a long-lived client (a big import) must not grow without end.
         self.requests: deque[RequestRecord] = deque(maxlen=5000)
         self._counter = counter

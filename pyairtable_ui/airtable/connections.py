@@ -1,27 +1,36 @@
 """Connecting a user's Airtable account with a personal access token.
 
-`check_airtable_token` asks Airtable who the token belongs to and which bases it
-sees, and turns every way that can fail into a sentence the user can act on.
-`save_connection` stores the token encrypted (see `pyairtable_ui.crypto`); only
-`get_token` decrypts it, for backend code about to call Airtable. The token is
+`check_airtable_token` asks Airtable, through `AirtableClient` (paced, counted), who the
+token belongs to and which bases it sees, and turns every way that can fail into a
+sentence the user can act on. `connect` is what the pages call: check the pasted token,
+then store it encrypted (see `pyairtable_ui.core.crypto`) with `save_connection`. Backend
+code reads a stored token through `pyairtable_ui.airtable.access` only. The token is
 never logged and never put in an exception message.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
 
-import requests
-from pyairtable import Api
-from pyairtable.api.retrying import retry_strategy
 from sqlmodel import Session, select
 
+from pyairtable_ui.airtable.client import AirtableClient, RetryPolicy
+from pyairtable_ui.airtable.errors import (
+    AirtableAuthError,
+    AirtableError,
+    AirtablePermissionError,
+    AirtableRateLimitError,
+    AirtableUnavailableError,
+)
 from pyairtable_ui.airtable.models import AirtableConnection, ConnectionKind
 from pyairtable_ui.auth.models import User
-from pyairtable_ui.crypto import decrypt_secret, encrypt_secret
-from pyairtable_ui.db import utcnow
+from pyairtable_ui.core.crypto import encrypt_secret
+from pyairtable_ui.core.db import session_scope, utcnow
+from pyairtable_ui.core.errors import UserFacingError
+from pyairtable_ui.core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +42,16 @@ REQUIRED_SCOPES: tuple[str, ...] = (
 )
 CONNECT_TIMEOUT = (5, 15)  # seconds: connect, read
 TOKEN_HINT_LENGTH = 4
+# A person is waiting: retry a rate limit a few times and a dead host once; report an
+# Airtable failure or a lost answer at once.
+TOKEN_CHECK_RETRIES = RetryPolicy(
+    attempts=2,
+    rate_limit_attempts=4,
+    backoff=0.1,
+    max_backoff=2.0,
+    server_error_attempts=1,
+    resend_unanswered=False,
+)
 
 # Real personal access tokens: "pat" + 14 characters + "." + 64 hex. Only used to
 # spot a token cut short when copying; anything else plausible is left to Airtable.
@@ -42,18 +61,10 @@ _MIN_TOKEN_LENGTH = 20
 _MAX_TOKEN_LENGTH = 1024
 
 
-class AirtableTokenError(Exception):
-    """The token cannot be used; `message` says why and what to do.
-
-    Attributes:
-        message: What the user reads.
-    """
+class AirtableTokenError(UserFacingError):
+    """The token cannot be used; `message` says why and what to do."""
 
     default_message = "Airtable did not accept this token."
-
-    def __init__(self, message: str | None = None) -> None:
-        self.message = message or self.default_message
-        super().__init__(self.message)
 
 
 class MalformedTokenError(AirtableTokenError):
@@ -200,18 +211,14 @@ def check_airtable_token(token: str, *, api_url: str) -> TokenCheck:
         AirtableUnreachableError: Network failure, timeout, rate limit, Airtable error.
     """
     token = clean_token(token)
-    api = Api(
-        token,
-        endpoint_url=api_url,
-        timeout=CONNECT_TIMEOUT,
-        # A person is waiting: retry a rate limit a few times, a dead host once.
-        retry_strategy=retry_strategy(total=3, connect=1, read=0),
+    client = AirtableClient(
+        token, api_url=api_url, timeout=CONNECT_TIMEOUT, retry_policy=TOKEN_CHECK_RETRIES
     )
     hint = token[-TOKEN_HINT_LENGTH:]
 
     try:
-        who = api.whoami()
-    except Exception as exc:
+        who = client.api.whoami()
+    except (AirtableError, ValueError) as exc:
         raise _user_error(exc, api_url=api_url, step="whoami", hint=hint) from exc
     user_id = str(who.get("id", ""))
     reported_scopes = tuple(str(scope) for scope in who.get("scopes", []) or [])
@@ -230,8 +237,8 @@ def check_airtable_token(token: str, *, api_url: str) -> TokenCheck:
             raise MissingScopesError(missing)
 
     try:
-        bases = api.bases()
-    except Exception as exc:
+        bases = client.api.bases()
+    except (AirtableError, ValueError) as exc:
         raise _user_error(exc, api_url=api_url, step="bases", hint=hint) from exc
     if not bases:
         logger.info("airtable token refused: no bases user=%s hint=…%s", user_id, hint)
@@ -264,24 +271,37 @@ def check_airtable_token(token: str, *, api_url: str) -> TokenCheck:
 
 
 def _user_error(exc: Exception, *, api_url: str, step: str, hint: str) -> AirtableTokenError:
-    """Turn what pyairtable/requests raised into the message the user should see."""
+    """Turn what the client raised into the message the user should see."""
     unreachable = f"Airtable could not be reached at {api_url}. Try again in a minute."
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        status = exc.response.status_code
+    if isinstance(exc, AirtableRateLimitError):
+        # Retries exhausted on 429: the token is being rate limited.
+        logger.info("airtable token check rate limited step=%s hint=…%s", step, hint)
+        return AirtableUnreachableError(
+            "Airtable is limiting requests for this token right now. Try again in a minute."
+        )
+    if isinstance(exc, AirtableUnavailableError) or (
+        isinstance(exc, json.JSONDecodeError)  # an answer that is not JSON at all
+    ):
+        logger.warning(
+            "airtable unreachable step=%s url=%s error=%s hint=…%s",
+            step,
+            api_url,
+            getattr(exc, "type", type(exc).__name__),
+            hint,
+        )
+        return AirtableUnreachableError(unreachable)
+    if isinstance(exc, AirtableError) and exc.status is not None:
+        status = exc.status
         logger.info("airtable token check failed step=%s status=%s hint=…%s", step, status, hint)
-        if status == 401:
+        if isinstance(exc, AirtableAuthError):
             return TokenRejectedError()
-        if status == 403:
+        if isinstance(exc, AirtablePermissionError):
             # whoami needs no scope; a 403 on the bases list means no schema scope.
             if step == "bases":
                 return MissingScopesError(["schema.bases:read"])
             return AirtableTokenError(
                 "Airtable refused this token. Check in Airtable that the token is still "
                 "active and belongs to your account."
-            )
-        if status == 429:
-            return AirtableUnreachableError(
-                "Airtable is limiting requests for this token right now. Try again in a minute."
             )
         if status >= 500:
             return AirtableUnreachableError(
@@ -290,23 +310,8 @@ def _user_error(exc: Exception, *, api_url: str, step: str, hint: str) -> Airtab
         return AirtableTokenError(
             f"Airtable refused the check (HTTP {status}). Try again, or create a new token."
         )
-    if isinstance(exc, requests.exceptions.RetryError):
-        # Retries exhausted on 429: the token is being rate limited.
-        logger.info("airtable token check rate limited step=%s hint=…%s", step, hint)
-        return AirtableUnreachableError(
-            "Airtable is limiting requests for this token right now. Try again in a minute."
-        )
-    if isinstance(exc, requests.RequestException):
-        logger.warning(
-            "airtable unreachable step=%s url=%s error=%s hint=…%s",
-            step,
-            api_url,
-            type(exc).__name__,
-            hint,
-        )
-        return AirtableUnreachableError(unreachable)
-    if isinstance(exc, ValueError):
-        # Not JSON, or JSON not shaped like Airtable's answer (pydantic's error is a ValueError).
+    if isinstance(exc, (AirtableError, ValueError)):
+        # JSON not shaped like Airtable's answer (pydantic's error is a ValueError).
         logger.warning(
             "airtable answered unexpectedly step=%s url=%s error=%s hint=…%s",
             step,
@@ -319,6 +324,68 @@ def _user_error(exc: Exception, *, api_url: str, step: str, hint: str) -> Airtab
         )
     # Anything else is a bug on our side: let it surface with its traceback.
     raise exc
+
+
+# --- connecting -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Connected:
+    """A token that Airtable accepted and that is now stored: what the page shows next.
+
+    Attributes:
+        check: What Airtable said about the token.
+        token_hint: The token's last characters, to tell tokens apart.
+    """
+
+    check: TokenCheck
+    token_hint: str
+
+    @property
+    def connected_as(self) -> str:
+        """The Airtable account, by email when the token may read it."""
+        return self.check.email or self.check.user_id
+
+
+def connect(*, user_id: int, token: str) -> Connected:
+    """Check a pasted token with Airtable, then store it encrypted as the user's connection.
+
+    Nothing is stored when the check fails. Blocking: call it through a thread.
+
+    Args:
+        user_id: The signed-in user.
+        token: The text the user pasted.
+
+    Returns:
+        The check and the stored token's hint.
+
+    Raises:
+        AirtableTokenError: The token cannot be used (the message says why).
+    """
+    token = clean_token(token)
+    check = check_airtable_token(token, api_url=get_settings().airtable_api_url)
+    with session_scope() as db:
+        saved = save_connection(session=db, user=_account(db, user_id), token=token, check=check)
+        return Connected(check=check, token_hint=saved.token_hint)
+
+
+def disconnect(*, user_id: int) -> bool:
+    """Forget the user's stored token (see `remove_connection`).
+
+    Args:
+        user_id: The signed-in user.
+
+    Returns:
+        True when there was a connection to remove.
+    """
+    with session_scope() as db:
+        return remove_connection(session=db, user=_account(db, user_id))
+
+
+def _account(db: Session, user_id: int) -> User:
+    user = db.get(User, user_id)
+    assert user is not None, "a signed-in user's account exists"
+    return user
 
 
 # --- storage ------------------------------------------------------------------------
@@ -378,28 +445,6 @@ def get_connection(*, session: Session, user: User) -> AirtableConnection | None
     return session.exec(
         select(AirtableConnection).where(AirtableConnection.user_id == user.id)
     ).first()
-
-
-def get_token(*, session: Session, user: User) -> str:
-    """The user's decrypted Airtable token, for backend code calling Airtable only.
-
-    Never put the result in Reflex state, a log line or a response.
-
-    Args:
-        session: The database session.
-        user: The account.
-
-    Returns:
-        The token.
-
-    Raises:
-        NotConnectedError: The user has not connected Airtable.
-        SecretDecryptionError: SECRET_KEY changed since the token was saved.
-    """
-    connection = get_connection(session=session, user=user)
-    if connection is None:
-        raise NotConnectedError()
-    return decrypt_secret(connection.encrypted_token)
 
 
 def remove_connection(*, session: Session, user: User) -> bool:

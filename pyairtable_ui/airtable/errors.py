@@ -13,6 +13,8 @@ from typing import Any
 
 import requests
 
+from pyairtable_ui.core.errors import UserFacingError
+
 
 class ToolCancelled(Exception):
     """The user pressed Stop: the running tool ends before its next Airtable request."""
@@ -22,11 +24,11 @@ class ToolCancelled(Exception):
         super().__init__(message)
 
 
-class AirtableError(Exception):
+class AirtableError(UserFacingError):
     """Airtable refused or could not answer a request.
 
     Attributes:
-        message_for_user: What the person reads, with what to do about it.
+        message: What the person reads, with what to do about it.
         message_for_model: What the model reads: Airtable's type and message and
             what to change in its arguments.
         status: HTTP status, or None when no answer came (timeout, refused).
@@ -36,17 +38,16 @@ class AirtableError(Exception):
 
     def __init__(
         self,
-        message_for_user: str,
+        message: str,
         message_for_model: str | None = None,
         *,
         status: int | None = None,
         type: str = "ERROR",
     ) -> None:
-        self.message_for_user = message_for_user
-        self.message_for_model = message_for_model or message_for_user
+        super().__init__(message)
+        self.message_for_model = message_for_model or message
         self.status = status
         self.type = type
-        super().__init__(message_for_user)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, type={self.type!r})"

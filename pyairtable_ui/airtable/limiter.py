@@ -35,8 +35,8 @@ from typing import Any, Protocol
 import redis
 
 from pyairtable_ui.airtable.errors import ToolCancelled
-from pyairtable_ui.limits import redis_client
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.redis import redis_client
+from pyairtable_ui.core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from pyairtable_ui.db import UTCDateTime, json_column, utcnow
+from pyairtable_ui.core.db import UTCDateTime, json_column, utcnow
 
 
 class ConnectionKind(enum.StrEnum):

@@ -37,9 +37,9 @@ from pyairtable_ui.airtable.connections import (
 )
 from pyairtable_ui.airtable.models import AirtableConnection, ConnectionKind
 from pyairtable_ui.auth.models import User
-from pyairtable_ui.crypto import decrypt_secret, encrypt_secret
-from pyairtable_ui.db import utcnow
-from pyairtable_ui.settings import Settings, get_settings
+from pyairtable_ui.core.crypto import decrypt_secret, encrypt_secret
+from pyairtable_ui.core.db import utcnow
+from pyairtable_ui.core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -440,9 +440,10 @@ def get_valid_token(
 ) -> str:
     """The user's Airtable token, refreshed first if it is an OAuth token about to expire.
 
-    Use instead of `connections.get_token` wherever the app is about to call Airtable:
-    it returns personal access tokens unchanged. New tokens are flushed; the caller's
-    `session_scope()` commits them (do it promptly: the old refresh token is spent).
+    The one reader of a stored token, for code about to call Airtable (through
+    `pyairtable_ui.airtable.access`): it returns personal access tokens unchanged. New
+    tokens are flushed; the caller's `session_scope()` commits them (do it promptly: the
+    old refresh token is spent).
     Never put the result in Reflex state, a log line or a response.
 
     Args:

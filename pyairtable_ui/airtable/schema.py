@@ -32,9 +32,11 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import redis
 
+from pyairtable_ui.airtable.field_types import COMPUTED_TYPES
 from pyairtable_ui.airtable.limiter import RedisBreaker
-from pyairtable_ui.limits import redis_client
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.errors import UserFacingError
+from pyairtable_ui.core.redis import redis_client
+from pyairtable_ui.core.settings import get_settings
 
 if TYPE_CHECKING:
     from pyairtable_ui.airtable.client import AirtableClient
@@ -42,24 +44,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "pyairtable_ui:airtable:schema:"
-
-# Field types whose values Airtable computes; writes to them are refused.
-COMPUTED_TYPES = frozenset(
-    {
-        "formula",
-        "rollup",
-        "multipleLookupValues",
-        "count",
-        "autoNumber",
-        "createdTime",
-        "lastModifiedTime",
-        "createdBy",
-        "lastModifiedBy",
-        "button",
-        "externalSyncSource",
-        "aiText",
-    }
-)
 
 # Short names for the model: fewer tokens, same meaning.
 _TYPE_WORDS = {
@@ -103,18 +87,18 @@ Detail = Literal["names", "fields"]
 # --- the schema ---------------------------------------------------------------------
 
 
-class UnknownNameError(LookupError):
+class UnknownNameError(UserFacingError, LookupError):
     """A table or field name the schema does not know; `message` suggests the right one.
 
     Attributes:
-        message: What the model reads: the name it gave, close matches, what exists.
+        message: What the model reads (and the user, when an approved action meets a
+            renamed field): the name given, close matches, what exists.
         name: The name asked for.
     """
 
     def __init__(self, message: str, name: str) -> None:
-        self.message = message
-        self.name = name
         super().__init__(message)
+        self.name = name
 
 
 class UnknownTableError(UnknownNameError):
@@ -660,16 +644,6 @@ def render_table(schema: BaseSchema, table: TableSchema) -> str:
         names = [f"{v.get('name')} ({v.get('type', 'grid')})" for v in table.views]
         lines.append("Views: " + ", ".join(names))
     return "\n".join(lines)
-
-
-def compact_schema_tokens(schema: BaseSchema, *, detail: Detail = "fields") -> int:
-    """Estimated tokens of the compact rendering at `detail` (see `estimate_tokens`)."""
-    return estimate_tokens(render_schema(schema, detail=detail))
-
-
-def raw_schema_tokens(schema: BaseSchema) -> int:
-    """Estimated tokens of Airtable's raw schema JSON, for comparison."""
-    return estimate_tokens(json.dumps(schema.raw, separators=(",", ":")))
 
 
 def schema_for_prompt(schema: BaseSchema, *, budget_tokens: int = 2500) -> str:

@@ -19,14 +19,14 @@ from pyairtable_ui.api.client_address import request_client_address
 from pyairtable_ui.api.health import health_report
 from pyairtable_ui.api.security_headers import SecurityHeadersMiddleware
 from pyairtable_ui.api.session_cookie import exchange_login_ticket, logout
-from pyairtable_ui.observability import (
+from pyairtable_ui.core.observability import (
     HTTP_LATENCY,
     HTTP_REQUESTS,
     new_request_id,
     render_metrics,
     request_id_var,
 )
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.settings import get_settings
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

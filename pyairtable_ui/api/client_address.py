@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.settings import get_settings
 
 
 def resolve_client_address(peer: str, forwarded_for: str, hops: int) -> str:

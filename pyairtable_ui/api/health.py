@@ -9,9 +9,9 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 
-from pyairtable_ui import migrations
-from pyairtable_ui.db import check_writable, get_engine
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core import migrations
+from pyairtable_ui.core.db import check_writable, get_engine
+from pyairtable_ui.core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 

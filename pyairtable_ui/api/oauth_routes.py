@@ -29,13 +29,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from pyairtable_ui import routes
+from pyairtable_ui.account import flows as account_flows
 from pyairtable_ui.airtable import oauth as airtable_oauth
 from pyairtable_ui.airtable.connections import (
     AirtableTokenError,
     AirtableUnreachableError,
     MissingScopesError,
     NoBasesError,
-    check_airtable_token,
 )
 from pyairtable_ui.api.session_cookie import (
     SESSION_COOKIE,
@@ -43,12 +43,10 @@ from pyairtable_ui.api.session_cookie import (
     _cookie_is_secure,
     session_token_from_cookie_header,
 )
-from pyairtable_ui.auth import oidc, service, sessions
-from pyairtable_ui.auth.models import OnboardingStep, User
-from pyairtable_ui.db import session_scope
-from pyairtable_ui.observability import LOGINS
-from pyairtable_ui.settings import get_settings
-from pyairtable_ui.state.auth import login_redirect, safe_next_path
+from pyairtable_ui.auth import flows, oidc
+from pyairtable_ui.core.observability import LOGINS
+from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.routes import login_redirect, safe_next_path
 
 logger = logging.getLogger(__name__)
 
@@ -158,15 +156,8 @@ def _not_configured() -> Response:
 
 async def _signed_in_user_id(request: Request) -> int | None:
     token = session_token_from_cookie_header(request.headers.get("cookie", ""))
-    if not token:
-        return None
-
-    def _resolve() -> int | None:
-        with session_scope() as db:
-            user = sessions.resolve_session(session=db, token=token)
-            return user.id if user is not None else None
-
-    return await asyncio.to_thread(_resolve)
+    user = await flows.signed_in_user(token)
+    return user.id if user is not None else None
 
 
 # --- single sign-on ---------------------------------------------------------------------
@@ -206,12 +197,11 @@ async def oidc_callback(request: Request) -> Response:
         identity = await oidc.finish_sign_in(
             config=config, pending=pending, callback_params=dict(request.query_params)
         )
-        raw_token, next_path = await asyncio.to_thread(
-            _sign_in,
-            identity,
-            pending.next_path,
-            request.headers.get("user-agent", "")[:400],
-            _client_address(request),
+        raw_token, next_path = await flows.sign_in_with_sso(
+            identity=identity,
+            next_path=safe_next_path(pending.next_path or None),
+            user_agent=request.headers.get("user-agent", "")[:400],
+            address=_client_address(request),
         )
     except oidc.OIDCError as exc:
         logger.warning("sso sign-in refused: %s", exc.reason)
@@ -224,20 +214,6 @@ async def oidc_callback(request: Request) -> Response:
     _set_session_cookie(response, request, raw_token)
     _clear_flow_cookie(response, request, OIDC_FLOW_COOKIE)
     return response
-
-
-def _sign_in(
-    identity: oidc.OIDCIdentity, requested: str, user_agent: str, address: str
-) -> tuple[str, str]:
-    with session_scope() as db:
-        user = oidc.sign_in_with_oidc(session=db, identity=identity)
-        raw_token, _row = sessions.create_session(
-            session=db, user=user, user_agent=user_agent, ip_address=address
-        )
-        # As the password login does: unfinished onboarding comes first.
-        if user.onboarding_step != OnboardingStep.DONE:
-            return raw_token, routes.ONBOARDING
-        return raw_token, safe_next_path(requested or None)
 
 
 # --- connect with Airtable --------------------------------------------------------------
@@ -285,7 +261,11 @@ async def airtable_callback(request: Request) -> Response:
                 f"signed-in user changed during the flow user_id={user_id}"
             )
         await asyncio.to_thread(
-            _connect, config, pending, dict(request.query_params), get_settings().airtable_api_url
+            account_flows.connect_with_airtable_oauth,
+            config=config,
+            pending=pending,
+            callback_params=dict(request.query_params),
+            api_url=get_settings().airtable_api_url,
         )
     except airtable_oauth.AirtableOAuthError as exc:
         logger.warning("airtable oauth refused user_id=%s: %s", user_id, exc.detail)
@@ -309,23 +289,3 @@ def _reason_for(exc: AirtableTokenError) -> str:
     if isinstance(exc, AirtableUnreachableError):
         return "unreachable"
     return "failed"
-
-
-def _connect(
-    config: airtable_oauth.AirtableOAuthConfig,
-    pending: airtable_oauth.PendingConnection,
-    callback_params: dict[str, str],
-    api_url: str,
-) -> None:
-    tokens = airtable_oauth.exchange_code(
-        config=config, pending=pending, callback_params=callback_params
-    )
-    # The same whoami + bases check as a pasted token, so the same rules apply.
-    check = check_airtable_token(tokens.access_token, api_url=api_url)
-    with session_scope() as db:
-        user = db.get(User, pending.user_id)
-        if user is None or not user.is_active:
-            raise airtable_oauth.AirtableOAuthError(f"account gone user_id={pending.user_id}")
-        airtable_oauth.save_oauth_connection(session=db, user=user, tokens=tokens, check=check)
-        if user.onboarding_step != OnboardingStep.DONE:
-            service.set_onboarding_step(session=db, user=user, step=OnboardingStep.CHOOSE_BASE)

@@ -145,7 +145,7 @@ def frontend_build_dir() -> Path:
 
 @functools.cache
 def _default_headers() -> tuple[tuple[bytes, bytes], ...]:
-    from pyairtable_ui.settings import get_settings
+    from pyairtable_ui.core.settings import get_settings
 
     settings = get_settings()
     hashes = inline_script_hashes(frontend_build_dir())

@@ -9,7 +9,6 @@ it on the server (`self.router.headers.cookie`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
@@ -19,10 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from pyairtable_ui.api.client_address import request_client_address
-from pyairtable_ui.auth import sessions
-from pyairtable_ui.auth.errors import TokenError
-from pyairtable_ui.db import session_scope
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.auth import flows
+from pyairtable_ui.core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -87,18 +84,9 @@ async def exchange_login_ticket(request: Request) -> Response:
     user_agent = request.headers.get("user-agent", "")[:400]
     address = _client_address(request)
 
-    def _exchange() -> str | None:
-        with session_scope() as db:
-            try:
-                raw, _row = sessions.exchange_login_ticket(
-                    session=db, ticket=ticket, user_agent=user_agent, ip_address=address
-                )
-            except TokenError as exc:
-                logger.info("login ticket refused: %s", exc.__class__.__name__)
-                return None
-            return raw
-
-    raw_token = await asyncio.to_thread(_exchange)
+    raw_token = await flows.open_session_with_ticket(
+        ticket=ticket, user_agent=user_agent, address=address
+    )
     if raw_token is None:
         return JSONResponse(
             {"error": "This sign-in link has expired. Please sign in again."}, status_code=401
@@ -128,13 +116,8 @@ async def logout(request: Request) -> Response:
     token = session_token_from_cookie_header(request.headers.get("cookie", ""))
     status = 204
     if token:
-
-        def _revoke() -> None:
-            with session_scope() as db:
-                sessions.revoke_session_token(session=db, token=token)
-
         try:
-            await asyncio.to_thread(_revoke)
+            await flows.sign_out(token=token)
         except sa.exc.SQLAlchemyError as exc:
             # This browser is signed out all the same; the row expires on its own.
             logger.warning("sign-out could not revoke the session row: %s", exc.__class__.__name__)

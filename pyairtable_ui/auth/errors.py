@@ -5,19 +5,13 @@ Handlers show `error.message` as is; log lines carry the technical details separ
 
 from __future__ import annotations
 
+from pyairtable_ui.core.errors import UserFacingError
 
-class AuthError(Exception):
-    """Base class: something about an account, a session or a link went wrong.
 
-    Attributes:
-        message: What the user sees, in plain words, saying what to do next.
-    """
+class AuthError(UserFacingError):
+    """Base class: something about an account, a session or a link went wrong."""
 
     default_message = "Something went wrong with your account. Try again."
-
-    def __init__(self, message: str | None = None) -> None:
-        self.message = message or self.default_message
-        super().__init__(self.message)
 
 
 class InvalidEmailError(AuthError):

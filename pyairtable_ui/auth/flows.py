@@ -1,6 +1,7 @@
-"""Account flows the pages await: sign in, register, ask for emails, change the password.
+"""Account flows the pages await: who is signed in, sign in (password or single sign-on),
+register, follow emailed links, change the password.
 
-Each flow combines the rate limits (`pyairtable_ui.limits`), the account service and
+Each flow combines the rate limits (`pyairtable_ui.auth.limits`), the account service and
 the emails, so handlers stay thin and the rules are tested without a browser. No Reflex.
 """
 
@@ -12,19 +13,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pyairtable_ui import routes
-from pyairtable_ui.auth import service, sessions
+from pyairtable_ui.auth import oidc, service, sessions
 from pyairtable_ui.auth.errors import (
     AuthError,
     EmailTakenError,
     InvalidEmailError,
     InvalidProfileError,
+    TokenError,
     WeakPasswordError,
     WrongPasswordError,
 )
-from pyairtable_ui.auth.models import OnboardingStep, User
-from pyairtable_ui.auth.passwords import normalize_email
-from pyairtable_ui.db import session_scope
-from pyairtable_ui.limits import (
+from pyairtable_ui.auth.limits import (
     AttemptLimiter,
     LoginLimiter,
     MailLimiter,
@@ -33,14 +32,17 @@ from pyairtable_ui.limits import (
     get_mail_limiter,
     get_password_change_limiter,
 )
-from pyairtable_ui.mail import EmailDeliveryError
-from pyairtable_ui.notifications import (
+from pyairtable_ui.auth.models import OnboardingStep, User
+from pyairtable_ui.auth.notifications import (
     send_password_reset,
     send_registration_attempt,
     send_verification,
     send_verification_to_email,
 )
-from pyairtable_ui.observability import LOGINS
+from pyairtable_ui.auth.passwords import normalize_email
+from pyairtable_ui.core.db import session_scope
+from pyairtable_ui.core.mail import EmailDeliveryError
+from pyairtable_ui.core.observability import LOGINS
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,63 @@ def registered_message(email: str) -> str:
         f"Check your email: we sent a message to {email}. "
         "Open the link in it to finish, then sign in."
     )
+
+
+# --- who is signed in ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    """The few facts about the signed-in user the pages show.
+
+    Attributes:
+        id: The user's id.
+        session_id: The id of the browser's session row.
+        email: The account's email.
+        display_name: The name shown in the app.
+        is_admin: Whether the account is an admin.
+        onboarding_step: Where onboarding stands ("done" once finished).
+        default_base_id: The base new conversations start with, if any.
+    """
+
+    id: int
+    session_id: int
+    email: str
+    display_name: str
+    is_admin: bool
+    onboarding_step: str
+    default_base_id: str | None
+
+
+def _signed_in_user(token: str | None) -> SignedInUser | None:
+    if not token:
+        return None
+    with session_scope() as db:
+        row = sessions.get_session_by_token(session=db, token=token)
+        user = db.get(User, row.user_id) if row is not None else None
+        if row is None or row.id is None or user is None or user.id is None:
+            return None
+        return SignedInUser(
+            id=user.id,
+            session_id=row.id,
+            email=user.email,
+            display_name=user.display_name,
+            is_admin=user.is_admin,
+            onboarding_step=user.onboarding_step,
+            default_base_id=user.default_base_id,
+        )
+
+
+async def signed_in_user(token: str | None) -> SignedInUser | None:
+    """The user a session cookie signs in, checked against the session row now.
+
+    Args:
+        token: The raw session token from the HttpOnly cookie, if any.
+
+    Returns:
+        The user, or None when the session is missing, expired or revoked.
+    """
+    return await asyncio.to_thread(_signed_in_user, token)
 
 
 # --- sign in -------------------------------------------------------------------------
@@ -148,6 +207,85 @@ async def sign_in(
     LOGINS.labels("ok").inc()
     await asyncio.to_thread(limiter.record_success, email=account, address=address)
     return result
+
+
+def _open_session_with_ticket(ticket: str, user_agent: str, address: str) -> str | None:
+    with session_scope() as db:
+        try:
+            raw, _row = sessions.exchange_login_ticket(
+                session=db, ticket=ticket, user_agent=user_agent, ip_address=address
+            )
+        except TokenError as exc:
+            logger.info("login ticket refused: %s", exc.__class__.__name__)
+            return None
+        return raw
+
+
+async def open_session_with_ticket(*, ticket: str, user_agent: str, address: str) -> str | None:
+    """Trade the one-time login ticket of a sign-in for a browser session.
+
+    Args:
+        ticket: The ticket `sign_in` returned to the page.
+        user_agent: The browser's user agent, for the sessions list.
+        address: The client's address.
+
+    Returns:
+        The raw session token for the HttpOnly cookie, or None when the ticket is
+        unknown, used or expired.
+    """
+    return await asyncio.to_thread(_open_session_with_ticket, ticket, user_agent, address)
+
+
+def _sign_out(token: str) -> None:
+    with session_scope() as db:
+        sessions.revoke_session_token(session=db, token=token)
+
+
+async def sign_out(*, token: str) -> None:
+    """End the browser session of this cookie token.
+
+    Args:
+        token: The raw session token from the cookie.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: The database could not record it.
+    """
+    await asyncio.to_thread(_sign_out, token)
+
+
+def _sign_in_with_sso(
+    identity: oidc.OIDCIdentity, next_path: str, user_agent: str, address: str
+) -> tuple[str, str]:
+    with session_scope() as db:
+        user = oidc.sign_in_with_oidc(session=db, identity=identity)
+        raw_token, _row = sessions.create_session(
+            session=db, user=user, user_agent=user_agent, ip_address=address
+        )
+        # As the password login does: unfinished onboarding comes first.
+        if user.onboarding_step != OnboardingStep.DONE:
+            return raw_token, routes.ONBOARDING
+        return raw_token, next_path
+
+
+async def sign_in_with_sso(
+    *, identity: oidc.OIDCIdentity, next_path: str, user_agent: str, address: str
+) -> tuple[str, str]:
+    """Sign in the person the provider vouched for: find or create the account, open a session.
+
+    Args:
+        identity: What `oidc.finish_sign_in` returned.
+        next_path: Where to go once signed in (already a safe local path).
+        user_agent: The browser's user agent, for the sessions list.
+        address: The client's address.
+
+    Returns:
+        The raw session token for the cookie, and where to go (onboarding first
+        while it is unfinished).
+
+    Raises:
+        oidc.OIDCError: The account cannot be signed in (disabled, email taken...).
+    """
+    return await asyncio.to_thread(_sign_in_with_sso, identity, next_path, user_agent, address)
 
 
 # --- registration and emailed links ------------------------------------------------
@@ -280,6 +418,42 @@ async def resend_verification(
         EmailDeliveryError: SMTP is set but refused the message.
     """
     await _mail_if_allowed(email, address, send_verification_to_email, limiter)
+
+
+def _verify_email(token: str) -> None:
+    with session_scope() as db:
+        service.verify_email(session=db, token=token)
+
+
+async def verify_email(*, token: str) -> None:
+    """Use the token of a verification link, once.
+
+    Args:
+        token: The token from the link.
+
+    Raises:
+        AuthError: The link is unknown, expired or already used.
+    """
+    await asyncio.to_thread(_verify_email, token)
+
+
+def _reset_password(token: str, new_password: str) -> None:
+    with session_scope() as db:
+        service.reset_password(session=db, token=token, new_password=new_password)
+
+
+async def reset_password(*, token: str, new_password: str) -> None:
+    """Set a new password with the token of a reset link; every session is signed out.
+
+    Args:
+        token: The token from the link.
+        new_password: The new password as typed.
+
+    Raises:
+        WeakPasswordError: The password breaks a rule (the link stays usable).
+        AuthError: The link is unknown, expired or already used.
+    """
+    await asyncio.to_thread(_reset_password, token, new_password)
 
 
 # --- change password ------------------------------------------------------------------

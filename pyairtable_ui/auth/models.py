@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from pyairtable_ui.db import UTCDateTime, utcnow
+from pyairtable_ui.core.db import UTCDateTime, utcnow
 
 
 class Role(enum.StrEnum):

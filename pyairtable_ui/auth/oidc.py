@@ -35,8 +35,8 @@ from pyairtable_ui.auth import service
 from pyairtable_ui.auth.errors import InvalidEmailError
 from pyairtable_ui.auth.models import Role, User
 from pyairtable_ui.auth.passwords import normalize_email
-from pyairtable_ui.db import utcnow
-from pyairtable_ui.settings import Settings
+from pyairtable_ui.core.db import utcnow
+from pyairtable_ui.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

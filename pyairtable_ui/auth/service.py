@@ -2,7 +2,7 @@
 
 Plain functions over a SQLModel `Session`; no Reflex. They flush but do not
 commit: the caller's `session_scope()` commits, or rolls back on an error.
-Rate limiting of sign-in lives in `pyairtable_ui.limits`; the handler combines both.
+Rate limiting of sign-in lives in `pyairtable_ui.auth.limits`; the handler combines both.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pyairtable_ui.auth.passwords import (
     normalize_email,
     verify_password,
 )
-from pyairtable_ui.db import utcnow
+from pyairtable_ui.core.db import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -320,11 +320,6 @@ def change_password(
 
 
 # --- reading and profile ------------------------------------------------------------
-
-
-def get_user(*, session: Session, user_id: int) -> User | None:
-    """The account with this id, or None."""
-    return session.get(User, user_id)
 
 
 def get_user_by_email(*, session: Session, email: str) -> User | None:

@@ -23,9 +23,9 @@ from pyairtable_ui.auth.errors import (
     TokenUsedError,
 )
 from pyairtable_ui.auth.models import AuthToken, TokenPurpose, User, UserSession
-from pyairtable_ui.crypto import SecretDecryptionError, decrypt_secret, encrypt_secret
-from pyairtable_ui.db import utcnow
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.crypto import SecretDecryptionError, decrypt_secret, encrypt_secret
+from pyairtable_ui.core.db import utcnow
+from pyairtable_ui.core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -165,49 +165,6 @@ def get_session_by_token(
         session.add(row)
         session.flush()
     return row
-
-
-def resolve_session(
-    *, session: Session, token: str | None, now: datetime | None = None
-) -> User | None:
-    """The signed-in user for a cookie token, or None when not signed in.
-
-    Args:
-        session: The database session.
-        token: The raw token from the cookie.
-        now: The current time (tests pass a fixed one).
-
-    Returns:
-        The active user owning a live session, or None.
-    """
-    row = get_session_by_token(session=session, token=token, now=now)
-    if row is None:
-        return None
-    return session.get(User, row.user_id)
-
-
-def revoke_session(
-    *, session: Session, user: User, session_id: int, now: datetime | None = None
-) -> bool:
-    """Sign out one of the user's own sessions (the "sign out" button on /settings).
-
-    Args:
-        session: The database session.
-        user: The account whose session it must be; others' sessions are left alone.
-        session_id: The session's id.
-        now: The current time (tests pass a fixed one).
-
-    Returns:
-        True when a live session was revoked, False when there was none to revoke.
-    """
-    row = session.get(UserSession, session_id)
-    if row is None or row.user_id != user.id or row.revoked_at is not None:
-        return False
-    row.revoked_at = now or utcnow()
-    session.add(row)
-    session.flush()
-    logger.info("session revoked user_id=%s session_id=%s", user.id, session_id)
-    return True
 
 
 def revoke_session_token(

@@ -1,10 +1,11 @@
 """The agent loop: stream the model's answer, run the tools it asks for, repeat.
 
-One call of `run_turn` answers one user message. It calls `litellm.acompletion`
-with streaming and the tool schemas, reports everything that happens as events
-(text deltas, tool steps, each completed assistant message with its usage), runs
-the requested tools one after another, feeds their results back and calls the
-model again, until the model answers in text or the step cap is reached.
+One call of `run_turn` answers one user message. It streams a model call with
+the tool schemas through `llm.client` (the only way to the provider), reports
+everything that happens as events (text deltas, tool steps, each completed
+assistant message with its usage), runs the requested tools one after another,
+feeds their results back and calls the model again, until the model answers in
+text or the step cap is reached.
 
 Stopping: the caller cancels the task running `run_turn`. Cancellation goes
 through the stream read and the running tool at once; before `CancelledError`
@@ -16,37 +17,28 @@ out a long Retry-After with nothing on screen. Instead the loop retries a rate
 limit or a 5xx itself, at most `max_retries` times, only before any output of
 that model call was shown, and only when the provider asks for a short wait.
 
-Imports no Reflex.
+Imports no Reflex, and no provider library: it knows models only by name.
 """
 
 from __future__ import annotations
-
-import os
-
-# Before litellm is imported: otherwise it fetches its model cost map from the internet.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import asyncio
 import copy
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import litellm
-
-from pyairtable_ui.chat.llm_errors import (
-    MAX_RETRY_AFTER_SECONDS,
-    LLMFailure,
-    describe_llm_error,
-    retry_after_seconds,
+from pyairtable_ui.core.observability import LLM_TOKENS
+from pyairtable_ui.llm.client import (
+    LLMCallError,
+    ModelCall,
+    ModelReply,
+    estimate_cost,
+    open_reply_stream,
 )
-from pyairtable_ui.observability import LLM_TOKENS
-
-litellm.telemetry = False
-litellm.suppress_debug_info = True
+from pyairtable_ui.llm.errors import MAX_RETRY_AFTER_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +130,6 @@ class AssistantMessage:
     """A model call completed: persist this message (and clear the streamed text).
 
     Emitted before the tools it asks for run, so its row precedes theirs.
-    `synthetic` marks text the loop wrote itself (the step-limit notice).
     `airtable_calls` counts this turn's calls not attributed to a tool (e.g. the
     schema fetched for the prompt through the same executor); set on the last message.
     """
@@ -153,7 +144,6 @@ class AssistantMessage:
     duration_ms: int = 0
     finish_reason: str | None = None
     airtable_calls: int = 0
-    synthetic: bool = False
 
 
 @dataclass(frozen=True)
@@ -211,11 +201,9 @@ class TurnResult:
     """How a turn ended, with its totals.
 
     Attributes:
-        final_text: The last assistant text (the answer, or the step-limit notice).
         partial_text: Text of a model call cut short by Stop or by an error.
         stopped: The user stopped the turn (reported in `TurnStopped`).
         error: Why the turn failed, if it did.
-        hit_step_limit: The turn ended at `max_steps` model calls.
         steps: Model calls made.
         prompt_tokens: Prompt tokens over all model calls.
         completion_tokens: Completion tokens over all model calls.
@@ -224,11 +212,9 @@ class TurnResult:
         new_messages: The assistant and tool messages added, in OpenAI format.
     """
 
-    final_text: str = ""
     partial_text: str = ""
     stopped: bool = False
     error: TurnError | None = None
-    hit_step_limit: bool = False
     steps: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -279,7 +265,7 @@ async def run_turn(
     model: str,
     api_base: str | None,
     api_key: str | None,
-    timeout: float,  # noqa: ASYNC109 - passed to litellm as the HTTP timeout, not a deadline
+    timeout: float,  # noqa: ASYNC109 - the model call's HTTP timeout, not a deadline
     max_steps: int,
     on_event: EventHandler,
     max_retries: int = 1,
@@ -325,146 +311,6 @@ async def run_turn(
     return await turn.run()
 
 
-def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """The price of a model call from litellm's cost data, or None when it is unknown.
-
-    Args:
-        model: The litellm model string.
-        prompt_tokens: Tokens sent.
-        completion_tokens: Tokens received.
-
-    Returns:
-        The cost in USD, or None for a model litellm has no prices for. Never raises.
-    """
-    try:
-        prompt_cost, completion_cost = litellm.cost_per_token(
-            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-        )
-    except Exception as exc:  # litellm raises several unrelated types for unknown models
-        logger.debug("no cost data for model %s: %s: %s", model, type(exc).__name__, exc)
-        return None
-    return float(prompt_cost) + float(completion_cost)
-
-
-class _ModelCallFailedError(Exception):
-    """A model call (request or stream) raised; carries how to describe it."""
-
-    def __init__(self, original: BaseException, failure: LLMFailure, showed_output: bool) -> None:
-        super().__init__(failure.detail)
-        self.original = original
-        self.failure = failure
-        self.showed_output = showed_output
-
-
-@dataclass
-class _ToolCallParts:
-    id: str | None = None
-    name: str = ""
-    arguments: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _ModelReply:
-    text: str
-    tool_calls: list[dict[str, Any]]
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: str | None
-    duration_ms: int
-
-
-class _ReplyBuilder:
-    """Assembles one streamed reply: text, tool calls by index, usage."""
-
-    def __init__(self) -> None:
-        self.text_parts: list[str] = []
-        self.calls: dict[int, _ToolCallParts] = {}  # by slot, in the order calls began
-        self._slot_of: dict[int, int] = {}  # the provider's index -> our slot
-        self._last_slot: int | None = None
-        self.prompt_tokens = 0
-        self.completion_tokens = 0
-        self.finish_reason: str | None = None
-
-    @property
-    def has_output(self) -> bool:
-        return bool(self.text_parts or self.calls)
-
-    def add(self, chunk: Any) -> str:
-        """Take one chunk in; return its new text."""
-        usage = _field(chunk, "usage")
-        if usage:
-            self.prompt_tokens = int(_field(usage, "prompt_tokens") or 0)
-            self.completion_tokens = int(_field(usage, "completion_tokens") or 0)
-        text = ""
-        for choice in _field(chunk, "choices") or []:
-            if (_field(choice, "index") or 0) != 0:
-                continue  # we ask for one choice; ignore any extra
-            if _field(choice, "finish_reason"):
-                self.finish_reason = _field(choice, "finish_reason")
-            delta = _field(choice, "delta")
-            if delta is None:
-                continue
-            content = _field(delta, "content")
-            if content:
-                text += content
-            for part in _field(delta, "tool_calls") or []:
-                self._add_tool_call_part(part)
-        if text:
-            self.text_parts.append(text)
-        return text
-
-    def _add_tool_call_part(self, part: Any) -> None:
-        call_id = _field(part, "id")
-        index = _field(part, "index")
-        if index is None:
-            # Some adapters omit the index: a new id starts a call, anything else continues one.
-            slot = self._last_slot
-            if slot is None or (call_id and self.calls[slot].id not in (None, call_id)):
-                slot = self._new_slot()
-        else:
-            slot = self._slot_of.get(index)
-            if slot is None or (call_id and self.calls[slot].id not in (None, call_id)):
-                # Some adapters reuse index 0 for parallel calls; a new id means a new call.
-                slot = self._new_slot()
-                self._slot_of[index] = slot
-        self._last_slot = slot
-        entry = self.calls[slot]
-        if call_id:
-            entry.id = call_id
-        function = _field(part, "function")
-        name = _field(function, "name") if function is not None else None
-        if name and name != entry.name:
-            entry.name = name if not entry.name else entry.name + name
-        arguments = _field(function, "arguments") if function is not None else None
-        if arguments:
-            entry.arguments.append(arguments)
-
-    def _new_slot(self) -> int:
-        slot = len(self.calls)
-        self.calls[slot] = _ToolCallParts()
-        return slot
-
-    def tool_calls(self) -> list[dict[str, Any]]:
-        """The completed calls in OpenAI message format, in the model's order."""
-        calls = []
-        for index in sorted(self.calls):
-            parts = self.calls[index]
-            arguments = "".join(parts.arguments)
-            calls.append(
-                {
-                    # A call without an id could not be paired with its result.
-                    "id": parts.id or f"call_{uuid.uuid4().hex[:24]}",
-                    "type": "function",
-                    "function": {
-                        "name": parts.name,
-                        # "" means "no arguments" to most providers; send valid JSON back.
-                        "arguments": arguments if arguments.strip() else "{}",
-                    },
-                }
-            )
-        return calls
-
-
 class _Turn:
     """The state of one running turn, so that Stop can report what was there."""
 
@@ -486,8 +332,7 @@ class _Turn:
         self.tools = tools
         self.model = model
         self.api_base = api_base
-        self.api_key = api_key
-        self.timeout = timeout
+        self.call = ModelCall(model=model, api_base=api_base, api_key=api_key, timeout=timeout)
         self.max_steps = max_steps
         self.on_event = on_event
         self.max_retries = max_retries
@@ -519,7 +364,7 @@ class _Turn:
             await self.on_event(StepStarted(step=step, model=self.model))
             try:
                 reply = await self._call_model(step, schemas)
-            except _ModelCallFailedError as failed:
+            except LLMCallError as failed:
                 await self._fail(failed, step)
                 return
             self.streaming_text = ""
@@ -531,8 +376,6 @@ class _Turn:
             self.messages.append(message)
             self.result.new_messages.append(message)
             final = not reply.tool_calls
-            if final:
-                self.result.final_text = reply.text
             await self.on_event(
                 AssistantMessage(
                     step=step,
@@ -567,17 +410,17 @@ class _Turn:
         self.result.airtable_calls = self._airtable_calls_now()
         await self.on_event(TurnDone(result=self.result))
 
-    async def _call_model(self, step: int, schemas: list[dict[str, Any]]) -> _ModelReply:
+    async def _call_model(self, step: int, schemas: list[dict[str, Any]]) -> ModelReply:
         attempt = 0
         while True:
             try:
                 return await self._stream_once(step, schemas)
-            except _ModelCallFailedError as failed:
+            except LLMCallError as failed:
                 if failed.showed_output or not failed.failure.retryable:
                     raise
                 if attempt >= self.max_retries:
                     raise
-                wait = retry_after_seconds(failed.original)
+                wait = failed.retry_after
                 if wait is None:
                     wait = self.retry_delay * (2**attempt)
                 if wait > MAX_RETRY_AFTER_SECONDS:
@@ -593,43 +436,11 @@ class _Turn:
                 )
                 await asyncio.sleep(wait)
 
-    async def _stream_once(self, step: int, schemas: list[dict[str, Any]]) -> _ModelReply:
-        started = time.monotonic()
-        params: dict[str, Any] = {
-            "model": self.model,
-            # A copy: some provider adapters rewrite messages in place.
-            "messages": copy.deepcopy(self.messages),
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "api_base": self.api_base,
-            "api_key": self.api_key,
-            "timeout": self.timeout,
-            "max_retries": 0,
-        }
-        if schemas:
-            params["tools"] = schemas  # an empty list is rejected by OpenAI-style APIs
-        try:
-            stream = await litellm.acompletion(**params)
-        except Exception as exc:
-            raise self._failed(exc, showed_output=False) from exc
-
-        builder = _ReplyBuilder()
+    async def _stream_once(self, step: int, schemas: list[dict[str, Any]]) -> ModelReply:
         pending = ""
         last_flush = time.monotonic()
-        iterator = stream.__aiter__()
-        try:
-            while True:
-                try:
-                    # litellm enforces the read timeout for most transports; this covers the rest.
-                    async with asyncio.timeout(self.timeout):
-                        chunk = await anext(iterator)
-                except StopAsyncIteration:
-                    break
-                except Exception as exc:
-                    raise self._failed(exc, showed_output=builder.has_output) from exc
-                text = builder.add(chunk)
-                if not text:
-                    continue
+        async with open_reply_stream(self.call, messages=self.messages, tools=schemas) as stream:
+            async for text in stream:
                 self.streaming_text += text
                 pending += text
                 now = time.monotonic()
@@ -639,29 +450,9 @@ class _Turn:
                     last_flush = now
             if pending:
                 await self.on_event(TextDelta(step=step, text=pending))
-        finally:
-            await _close_stream(stream)
+        return stream.reply()
 
-        return _ModelReply(
-            text="".join(builder.text_parts),
-            tool_calls=builder.tool_calls(),
-            prompt_tokens=builder.prompt_tokens,
-            completion_tokens=builder.completion_tokens,
-            finish_reason=builder.finish_reason,
-            duration_ms=_ms_since(started),
-        )
-
-    def _failed(self, exc: BaseException, *, showed_output: bool) -> _ModelCallFailedError:
-        failure = describe_llm_error(
-            exc,
-            model=self.model,
-            api_base=self.api_base,
-            timeout=self.timeout,
-            api_key=self.api_key,
-        )
-        return _ModelCallFailedError(exc, failure, showed_output)
-
-    def _add_usage(self, reply: _ModelReply) -> float | None:
+    def _add_usage(self, reply: ModelReply) -> float | None:
         self.result.prompt_tokens += reply.prompt_tokens
         self.result.completion_tokens += reply.completion_tokens
         if reply.prompt_tokens:
@@ -747,8 +538,6 @@ class _Turn:
         # Kept in the history so that "continue" reads naturally to the model.
         self.messages.append(message)
         self.result.new_messages.append(message)
-        self.result.final_text = notice
-        self.result.hit_step_limit = True
         await self.on_event(
             AssistantMessage(
                 step=step,
@@ -756,18 +545,17 @@ class _Turn:
                 tool_calls=None,
                 model=self.model,
                 airtable_calls=self._unattributed_airtable_calls(),
-                synthetic=True,
             )
         )
 
-    async def _fail(self, failed: _ModelCallFailedError, step: int) -> None:
+    async def _fail(self, failed: LLMCallError, step: int) -> None:
         logger.warning(
             "model call failed: %s",
             failed.failure.detail,
             extra={"model": self.model, "step": step, "api_base": self.api_base},
         )
         error = TurnError(
-            message=failed.failure.message,
+            message=failed.message,
             detail=failed.failure.detail,
             step=step,
             partial_text=self.streaming_text,
@@ -815,26 +603,6 @@ class _Turn:
 
     def _unattributed_airtable_calls(self) -> int:
         return max(0, self._airtable_calls_now() - self.attributed_airtable_calls)
-
-
-async def _close_stream(stream: Any) -> None:
-    """Close the HTTP stream now (also on Stop) so the connection is not left open."""
-    close = getattr(stream, "aclose", None)
-    if close is None:
-        return
-    try:
-        async with asyncio.timeout(1.0):
-            await close()
-    except Exception as exc:
-        # The stream is being abandoned anyway; a failure to close it is worth a note only.
-        logger.debug("closing the model stream failed: %s: %s", type(exc).__name__, exc)
-
-
-def _field(obj: Any, name: str) -> Any:
-    """Read a field from litellm's objects or from plain dicts (some adapters yield those)."""
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
 
 
 def _summary(outcome: ToolOutcomeLike) -> str:

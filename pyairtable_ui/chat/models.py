@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from pyairtable_ui.db import UTCDateTime, json_column, utcnow
+from pyairtable_ui.core.db import UTCDateTime, json_column, utcnow
 
 
 class MessageRole(enum.StrEnum):

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,7 +37,8 @@ from pyairtable_ui.chat.agent import (
     TurnStopped,
 )
 from pyairtable_ui.chat.models import Conversation, Message, MessageRole, MessageStatus
-from pyairtable_ui.db import session_scope, utcnow
+from pyairtable_ui.core.db import SessionFactory, session_scope, utcnow
+from pyairtable_ui.core.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
 
@@ -57,18 +56,10 @@ UNFINISHED_TOOL_PLACEHOLDER = "No result: this tool call had not finished."
 _UNFINISHED = (MessageStatus.STREAMING.value, MessageStatus.RUNNING.value)
 
 
-class ChatError(Exception):
-    """Base class: something about a conversation went wrong.
-
-    Attributes:
-        message: What the user sees, in plain words.
-    """
+class ChatError(UserFacingError):
+    """Base class: something about a conversation went wrong."""
 
     default_message = "Something went wrong with this conversation. Try again."
-
-    def __init__(self, message: str | None = None) -> None:
-        self.message = message or self.default_message
-        super().__init__(self.message)
 
 
 class ConversationNotFoundError(ChatError):
@@ -94,7 +85,6 @@ class TurnUsage:
     """What one turn (a user message and everything answering it) used.
 
     Attributes:
-        user_message_id: The user message that started the turn.
         prompt_tokens: Prompt tokens over the turn's model calls.
         completion_tokens: Completion tokens over the turn's model calls.
         cost_usd: Total cost, or None when no model call of the turn had a known price.
@@ -102,17 +92,11 @@ class TurnUsage:
         tool_calls: Tool calls the model made.
     """
 
-    user_message_id: int
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None
     airtable_calls: int
     tool_calls: int
-
-    @property
-    def total_tokens(self) -> int:
-        """Prompt plus completion tokens."""
-        return self.prompt_tokens + self.completion_tokens
 
 
 # --- conversations -----------------------------------------------------------------
@@ -663,7 +647,7 @@ class TurnRecorder:
         conversation_id: int,
         user_id: int,
         model: str,
-        session_factory: Callable[[], AbstractContextManager[Session]] = session_scope,
+        session_factory: SessionFactory = session_scope,
     ) -> None:
         """Prepare to record one turn.
 
@@ -864,7 +848,6 @@ def _last_turns(history: list[dict[str, Any]], max_turns: int) -> list[dict[str,
 def _summarise_turn(rows: list[Message]) -> TurnUsage:
     costs = [row.cost_usd for row in rows if row.cost_usd is not None]
     return TurnUsage(
-        user_message_id=rows[0].id or 0,
         prompt_tokens=sum(row.prompt_tokens for row in rows),
         completion_tokens=sum(row.completion_tokens for row in rows),
         cost_usd=sum(costs) if costs else None,

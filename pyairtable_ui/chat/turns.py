@@ -1,40 +1,57 @@
-"""Set up one chat turn: the user's token, the turn's Airtable client and tools, the prompt.
+"""One chat turn: set it up, answer it, record it, and stop it when the user asks.
 
-Plain Python (no Reflex). The chat page calls `prepare_turn` in a thread, then
-drives `agent.run_turn` with the returned pieces and a `TurnRecorder`.
+Plain Python (no Reflex). The chat page awaits `answer`: it stores the question
+and builds the turn's client, tools and prompt (`prepare_turn`), then drives the
+agent loop with the LLM settings, writes every event's rows through the turn's
+`TurnRecorder`, and hands each event on to the page (`run_turn`).
+
+Stop: each running turn is registered under a key the caller chooses (the chat
+page uses its browser tab's token); `stop_turn(key)` stops the running tool and
+cancels the model call at once. The registry is per process: a tab's websocket is
+served by one worker, and Stop arrives on the same socket; the page's own
+"stop requested" flag covers a turn whose tab reconnected to another worker.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from pyairtable_ui.airtable import connections
-from pyairtable_ui.airtable import oauth as airtable_oauth
-from pyairtable_ui.airtable.client import AirtableClient
+from pyairtable_ui.airtable.access import client_for_user
 from pyairtable_ui.airtable.errors import AirtableError
 from pyairtable_ui.airtable.schema import schema_for_prompt
-from pyairtable_ui.auth.models import User
-from pyairtable_ui.chat import service
+from pyairtable_ui.chat import agent, service
 from pyairtable_ui.chat.prompts import build_system_prompt
-from pyairtable_ui.crypto import SecretDecryptionError
-from pyairtable_ui.db import session_scope
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.db import session_scope
+from pyairtable_ui.core.errors import UserFacingError
+from pyairtable_ui.core.settings import get_settings
 from pyairtable_ui.tools import ToolContext, TurnTools, get_registry
 
 logger = logging.getLogger(__name__)
 
 # Older turns are summarised by what the model said; the context stays bounded.
 HISTORY_TURNS = 20
+TURN_FAILED_MESSAGE = "Something went wrong while answering. Try again."
+# Events that change no row: not worth a trip to the database thread.
+_NOT_RECORDED = (agent.TextDelta, agent.StepStarted, agent.Usage)
 
 
-class TurnSetupError(Exception):
+class TurnSetupError(UserFacingError):
     """The turn cannot start; `message` says what the user should do."""
 
     def __init__(self, message: str) -> None:
-        self.message = message
         super().__init__(message)
+
+
+class StoppableTools(agent.ToolExecutor, Protocol):
+    """The turn's tools, which Stop can interrupt (the registry's `TurnTools`)."""
+
+    def cancel(self) -> None:
+        """Stop the running tool before its next Airtable request."""
+        ...
 
 
 @dataclass
@@ -43,9 +60,151 @@ class PreparedTurn:
 
     history: list[dict[str, Any]]
     system_prompt: str
-    tools: TurnTools
+    tools: StoppableTools
     recorder: service.TurnRecorder
     model: str
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    """What the user asked for, as the chat page knows it.
+
+    Attributes:
+        user_id: The signed-in user (checked by the caller).
+        conversation_id: One of the user's conversations.
+        base_id: The base the conversation is about, or None.
+        base_name: The base's name as the switcher shows it, or None.
+        model: The litellm model string to answer with (one the admin allows).
+        question: The new user message, or None to answer the last one again.
+    """
+
+    user_id: int
+    conversation_id: int
+    base_id: str | None
+    base_name: str | None
+    model: str
+    question: str | None
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """How a turn ended, for the page (what it said is in the events it was shown).
+
+    Attributes:
+        started: False when the turn could not start: nothing ran, nothing to refresh.
+        stopped: The turn was cancelled (Stop).
+        error: A message to show: why it could not start, or that it broke (our bug).
+            Provider errors are not here: they come as a `TurnError` event.
+    """
+
+    started: bool = True
+    stopped: bool = False
+    error: str | None = None
+
+
+# The running turn under each key, so Stop can cancel it at once.
+_RUNNING_TURNS: dict[str, tuple[asyncio.Task[Any], PreparedTurn]] = {}
+
+
+async def answer(
+    request: TurnRequest, on_event: agent.EventHandler, *, turn_key: str
+) -> TurnOutcome:
+    """Set up the turn, then answer it (see `prepare_turn` and `run_turn`).
+
+    Args:
+        request: The question and where it was asked.
+        on_event: Awaited with every agent event after it is recorded; keep it short.
+        turn_key: Names the turn for `stop_turn` (one running turn per key).
+
+    Returns:
+        How the turn ended; when it could not start, `started` is False and
+        `error` says why.
+    """
+    try:
+        prepared = await asyncio.to_thread(
+            prepare_turn,
+            user_id=request.user_id,
+            conversation_id=request.conversation_id,
+            base_id=request.base_id,
+            base_name=request.base_name,
+            model=request.model,
+            question=request.question,
+        )
+    except UserFacingError as exc:
+        return TurnOutcome(started=False, error=exc.message)
+    return await run_turn(prepared, on_event, turn_key=turn_key)
+
+
+async def run_turn(
+    prepared: PreparedTurn, on_event: agent.EventHandler, *, turn_key: str
+) -> TurnOutcome:
+    """Drive the agent loop with the LLM settings; record each event, then pass it on.
+
+    The loop runs in a task of its own, registered under `turn_key` until it ends,
+    so `stop_turn(turn_key)` can cancel it from another handler.
+
+    Args:
+        prepared: The turn's history, prompt, tools and recorder (`prepare_turn`).
+        on_event: Awaited with every event once its rows are written (a recorder
+            error, e.g. the conversation deleted meanwhile, ends the turn instead).
+        turn_key: Names the turn for `stop_turn`.
+
+    Returns:
+        How the turn ended: answered (also capped, or failed at the provider, as its
+        events said), stopped, or broken with `TURN_FAILED_MESSAGE`.
+    """
+    settings = get_settings()
+
+    async def record_then_show(event: agent.AgentEvent) -> None:
+        if not isinstance(event, _NOT_RECORDED):
+            await asyncio.to_thread(prepared.recorder.record, event)
+        await on_event(event)
+
+    task = asyncio.create_task(
+        agent.run_turn(
+            history=prepared.history,
+            system_prompt=prepared.system_prompt,
+            tools=prepared.tools,
+            model=prepared.model,
+            api_base=settings.llm_api_base,
+            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+            timeout=settings.llm_timeout_seconds,
+            max_steps=settings.llm_max_steps,
+            on_event=record_then_show,
+        )
+    )
+    _RUNNING_TURNS[turn_key] = (task, prepared)
+    started = time.monotonic()
+    try:
+        await task
+    except asyncio.CancelledError:
+        logger.info("turn stopped by the user after %.1fs", time.monotonic() - started)
+        return TurnOutcome(stopped=True)
+    except Exception:
+        # The loop maps provider errors itself; anything here is our bug.
+        logger.exception("chat turn failed")
+        return TurnOutcome(error=TURN_FAILED_MESSAGE)
+    finally:
+        _RUNNING_TURNS.pop(turn_key, None)
+    return TurnOutcome()
+
+
+def stop_turn(turn_key: str) -> bool:
+    """Stop the turn running under `turn_key`: its tool now, then its model call.
+
+    Args:
+        turn_key: The key the turn was started with.
+
+    Returns:
+        Whether a turn was running under that key in this process.
+    """
+    entry = _RUNNING_TURNS.get(turn_key)
+    if entry is None:
+        return False
+    task, prepared = entry
+    prepared.tools.cancel()
+    task.cancel()
+    return True
 
 
 def prepare_turn(
@@ -79,14 +238,11 @@ def prepare_turn(
         service.ConversationNotFoundError: Not this user's conversation.
     """
     settings = get_settings()
+    try:
+        client = client_for_user(user_id)
+    except UserFacingError as exc:
+        raise TurnSetupError(exc.message) from exc
     with session_scope() as db:
-        user = db.get(User, user_id)
-        if user is None:
-            raise TurnSetupError("Your account was not found. Sign in again.")
-        try:
-            token = airtable_oauth.get_valid_token(session=db, user=user)
-        except (connections.AirtableTokenError, SecretDecryptionError) as exc:
-            raise TurnSetupError(exc.message) from exc
         service.set_conversation_context(
             session=db,
             conversation_id=conversation_id,
@@ -95,7 +251,6 @@ def prepare_turn(
             model=model,
         )
 
-    client = AirtableClient(token, api_url=settings.airtable_api_url)
     ctx = ToolContext(
         user_id=user_id,
         base_id=base_id,
@@ -110,7 +265,7 @@ def prepare_turn(
             schema_text = schema_for_prompt(ctx.schema())
         except AirtableError as exc:
             logger.info("turn: base schema unreadable: %r", exc)
-            raise TurnSetupError(exc.message_for_user) from exc
+            raise TurnSetupError(exc.message) from exc
 
     recorder = service.TurnRecorder(conversation_id=conversation_id, user_id=user_id, model=model)
     if question is not None:

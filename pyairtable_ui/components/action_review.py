@@ -411,6 +411,16 @@ def action_controls(*, on_review_again: Any = None) -> rx.Component:
                         loading=ActionsState.working,
                     ),
                 ),
+                # A created table or field cannot be undone: a rename is offered instead.
+                rx.cond(
+                    ActionsState.undo_rename != "",
+                    rx.button(
+                        ActionsState.undo_rename,
+                        variant="soft",
+                        on_click=ActionsState.rename_instead,
+                        loading=ActionsState.working,
+                    ),
+                ),
                 spacing="2",
                 width="100%",
             ),

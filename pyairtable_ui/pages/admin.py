@@ -3,40 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TypedDict
+from collections.abc import Callable
 
 import reflex as rx
 
 from pyairtable_ui import routes
-from pyairtable_ui.auth import service
-from pyairtable_ui.auth.errors import AuthError
-from pyairtable_ui.auth.models import Role, User
-from pyairtable_ui.components.layout import form_error, form_notice
+from pyairtable_ui.components.forms import form_error, form_notice
 from pyairtable_ui.components.shell import page_column, private_page
-from pyairtable_ui.db import session_scope
-from pyairtable_ui.platform import service as platform_service
+from pyairtable_ui.core.errors import UserFacingError
+from pyairtable_ui.instance import flows
+from pyairtable_ui.instance.flows import PendingLinkRow, UserRow
 from pyairtable_ui.state.auth import AuthState, NotSignedInError
-
-
-class UserRow(TypedDict):
-    """An account as the admin table shows it."""
-
-    id: int
-    email: str
-    name: str
-    role: str
-    active: bool
-    verified: bool
-    created: str
-
-
-class PendingLinkRow(TypedDict):
-    """A link no email could carry, as the admin list shows it."""
-
-    email: str
-    kind: str
-    link: str
-    expires: str
 
 
 class AdminState(rx.State):
@@ -68,52 +45,19 @@ class AdminState(rx.State):
         return None
 
     async def _reload(self, admin_id: int) -> None:
-        def _read() -> tuple[list[UserRow], list[PendingLinkRow], list[str]]:
-            with session_scope() as db:
-                actor = db.get(User, admin_id)
-                assert actor is not None
-                links = [
-                    PendingLinkRow(
-                        email=pending.email,
-                        kind=_LINK_KINDS.get(pending.purpose, pending.purpose),
-                        link=pending.link,
-                        expires=pending.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
-                    )
-                    for pending in service.list_pending_links(session=db, actor=actor)
-                ]
-                rows = [
-                    UserRow(
-                        id=u.id or 0,
-                        email=u.email,
-                        name=u.display_name,
-                        role=u.role,
-                        active=u.is_active,
-                        verified=u.email_verified_at is not None,
-                        created=u.created_at.strftime("%Y-%m-%d"),
-                    )
-                    for u in service.list_users(session=db, actor=actor)
-                ]
-                return rows, links, platform_service.get_allowed_models(session=db)
+        view = await asyncio.to_thread(flows.admin_view, admin_id=admin_id)
+        self.users, self.pending_links = view.users, view.pending_links
+        self.models_text = "\n".join(view.models)
 
-        self.users, self.pending_links, models = await asyncio.to_thread(_read)
-        self.models_text = "\n".join(models)
-
-    async def _act(self, change) -> None:  # type: ignore[no-untyped-def]
+    async def _act(self, change: Callable[[int], None]) -> None:
         admin_id = await self._admin()
         if admin_id is None:
             self.error = "Only admins can do this."
             return
         self.error = self.notice = ""
-
-        def _run() -> None:
-            with session_scope() as db:
-                actor = db.get(User, admin_id)
-                assert actor is not None
-                change(db, actor)
-
         try:
-            await asyncio.to_thread(_run)
-        except (AuthError, platform_service.InvalidModelListError) as exc:
+            await asyncio.to_thread(change, admin_id)
+        except UserFacingError as exc:
             self.error = exc.message
             return
         self.notice = "Saved."
@@ -123,32 +67,21 @@ class AdminState(rx.State):
     async def set_role(self, user_id: int, role: str):
         """Make someone an admin or a member (the last admin stays admin)."""
         await self._act(
-            lambda db, actor: service.set_role(
-                session=db, actor=actor, user_id=user_id, role=Role(role)
-            )
+            lambda admin_id: flows.set_role(admin_id=admin_id, user_id=user_id, role=role)
         )
 
     @rx.event
     async def set_active(self, user_id: int, active: bool):
         """Disable (signs them out everywhere) or enable an account."""
         await self._act(
-            lambda db, actor: service.set_active(
-                session=db, actor=actor, user_id=user_id, active=active
-            )
+            lambda admin_id: flows.set_active(admin_id=admin_id, user_id=user_id, active=active)
         )
 
     @rx.event
     async def save_models(self, form_data: dict[str, str]):
         """Save the models the picker offers, one per line, the default first."""
         models = form_data.get("models", "").splitlines()
-        await self._act(
-            lambda db, actor: platform_service.set_allowed_models(
-                session=db, actor=actor, models=models
-            )
-        )
-
-
-_LINK_KINDS = {"verify_email": "Email verification", "reset_password": "Password reset"}
+        await self._act(lambda admin_id: flows.save_models(admin_id=admin_id, models=models))
 
 
 def _pending_link_row(row: PendingLinkRow) -> rx.Component:

@@ -3,64 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import date
-from typing import Any, TypedDict
+from typing import Any, Literal
 
 import reflex as rx
 
 from pyairtable_ui import routes
-from pyairtable_ui.actions import audit
+from pyairtable_ui.actions import flows, rows
+from pyairtable_ui.actions import history as action_history
+from pyairtable_ui.actions.base import ActionError
 from pyairtable_ui.actions.models import ActionStatus
-from pyairtable_ui.actions.service import ActionError
+from pyairtable_ui.actions.rows import HistoryItem, StepItem
 from pyairtable_ui.components.action_review import action_controls, review_dialog
-from pyairtable_ui.components.layout import form_error
+from pyairtable_ui.components.forms import form_error
 from pyairtable_ui.components.shell import page_column, private_page
-from pyairtable_ui.db import session_scope
-from pyairtable_ui.state.actions import ActionsState, recover_stale_actions
-from pyairtable_ui.state.auth import AuthState, login_redirect, signed_in_user_id
+from pyairtable_ui.routes import login_redirect
+from pyairtable_ui.state.actions import ActionsState
+from pyairtable_ui.state.auth import AuthState, signed_in_user_id
+from pyairtable_ui.tools import get_registry
 
 PAGE_SIZE = 50
 ALL = "all"
-TOOLS = [
-    "create_records",
-    "update_records",
-    "upsert_records",
-    "delete_records",
-    "create_table",
-    "create_field",
-    "rename_table",
-    "rename_field",
-    "add_comment",
-]
 
 
-class HistoryItem(TypedDict):
-    """One action as the history table shows it."""
-
-    id: int
-    who: str
-    tool: str
-    base_id: str
-    table: str
-    summary: str
-    status: str
-    undo_status: str
-    records: int
-    changed: int
-    created: str
+def _write_tools() -> list[str]:
+    """The tools that propose actions, in the registry's order."""
+    registry = get_registry()
+    return [name for name in registry.names if (tool := registry.get(name)) and tool.writes]
 
 
-class StepItem(TypedDict):
-    """One Airtable request of the action whose details are open."""
-
-    kind: str
-    seq: int
-    status: str
-    request: str
-    records: int
-    duration: str
-    error: str
+TOOLS = _write_tools()
 
 
 def _parse_date(text: str) -> date | None:
@@ -68,11 +40,6 @@ def _parse_date(text: str) -> date | None:
         return date.fromisoformat(text) if text else None
     except ValueError:
         return None
-
-
-def _pretty(value: Any, limit: int = 6000) -> str:
-    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    return text if len(text) <= limit else text[:limit] + "\n… (cut; export JSON for all of it)"
 
 
 class HistoryState(rx.State):
@@ -97,8 +64,8 @@ class HistoryState(rx.State):
     details_snapshots: str = ""
     details_steps: list[StepItem] = []
 
-    def _filters(self) -> audit.HistoryFilters:
-        return audit.HistoryFilters(
+    def _filters(self) -> action_history.HistoryFilters:
+        return action_history.HistoryFilters(
             base_id=self.base_id.strip() or None,
             table=self.table.strip() or None,
             tool=None if self.tool == ALL else self.tool,
@@ -125,7 +92,7 @@ class HistoryState(rx.State):
         # The review dialog left open on the chat page must not cover this one.
         actions = await self.get_state(ActionsState)
         actions.open = False
-        await asyncio.to_thread(recover_stale_actions)
+        await asyncio.to_thread(flows.recover_stale_actions)
         return HistoryState.search
 
     @rx.event
@@ -134,41 +101,22 @@ class HistoryState(rx.State):
         actor = await self._actor()
         if actor is None:
             return
-        filters = self._filters()
-        offset = self.offset
-
-        def _read() -> tuple[list[HistoryItem], int]:
-            with session_scope() as db:
-                rows, total = audit.list_history(
-                    session=db,
+        filters, offset = self._filters(), self.offset
+        try:
+            page, total = await asyncio.to_thread(
+                lambda: action_history.read_history_page(
                     actor_id=actor[0],
                     is_admin=actor[1],
                     filters=filters,
                     limit=PAGE_SIZE,
                     offset=offset,
                 )
-            return [
-                HistoryItem(
-                    id=r["id"],
-                    who=r["user_email"],
-                    tool=r["tool_name"],
-                    base_id=r["base_id"],
-                    table=r["table_name"] or r["table_id"] or "",
-                    summary=r["summary"],
-                    status=r["status"],
-                    undo_status=r["undo_status"],
-                    records=r["record_count"],
-                    changed=len(r["changed_since_review"]),
-                    created=(r["created_at"] or "")[:16].replace("T", " "),
-                )
-                for r in rows
-            ], total
-
-        try:
-            self.rows, self.total = await asyncio.to_thread(_read)
-            self.error = ""
+            )
         except ActionError as exc:
             self.error = exc.message
+            return
+        self.rows, self.total = [rows.history_item(r) for r in page], total
+        self.error = ""
 
     @rx.event
     async def apply_filters(self, form_data: dict[str, Any]):
@@ -214,38 +162,20 @@ class HistoryState(rx.State):
         if actor is None:
             return
 
-        def _read() -> audit.ActionDetails:
-            with session_scope() as db:
-                return audit.action_details(
-                    session=db, actor_id=actor[0], is_admin=actor[1], action_id=action_id
-                )
-
         try:
-            details = await asyncio.to_thread(_read)
+            details = await asyncio.to_thread(
+                lambda: action_history.read_action_details(
+                    actor_id=actor[0], is_admin=actor[1], action_id=action_id
+                )
+            )
         except ActionError as exc:
             self.error = exc.message
             return
-        action = details["action"]
-        self.details_title = f"#{action['id']} {action['tool_name']} · {action['summary']}"
-        self.details_arguments = _pretty(details["arguments"])
-        self.details_snapshots = _pretty(
-            [
-                {"seq": s["seq"], "kind": s["kind"], "before": s["before"], "after": s["after"]}
-                for s in details["steps"]
-            ]
-        )
-        self.details_steps = [
-            StepItem(
-                kind=s["kind"],
-                seq=s["seq"],
-                status=s["status"],
-                request=f"{s['method']} {s['path']}",
-                records=len(s["record_ids"]),
-                duration="" if s["duration_ms"] is None else f"{s['duration_ms']:.0f} ms",
-                error=s["error"] or "",
-            )
-            for s in details["steps"]
-        ]
+        view = rows.details_view(details)
+        self.details_title = view.title
+        self.details_arguments = view.arguments
+        self.details_snapshots = view.snapshots
+        self.details_steps = view.steps
         self.details_open = True
         actions = await self.get_state(ActionsState)
         await actions.load_one(action_id)
@@ -255,18 +185,16 @@ class HistoryState(rx.State):
         """Close the details dialog."""
         self.details_open = value
 
-    async def _export(self, kind: str):
+    async def _export(self, kind: Literal["csv", "json"]):
         actor = await self._actor()
         if actor is None:
             return None
         filters = self._filters()
-
-        def _make() -> str:
-            with session_scope() as db:
-                make = audit.export_history_csv if kind == "csv" else audit.export_history_json
-                return make(session=db, actor_id=actor[0], is_admin=actor[1], filters=filters)
-
-        data = await asyncio.to_thread(_make)
+        data = await asyncio.to_thread(
+            lambda: action_history.export_history(
+                kind, actor_id=actor[0], is_admin=actor[1], filters=filters
+            )
+        )
         return rx.download(data=data, filename=f"pyairtable-ui-history.{kind}")
 
     @rx.event

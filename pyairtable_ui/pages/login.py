@@ -12,10 +12,12 @@ import sqlalchemy as sa
 from pyairtable_ui import routes
 from pyairtable_ui.api.oauth_routes import OIDC_START
 from pyairtable_ui.auth import flows
-from pyairtable_ui.components.layout import auth_card, field, form_error, form_notice, secret_form
-from pyairtable_ui.mail import EmailDeliveryError
-from pyairtable_ui.settings import get_settings
-from pyairtable_ui.state.auth import AuthState, safe_next_path
+from pyairtable_ui.components.forms import field, form_error, form_notice, secret_form
+from pyairtable_ui.components.layout import auth_card
+from pyairtable_ui.core.mail import EmailDeliveryError
+from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.routes import safe_next_path
+from pyairtable_ui.state.auth import AuthState
 from pyairtable_ui.state.outages import describe_failure
 
 logger = logging.getLogger(__name__)

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TypedDict
 
 import reflex as rx
 
 from pyairtable_ui import routes
+from pyairtable_ui.account import flows
+from pyairtable_ui.account.flows import BaseChoice, base_choices
 from pyairtable_ui.airtable import connections
 from pyairtable_ui.airtable import oauth as airtable_oauth
 from pyairtable_ui.airtable.access import check_user_access
 from pyairtable_ui.api.oauth_routes import AIRTABLE_START
-from pyairtable_ui.auth import service
-from pyairtable_ui.auth.models import OnboardingStep, User
-from pyairtable_ui.components.layout import field, form_error, secret_form
+from pyairtable_ui.auth.models import OnboardingStep
+from pyairtable_ui.components.forms import form_error, secret_form, token_field
 from pyairtable_ui.components.shell import page_column, private_page
-from pyairtable_ui.crypto import SecretDecryptionError
-from pyairtable_ui.db import session_scope
-from pyairtable_ui.settings import get_settings
-from pyairtable_ui.state.auth import AuthState, login_redirect, signed_in_user_id
+from pyairtable_ui.core.errors import UserFacingError
+from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.routes import login_redirect
+from pyairtable_ui.state.auth import AuthState, signed_in_user_id
 
 logger = logging.getLogger(__name__)
 
@@ -51,21 +51,6 @@ TOUR_CARDS = [
         "yours, with what was sent to Airtable, and lets you export them.",
     ),
 ]
-
-
-class BaseChoice(TypedDict):
-    """A base as the picker shows it."""
-
-    id: str
-    name: str
-    permission_level: str
-
-
-def base_choices(check: connections.TokenCheck) -> list[BaseChoice]:
-    """The bases a checked token sees, as the pickers show them."""
-    return [
-        BaseChoice(id=b.id, name=b.name, permission_level=b.permission_level) for b in check.bases
-    ]
 
 
 class OnboardingState(rx.State):
@@ -112,19 +97,9 @@ class OnboardingState(rx.State):
                 oauth_reason, airtable_oauth.ERROR_MESSAGES["failed"]
             )
 
-        def _read() -> tuple[str, str, str]:
-            with session_scope() as db:
-                user = db.get(User, user_id)
-                assert user is not None
-                connection = connections.get_connection(session=db, user=user)
-                step = user.onboarding_step
-                if connection is None and step != OnboardingStep.DONE:
-                    step = OnboardingStep.CONNECT.value
-                email = connection.airtable_email if connection else ""
-                hint = connection.token_hint if connection else ""
-                return step, email, hint
-
-        step, self.connected_as, self.token_hint = await asyncio.to_thread(_read)
+        progress = await asyncio.to_thread(flows.onboarding_progress, user_id=user_id)
+        step = progress.step
+        self.connected_as, self.token_hint = progress.connected_as, progress.token_hint
         if step == OnboardingStep.DONE:
             return rx.redirect(routes.CHAT, replace=True)
         self.step = step
@@ -146,25 +121,16 @@ class OnboardingState(rx.State):
         self.connecting = True
         yield
         try:
-            check = await asyncio.to_thread(
-                connections.check_airtable_token, token, api_url=get_settings().airtable_api_url
+            connected = await asyncio.to_thread(
+                flows.connect_during_onboarding, user_id=user_id, token=token
             )
         except connections.AirtableTokenError as exc:
             self.token_error = exc.message
             self.connecting = False
             return
-
-        def _save() -> str:
-            with session_scope() as db:
-                user = db.get(User, user_id)
-                assert user is not None
-                saved = connections.save_connection(session=db, user=user, token=token, check=check)
-                service.set_onboarding_step(session=db, user=user, step=OnboardingStep.CHOOSE_BASE)
-                return saved.token_hint
-
-        self.token_hint = await asyncio.to_thread(_save)
-        self.connected_as = check.email or check.user_id
-        self.bases = base_choices(check)
+        self.token_hint = connected.token_hint
+        self.connected_as = connected.connected_as
+        self.bases = base_choices(connected.check)
         self.step = OnboardingStep.CHOOSE_BASE.value
         self.connecting = False
 
@@ -180,7 +146,7 @@ class OnboardingState(rx.State):
 
         try:
             check = await asyncio.to_thread(check_user_access, user_id=user_id)
-        except (connections.AirtableTokenError, SecretDecryptionError) as exc:
+        except UserFacingError as exc:
             self.bases_error = exc.message
         else:
             self.bases = base_choices(check)
@@ -197,15 +163,7 @@ class OnboardingState(rx.State):
         user_id = await signed_in_user_id(self)
         if user_id is None or base_id not in {b["id"] for b in self.bases}:
             return
-
-        def _save() -> None:
-            with session_scope() as db:
-                user = db.get(User, user_id)
-                assert user is not None
-                service.set_default_base(session=db, user=user, base_id=base_id)
-                service.set_onboarding_step(session=db, user=user, step=OnboardingStep.TOUR)
-
-        await asyncio.to_thread(_save)
+        await asyncio.to_thread(flows.choose_base, user_id=user_id, base_id=base_id)
         self.tour_index = 0
         self.step = OnboardingStep.TOUR.value
 
@@ -229,14 +187,7 @@ class OnboardingState(rx.State):
         user_id = await signed_in_user_id(self)
         if user_id is None:
             return rx.redirect(login_redirect(routes.ONBOARDING), replace=True)
-
-        def _done() -> None:
-            with session_scope() as db:
-                user = db.get(User, user_id)
-                assert user is not None
-                service.set_onboarding_step(session=db, user=user, step=OnboardingStep.DONE)
-
-        await asyncio.to_thread(_done)
+        await asyncio.to_thread(flows.finish_onboarding, user_id=user_id)
         auth = await self.get_state(AuthState)
         await auth.refresh_user()
         return rx.redirect(routes.CHAT, replace=True)
@@ -296,14 +247,7 @@ def _connect_step() -> rx.Component:
         ),
         secret_form(
             rx.vstack(
-                field(
-                    "Personal access token",
-                    "token",
-                    type_="password",
-                    autocomplete="off",
-                    placeholder="pat…",
-                    error=OnboardingState.token_error,
-                ),
+                token_field("Personal access token", error=OnboardingState.token_error),
                 rx.button("Connect", type="submit", size="3", loading=OnboardingState.connecting),
                 spacing="2",
                 width="100%",

@@ -8,16 +8,17 @@ import reflex as rx
 
 from pyairtable_ui import routes
 from pyairtable_ui.auth import flows
-from pyairtable_ui.auth.passwords import MIN_PASSWORD_LENGTH
-from pyairtable_ui.components.layout import auth_card, field, form_error, form_notice, secret_form
+from pyairtable_ui.components.forms import (
+    field,
+    form_error,
+    form_notice,
+    new_password_field,
+    secret_form,
+)
+from pyairtable_ui.components.layout import auth_card
 from pyairtable_ui.state.auth import AuthState
 
 logger = logging.getLogger(__name__)
-
-PASSWORD_RULES_HINT = (
-    f"At least {MIN_PASSWORD_LENGTH} characters and hard to guess: not your name or "
-    "email, not a common password with a digit added. A few random words work well."
-)
 
 
 class RegisterState(rx.State):
@@ -97,14 +98,7 @@ def register_page() -> rx.Component:
                         error=RegisterState.email_error,
                         placeholder="you@company.com",
                     ),
-                    field(
-                        "Password",
-                        "password",
-                        type_="password",
-                        autocomplete="new-password",
-                        error=RegisterState.password_error,
-                        hint=PASSWORD_RULES_HINT,
-                    ),
+                    new_password_field("Password", "password", error=RegisterState.password_error),
                     field(
                         "Repeat the password",
                         "confirm",

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import reflex as rx
 
 from pyairtable_ui import routes
-from pyairtable_ui.auth import flows, service
+from pyairtable_ui.auth import flows
 from pyairtable_ui.auth.errors import AuthError, WeakPasswordError
-from pyairtable_ui.components.layout import auth_card, field, form_error, form_notice, secret_form
-from pyairtable_ui.db import session_scope
-from pyairtable_ui.mail import EmailDeliveryError
-from pyairtable_ui.pages.register import PASSWORD_RULES_HINT
+from pyairtable_ui.components.forms import (
+    field,
+    form_error,
+    form_notice,
+    new_password_field,
+    secret_form,
+)
+from pyairtable_ui.components.layout import auth_card
+from pyairtable_ui.core.mail import EmailDeliveryError
 
 logger = logging.getLogger(__name__)
 
@@ -21,11 +25,6 @@ SENT_MESSAGE = (
     "If an account exists for that address, we sent it a link to choose a new password. "
     "The link works for one hour."
 )
-
-
-def _reset(token: str, password: str) -> None:
-    with session_scope() as db:
-        service.reset_password(session=db, token=token, new_password=password)
 
 
 class ResetState(rx.State):
@@ -77,7 +76,7 @@ class ResetState(rx.State):
         yield
         token = self.router.url.query_parameters.get("token", "")
         try:
-            await asyncio.to_thread(_reset, token, password)
+            await flows.reset_password(token=token, new_password=password)
         except WeakPasswordError as exc:
             self.password_error = exc.message
         except AuthError as exc:
@@ -97,14 +96,7 @@ def reset_page() -> rx.Component:
             ResetState.has_token,
             secret_form(
                 rx.vstack(
-                    field(
-                        "New password",
-                        "password",
-                        type_="password",
-                        autocomplete="new-password",
-                        error=ResetState.password_error,
-                        hint=PASSWORD_RULES_HINT,
-                    ),
+                    new_password_field("New password", "password", error=ResetState.password_error),
                     field(
                         "Repeat the new password",
                         "confirm",

@@ -4,67 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TypedDict
 
 import reflex as rx
-from sqlmodel import Session
 
 from pyairtable_ui import routes
+from pyairtable_ui.account import flows as account
+from pyairtable_ui.account.flows import BaseChoice, SessionRow, base_choices
 from pyairtable_ui.airtable import connections
 from pyairtable_ui.airtable.access import check_user_access
-from pyairtable_ui.auth import flows, service, sessions
+from pyairtable_ui.auth import flows as auth_flows
 from pyairtable_ui.auth.errors import AuthError
-from pyairtable_ui.auth.models import User
-from pyairtable_ui.components.layout import field, form_error, form_notice, secret_form
+from pyairtable_ui.components.forms import (
+    field,
+    form_error,
+    form_notice,
+    new_password_field,
+    secret_form,
+    token_field,
+)
 from pyairtable_ui.components.shell import page_column, private_page
-from pyairtable_ui.crypto import SecretDecryptionError
-from pyairtable_ui.db import session_scope
-from pyairtable_ui.pages.onboarding import BaseChoice, base_choices
-from pyairtable_ui.pages.register import PASSWORD_RULES_HINT
-from pyairtable_ui.platform import service as platform_service
-from pyairtable_ui.settings import get_settings
-from pyairtable_ui.state.auth import AuthState, login_redirect, signed_in_user_id
+from pyairtable_ui.core.errors import UserFacingError
+from pyairtable_ui.routes import login_redirect
+from pyairtable_ui.state.auth import AuthState, signed_in_user_id
 
 logger = logging.getLogger(__name__)
-
-
-class SessionRow(TypedDict):
-    """A signed-in browser as the sessions list shows it."""
-
-    id: int
-    device: str
-    address: str
-    created: str
-    last_used: str
-    current: bool
-
-
-def _describe_agent(user_agent: str) -> str:
-    # A short, readable guess; the full string is too long for a phone screen.
-    for name in ("Edg", "Firefox", "Chrome", "Safari"):
-        if name in user_agent:
-            browser = {"Edg": "Edge"}.get(name, name)
-            break
-    else:
-        browser = "Browser"
-    for os_name in ("Android", "iPhone", "iPad", "Windows", "Mac OS", "Linux"):
-        if os_name in user_agent:
-            return f"{browser} on {os_name.replace('Mac OS', 'macOS')}"
-    return browser
-
-
-def _session_rows(db: Session, user: User, current_session_id: int) -> list[SessionRow]:
-    return [
-        SessionRow(
-            id=row.id or 0,
-            device=_describe_agent(row.user_agent),
-            address=row.ip_address,
-            created=row.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-            last_used=row.last_used_at.strftime("%Y-%m-%d %H:%M UTC"),
-            current=row.id == current_session_id,
-        )
-        for row in sessions.list_sessions(session=db, user=user)
-    ]
 
 
 class SettingsState(rx.State):
@@ -119,30 +82,15 @@ class SettingsState(rx.State):
         user_id, session_id = ids
         self._clear_messages()
 
-        def _read() -> tuple[User, str, str, list[SessionRow], list[str]]:
-            with session_scope() as db:
-                user = db.get(User, user_id)
-                assert user is not None
-                models = platform_service.get_allowed_models(session=db)
-                connection = connections.get_connection(session=db, user=user)
-                rows = _session_rows(db, user, session_id)
-                email = (
-                    (connection.airtable_email or connection.airtable_user_id) if connection else ""
-                )
-                hint = connection.token_hint if connection else ""
-                return user, email, hint, rows, models
-
-        (
-            user,
-            self.connected_as,
-            self.token_hint,
-            self.session_rows,
-            self.models,
-        ) = await asyncio.to_thread(_read)
+        loaded = await asyncio.to_thread(
+            account.account_settings, user_id=user_id, session_id=session_id
+        )
+        self.connected_as, self.token_hint = loaded.connected_as, loaded.token_hint
+        self.session_rows, self.models = loaded.session_rows, loaded.models
         self.connected = bool(self.token_hint)
-        self.display_name = user.display_name
-        self.default_base_id = user.default_base_id or ""
-        self.default_model = user.default_model or self.models[0]
+        self.display_name = loaded.display_name
+        self.default_base_id = loaded.default_base_id
+        self.default_model = loaded.default_model
         if self.connected:
             return SettingsState.recheck_connection
         return None
@@ -154,17 +102,12 @@ class SettingsState(rx.State):
         if ids is None:
             return
         self._clear_messages()
-
-        def _save() -> str:
-            with session_scope() as db:
-                user = db.get(User, ids[0])
-                assert user is not None
-                return service.update_profile(
-                    session=db, user=user, display_name=form_data.get("display_name", "")
-                ).display_name
-
         try:
-            self.display_name = await asyncio.to_thread(_save)
+            self.display_name = await asyncio.to_thread(
+                account.save_profile,
+                user_id=ids[0],
+                display_name=form_data.get("display_name", ""),
+            )
         except AuthError as exc:
             self.profile_error = exc.message
             return
@@ -185,7 +128,7 @@ class SettingsState(rx.State):
             return
         self.changing_password = True
         yield
-        result = await flows.change_password(
+        result = await auth_flows.change_password(
             user_id=ids[0],
             session_id=ids[1],
             current_password=form_data.get("current_password", ""),
@@ -210,7 +153,7 @@ class SettingsState(rx.State):
 
         try:
             check = await asyncio.to_thread(check_user_access, user_id=ids[0])
-        except (connections.AirtableTokenError, SecretDecryptionError) as exc:
+        except UserFacingError as exc:
             self.connection_error = exc.message
         else:
             self.bases = base_choices(check)
@@ -228,26 +171,15 @@ class SettingsState(rx.State):
         self.checking = True
         yield
         try:
-            check = await asyncio.to_thread(
-                connections.check_airtable_token, token, api_url=get_settings().airtable_api_url
-            )
+            connected = await asyncio.to_thread(connections.connect, user_id=ids[0], token=token)
         except connections.AirtableTokenError as exc:
             self.connection_error = exc.message
             self.checking = False
             return
-
-        def _save() -> str:
-            with session_scope() as db:
-                user = db.get(User, ids[0])
-                assert user is not None
-                return connections.save_connection(
-                    session=db, user=user, token=token, check=check
-                ).token_hint
-
-        self.token_hint = await asyncio.to_thread(_save)
+        self.token_hint = connected.token_hint
         self.connected = True
-        self.connected_as = check.email or check.user_id
-        self.bases = base_choices(check)
+        self.connected_as = connected.connected_as
+        self.bases = base_choices(connected.check)
         self.connection_notice = "The new token is connected."
         self.checking = False
 
@@ -258,14 +190,7 @@ class SettingsState(rx.State):
         if ids is None:
             return
         self._clear_messages()
-
-        def _remove() -> None:
-            with session_scope() as db:
-                user = db.get(User, ids[0])
-                assert user is not None
-                connections.remove_connection(session=db, user=user)
-
-        await asyncio.to_thread(_remove)
+        await asyncio.to_thread(connections.disconnect, user_id=ids[0])
         self.connected = False
         self.connected_as = self.token_hint = ""
         self.bases = []
@@ -283,21 +208,10 @@ class SettingsState(rx.State):
         if base_id and base_id not in {b["id"] for b in self.bases}:
             self.defaults_notice = "Choose one of the bases your token can see."
             return
-
-        def _save() -> None:
-            with session_scope() as db:
-                user = db.get(User, ids[0])
-                assert user is not None
-                service.set_default_base(session=db, user=user, base_id=base_id or None)
-                service.set_default_model(
-                    session=db,
-                    user=user,
-                    model=model,
-                    allowed_models=platform_service.get_allowed_models(session=db),
-                )
-
         try:
-            await asyncio.to_thread(_save)
+            await asyncio.to_thread(
+                account.save_defaults, user_id=ids[0], base_id=base_id or None, model=model
+            )
         except AuthError as exc:
             self.defaults_notice = exc.message
             return
@@ -320,14 +234,9 @@ class SettingsState(rx.State):
         ids = await self._ids()
         if ids is None:
             return
-
-        def _read() -> list[SessionRow]:
-            with session_scope() as db:
-                user = db.get(User, ids[0])
-                assert user is not None
-                return _session_rows(db, user, ids[1])
-
-        self.session_rows = await asyncio.to_thread(_read)
+        self.session_rows = await asyncio.to_thread(
+            account.signed_in_browsers, user_id=ids[0], session_id=ids[1]
+        )
 
     @rx.event
     async def sign_out_others(self):
@@ -335,14 +244,9 @@ class SettingsState(rx.State):
         ids = await self._ids()
         if ids is None:
             return
-
-        def _revoke() -> int:
-            with session_scope() as db:
-                user = db.get(User, ids[0])
-                assert user is not None
-                return sessions.revoke_all_sessions(session=db, user=user, except_session_id=ids[1])
-
-        count = await asyncio.to_thread(_revoke)
+        count = await asyncio.to_thread(
+            account.sign_out_other_browsers, user_id=ids[0], session_id=ids[1]
+        )
         self.sessions_notice = f"Signed out {count} other session(s)."
         return SettingsState.reload_sessions
 
@@ -422,13 +326,8 @@ def settings_page() -> rx.Component:
                             autocomplete="current-password",
                             error=SettingsState.current_password_error,
                         ),
-                        field(
-                            "New password",
-                            "new_password",
-                            type_="password",
-                            autocomplete="new-password",
-                            hint=PASSWORD_RULES_HINT,
-                            error=SettingsState.new_password_error,
+                        new_password_field(
+                            "New password", "new_password", error=SettingsState.new_password_error
                         ),
                         field(
                             "Repeat the new password",
@@ -486,14 +385,7 @@ def settings_page() -> rx.Component:
                 ),
                 secret_form(
                     rx.vstack(
-                        field(
-                            "Replace with a new personal access token",
-                            "token",
-                            type_="password",
-                            autocomplete="off",
-                            placeholder="pat…",
-                            required=False,
-                        ),
+                        token_field("Replace with a new personal access token", required=False),
                         rx.button(
                             "Connect this token", type="submit", loading=SettingsState.checking
                         ),

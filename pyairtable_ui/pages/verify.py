@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import reflex as rx
 
 from pyairtable_ui import routes
-from pyairtable_ui.auth import service
+from pyairtable_ui.auth import flows
 from pyairtable_ui.auth.errors import AuthError
-from pyairtable_ui.components.layout import auth_card, form_error, form_notice
-from pyairtable_ui.db import session_scope
-
-
-def _verify(token: str) -> None:
-    with session_scope() as db:
-        service.verify_email(session=db, token=token)
+from pyairtable_ui.components.forms import form_error, form_notice
+from pyairtable_ui.components.layout import auth_card
 
 
 class VerifyState(rx.State):
@@ -36,7 +29,7 @@ class VerifyState(rx.State):
             self.error = "This page needs the link from your verification email."
         else:
             try:
-                await asyncio.to_thread(_verify, token)
+                await flows.verify_email(token=token)
                 self.verified = True
             except AuthError as exc:
                 self.error = exc.message

@@ -14,13 +14,10 @@ a page's first snapshot (the hydrate), which is sent before any on_load guard.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import reflex as rx
 from reflex.middleware import Middleware
@@ -28,9 +25,10 @@ from reflex.state import BaseState
 
 from pyairtable_ui import routes
 from pyairtable_ui.api.session_cookie import session_token_from_cookie_header
-from pyairtable_ui.auth import sessions
-from pyairtable_ui.auth.models import OnboardingStep, User
-from pyairtable_ui.db import session_scope
+from pyairtable_ui.auth import flows
+from pyairtable_ui.auth.flows import SignedInUser
+from pyairtable_ui.auth.models import OnboardingStep
+from pyairtable_ui.routes import login_redirect, safe_next_path
 
 # How long a positive check is trusted before the session row is read again.
 RECHECK_SECONDS = 15.0
@@ -50,53 +48,9 @@ class NotSignedInError(Exception):
     """The session is missing, expired or revoked."""
 
 
-@dataclass(frozen=True)
-class SignedInUser:
-    """The few facts about the signed-in user the pages show."""
-
-    id: int
-    session_id: int
-    email: str
-    display_name: str
-    is_admin: bool
-    onboarding_step: str
-    default_base_id: str | None
-
-
-def _resolve(token: str | None) -> SignedInUser | None:
-    if not token:
-        return None
-    with session_scope() as db:
-        row = sessions.get_session_by_token(session=db, token=token)
-        user = db.get(User, row.user_id) if row is not None else None
-        if row is None or row.id is None or user is None or user.id is None:
-            return None
-        return SignedInUser(
-            id=user.id,
-            session_id=row.id,
-            email=user.email,
-            display_name=user.display_name,
-            is_admin=user.is_admin,
-            onboarding_step=user.onboarding_step,
-            default_base_id=user.default_base_id,
-        )
-
-
-def safe_next_path(raw: str | None, default: str = routes.CHAT) -> str:
-    """A local path to go to after sign-in; anything else (other hosts, `//x`) is dropped."""
-    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
-        return default
-    return raw
-
-
 def current_path(url_path: str) -> str:
     """A page path without the trailing slash Reflex's router adds (`/chat/` -> `/chat`)."""
     return url_path.rstrip("/") or "/"
-
-
-def login_redirect(next_path: str) -> str:
-    """The login page, with where to go back to once signed in."""
-    return f"{routes.LOGIN}?{urlencode({'next': next_path})}"
 
 
 def navigate_js(path: str) -> str:
@@ -150,7 +104,6 @@ async def signed_in_user_id(state: rx.State) -> int | None:
 class AuthState(rx.State):
     """The signed-in user of this tab, as far as the page needs to know."""
 
-    auth_checked: bool = False
     signed_in: bool = False
     user_email: str = ""
     user_name: str = ""
@@ -166,11 +119,10 @@ class AuthState(rx.State):
             if time.monotonic() - self._checked_at < RECHECK_SECONDS:
                 return None  # still trusted; caller uses _user_id
         token = session_token_from_cookie_header(self.router.headers.cookie)
-        user = await asyncio.to_thread(_resolve, token)
+        user = await flows.signed_in_user(token)
         if self._user_id is not None and (user is None or user.id != self._user_id):
             # The tab still holds what the previous user loaded: drop all of it.
             await clear_private_state(self)
-        self.auth_checked = True
         if user is None:
             self._forget()
             return None
@@ -265,7 +217,7 @@ class AuthState(rx.State):
             return
         token = session_token_from_cookie_header(self.router.headers.cookie)
         try:
-            user = await asyncio.to_thread(_resolve, token)
+            user = await flows.signed_in_user(token)
         except Exception:  # fail closed; the page's own checks report the outage
             logger.warning("could not check the session before a page load", exc_info=True)
             user = None

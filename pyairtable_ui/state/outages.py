@@ -15,7 +15,7 @@ import reflex as rx
 import sqlalchemy as sa
 from reflex.event import EventSpec
 
-from pyairtable_ui.observability import new_request_id
+from pyairtable_ui.core.observability import new_request_id
 
 logger = logging.getLogger(__name__)
 

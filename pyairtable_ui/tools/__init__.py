@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import functools
 
-from pyairtable_ui.tools.records import READ_TOOLS
+from pyairtable_ui.tools.arguments import ToolArguments
+from pyairtable_ui.tools.read_tools import READ_TOOLS
 from pyairtable_ui.tools.registry import (
     Tool,
     ToolContext,
@@ -30,7 +31,7 @@ from pyairtable_ui.tools.registry import (
     TurnTools,
 )
 from pyairtable_ui.tools.schema_tools import SCHEMA_TOOLS
-from pyairtable_ui.tools.writes import WRITE_TOOLS
+from pyairtable_ui.tools.writes import WRITE_TOOL_NAMES, WRITE_TOOLS
 
 
 def build_registry() -> ToolRegistry:
@@ -45,7 +46,9 @@ def get_registry() -> ToolRegistry:
 
 
 __all__ = [
+    "WRITE_TOOL_NAMES",
     "Tool",
+    "ToolArguments",
     "ToolContext",
     "ToolInputError",
     "ToolRegistry",

@@ -14,75 +14,13 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from pyairtable import formulas as F
-
+from pyairtable_ui.airtable.field_types import value_kind
+from pyairtable_ui.airtable.formulas import F
 from pyairtable_ui.airtable.schema import FieldSchema, TableSchema
+from pyairtable_ui.tools.arguments import OPERATORS, Filter
 from pyairtable_ui.tools.registry import ToolInputError
 
-OPERATORS = (
-    "eq",
-    "neq",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "contains",
-    "not_contains",
-    "starts_with",
-    "is_empty",
-    "is_not_empty",
-    "in",
-)
-
-# The JSON schema of one condition, shared by search_records and aggregate.
-FILTER_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "field": {"type": "string"},
-        "op": {"enum": list(OPERATORS)},
-        "value": {"type": ["string", "number", "boolean", "array", "null"]},
-    },
-    "required": ["field", "op"],
-    "additionalProperties": False,
-}
-
-FILTERS_DESCRIPTION = (
-    "Conditions {field, op, value}. eq/neq exact (case-sensitive text; for multi-value "
-    "fields eq = has that item); contains/not_contains/starts_with ignore case; gt/gte/lt/lte "
-    "for numbers and dates (YYYY-MM-DD); in takes a list; is_empty/is_not_empty take no value."
-)
-
-_NUMBER_TYPES = frozenset(
-    {"number", "currency", "percent", "duration", "rating", "autoNumber", "count"}
-)
-_DATE_TYPES = frozenset({"date", "dateTime", "createdTime", "lastModifiedTime"})
-_LIST_TYPES = frozenset(
-    {
-        "multipleSelects",
-        "multipleRecordLinks",
-        "multipleLookupValues",
-        "multipleCollaborators",
-        "multipleAttachments",
-    }
-)
-
 FieldResolver = Callable[[str], FieldSchema]
-
-
-def value_kind(f: FieldSchema) -> str:
-    """How a field's values compare: ``number``, ``date``, ``bool``, ``list`` or ``text``."""
-    field_type = f.type
-    if field_type in ("formula", "rollup"):
-        field_type = f.result_type or "singleLineText"
-    if field_type in _NUMBER_TYPES:
-        return "number"
-    if field_type in _DATE_TYPES:
-        return "date"
-    if field_type == "checkbox":
-        return "bool"
-    if field_type in _LIST_TYPES:
-        return "list"
-    return "text"
 
 
 def _number(f: FieldSchema, value: Any, where: str) -> int | float:
@@ -236,7 +174,7 @@ def condition_formula(f: FieldSchema, op: str, value: Any, where: str) -> F.Form
 
 def build_formula(
     table: TableSchema,
-    filters: Sequence[dict[str, Any]],
+    filters: Sequence[Filter],
     *,
     match: str = "all",
     resolve_field: FieldResolver | None = None,
@@ -245,7 +183,7 @@ def build_formula(
 
     Args:
         table: The table filtered.
-        filters: Conditions ``{"field", "op", "value"}`` (already schema-valid).
+        filters: The conditions.
         match: ``all`` (AND) or ``any`` (OR).
         resolve_field: Finds a field by name or id (default: `table.field`).
 
@@ -260,8 +198,8 @@ def build_formula(
     parts = []
     for index, condition in enumerate(filters):
         where = f"filters[{index}]"
-        f = resolve(str(condition["field"]))
-        parts.append(condition_formula(f, str(condition["op"]), condition.get("value"), where))
+        f = resolve(condition.field)
+        parts.append(condition_formula(f, condition.op, condition.value, where))
     if not parts:
         return None
     if len(parts) == 1:

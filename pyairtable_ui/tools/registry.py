@@ -1,12 +1,14 @@
 """The tool registry: one place that names, describes, validates and runs every tool.
 
-A `Tool` is a name, a description, a JSON schema for its arguments, whether it
-writes, and a function `(ctx, args) -> ToolResult`. `ToolRegistry.call` never
-raises for anything the model got wrong: an unknown tool, arguments that are
-not JSON, arguments that break the schema, unknown table or field names, and
-Airtable's refusals all come back as `ToolResult(is_error=True)` whose text says
-what to fix. Only `ToolCancelled` (the user pressed Stop) and task cancellation
-propagate, because the agent loop must stop rather than answer the model.
+A `Tool` is a name, a description, a pydantic model of its arguments (whose
+JSON schema the model sees), whether it writes, and a function
+`(ctx, args) -> ToolResult` that receives the validated, typed arguments.
+`ToolRegistry.call` never raises for anything the model got wrong: an unknown
+tool, arguments that are not JSON, arguments that break the schema, unknown
+table or field names, and Airtable's refusals all come back as
+`ToolResult(is_error=True)` whose text says what to fix. Only `ToolCancelled`
+(the user pressed Stop) and task cancellation propagate, because the agent loop
+must stop rather than answer the model.
 """
 
 from __future__ import annotations
@@ -17,23 +19,22 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from sqlmodel import Session
+from pydantic import ValidationError
 
 from pyairtable_ui.airtable import schema as schema_module
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.errors import SCHEMA_ERROR_TYPES, AirtableError, ToolCancelled
 from pyairtable_ui.airtable.schema import BaseSchema, SchemaCache, UnknownNameError
+from pyairtable_ui.core.db import SessionFactory
+from pyairtable_ui.tools.arguments import ToolArguments, argument_problems
 
 logger = logging.getLogger(__name__)
 
-SessionFactory = Callable[[], AbstractContextManager[Session]]
-ToolFunction = Callable[["ToolContext", dict[str, Any]], "ToolResult | Awaitable[ToolResult]"]
+# Each tool takes its own `ToolArguments` subclass, hence Any for the arguments here.
+ToolFunction = Callable[["ToolContext", Any], "ToolResult | Awaitable[ToolResult]"]
 
 # The most problems listed for one call: enough to fix them, few enough to read.
 _MAX_PROBLEMS = 8
@@ -80,7 +81,7 @@ class ToolContext:
         base_id: The base the conversation is about (None until chosen).
         client: The turn's Airtable client (counts the turn's requests).
         session_factory: Opens a database session that commits on success
-            (e.g. `pyairtable_ui.db.session_scope`).
+            (e.g. `pyairtable_ui.core.db.session_scope`).
         conversation_id: The conversation, for the action log.
         message_id: The assistant message whose tool call this is.
         confirm_threshold: Record count above which a typed confirmation is needed.
@@ -169,15 +170,16 @@ class Tool:
     Attributes:
         name: The name the model calls it by.
         description: What it does and when to use it (sent to the model: keep it short).
-        parameters: JSON schema (Draft 2020-12) of its arguments object.
-        function: `(ctx, args) -> ToolResult`; sync functions run in a thread.
+        arguments: The model of its arguments; its JSON schema is what the model sees.
+        function: `(ctx, args) -> ToolResult` with `args` an instance of `arguments`;
+            sync functions run in a thread.
         writes: Whether it changes the base (it then proposes an action, never writes).
         needs_base: Whether a base must be selected.
     """
 
     name: str
     description: str
-    parameters: dict[str, Any]
+    arguments: type[ToolArguments]
     function: ToolFunction
     writes: bool = False
     needs_base: bool = True
@@ -189,23 +191,9 @@ class Tool:
             "function": {
                 "name": self.name,
                 "description": self.description,
-                "parameters": self.parameters,
+                "parameters": self.arguments.tool_parameters(),
             },
         }
-
-
-def _path_text(error: ValidationError) -> str:
-    text = ""
-    for part in error.absolute_path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(arguments)"
-
-
-def _problem_text(error: ValidationError) -> str:
-    message = error.message
-    if len(message) > 300:
-        message = message[:299] + "…"
-    return f"- {_path_text(error)}: {message}"
 
 
 class ToolRegistry:
@@ -218,22 +206,20 @@ class ToolRegistry:
             tools: Tools to register now.
         """
         self._tools: dict[str, Tool] = {}
-        self._validators: dict[str, Draft202012Validator] = {}
         for tool in tools:
             self.register(tool)
 
     def register(self, tool: Tool) -> None:
-        """Add a tool; its schema is checked now so a typo fails at startup.
+        """Add a tool; its schema is built now so a model it cannot show fails at startup.
 
         Raises:
             ValueError: A tool of that name exists already.
-            jsonschema.SchemaError: The parameters schema is not valid.
+            pydantic.errors.PydanticUserError: The arguments have no JSON schema.
         """
         if tool.name in self._tools:
             raise ValueError(f"tool {tool.name!r} is registered twice")
-        Draft202012Validator.check_schema(tool.parameters)
+        tool.schema()
         self._tools[tool.name] = tool
-        self._validators[tool.name] = Draft202012Validator(tool.parameters)
 
     def get(self, name: str) -> Tool | None:
         """The tool called `name`, or None."""
@@ -256,13 +242,17 @@ class ToolRegistry:
         wanted = self._tools if names is None else {n: self._tools[n] for n in names}
         return [tool.schema() for tool in wanted.values()]
 
-    def validation_problems(self, name: str, arguments: dict[str, Any]) -> list[str]:
-        """Each way `arguments` break tool `name`'s schema, as "- path: problem" lines."""
-        validator = self._validators[name]
-        errors = sorted(
-            validator.iter_errors(arguments), key=lambda e: list(map(str, e.absolute_path))
-        )
-        return [_problem_text(e) for e in errors]
+    def validate(self, name: str, arguments: dict[str, Any]) -> ToolArguments | list[str]:
+        """Tool `name`'s typed arguments, or each way they are wrong ("- path: problem").
+
+        Raises:
+            KeyError: There is no tool `name`.
+        """
+        model = self._tools[name].arguments
+        try:
+            return model.model_validate(arguments)
+        except ValidationError as exc:
+            return argument_problems(exc, model)
 
     async def call(
         self, name: str, raw_arguments: str | dict[str, Any] | None, ctx: ToolContext
@@ -292,10 +282,10 @@ class ToolRegistry:
         if problem:
             return ToolResult(problem, is_error=True)
         assert arguments is not None
-        problems = self.validation_problems(name, arguments)
-        if problems:
-            shown = problems[:_MAX_PROBLEMS]
-            more = len(problems) - len(shown)
+        validated = self.validate(name, arguments)
+        if isinstance(validated, list):
+            shown = validated[:_MAX_PROBLEMS]
+            more = len(validated) - len(shown)
             text = f"The arguments for {name} are invalid:\n" + "\n".join(shown)
             if more:
                 text += f"\n(+{more} more problems)"
@@ -306,9 +296,9 @@ class ToolRegistry:
             if tool.needs_base:
                 ctx.require_base()
             if inspect.iscoroutinefunction(tool.function):
-                result = await tool.function(ctx, arguments)  # type: ignore[misc]
+                result = await tool.function(ctx, validated)  # type: ignore[misc]
             else:
-                result = await ctx.client.run(tool.function, ctx, arguments)
+                result = await ctx.client.run(tool.function, ctx, validated)
         except (ToolCancelled, asyncio.CancelledError):
             raise
         except (ToolInputError, UnknownNameError) as exc:

@@ -10,13 +10,14 @@ from pyairtable_ui.airtable.schema import (
     render_table,
     suggest,
 )
+from pyairtable_ui.tools.arguments import ListTablesArguments, NoArguments, TableArguments
 from pyairtable_ui.tools.registry import Tool, ToolContext, ToolResult
 
 # Above this, list_tables at field detail answers with names only and says how to narrow.
 LIST_TABLES_TOKEN_BUDGET = 4000
 
 
-def list_bases(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+def list_bases(ctx: ToolContext, args: NoArguments) -> ToolResult:
     """The bases the user's token can see, with permission levels."""
     bases: list[dict[str, Any]] = []
     params: dict[str, Any] = {}
@@ -41,12 +42,12 @@ def list_bases(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     return ToolResult("\n".join(lines), display=display)
 
 
-def list_tables(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+def list_tables(ctx: ToolContext, args: ListTablesArguments) -> ToolResult:
     """The base's tables, at `names` or `fields` detail, optionally filtered by name."""
     schema = ctx.schema()
-    detail = args.get("detail", "names")
+    detail = args.detail
     tables = list(schema.tables)
-    name_filter = str(args.get("name_contains") or "").strip()
+    name_filter = args.name_contains.strip()
     if name_filter:
         wanted = name_filter.casefold()
         tables = [t for t in tables if wanted in t.name.casefold()]
@@ -68,10 +69,10 @@ def list_tables(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     return ToolResult(text, display=display)
 
 
-def describe_table(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+def describe_table(ctx: ToolContext, args: TableArguments) -> ToolResult:
     """One table in full: field ids, types, every select option, links, views."""
     schema = ctx.schema()
-    table = ctx.resolve_table(args["table"])
+    table = ctx.resolve_table(args.table)
     display = {
         "kind": "table",
         "table": table.name,
@@ -84,7 +85,7 @@ SCHEMA_TOOLS = [
     Tool(
         name="list_bases",
         description="The Airtable bases the user can access.",
-        parameters={"type": "object", "properties": {}, "additionalProperties": False},
+        arguments=NoArguments,
         function=list_bases,
         needs_base=False,
     ),
@@ -94,25 +95,13 @@ SCHEMA_TOOLS = [
             "Tables of the current base. detail=names (tables + primary field) or fields "
             "(+ field types and select options)."
         ),
-        parameters={
-            "type": "object",
-            "properties": {
-                "detail": {"enum": ["names", "fields"], "default": "names"},
-                "name_contains": {"type": "string"},
-            },
-            "additionalProperties": False,
-        },
+        arguments=ListTablesArguments,
         function=list_tables,
     ),
     Tool(
         name="describe_table",
         description="One table in full: fields with ids, types, all options, views.",
-        parameters={
-            "type": "object",
-            "properties": {"table": {"type": "string"}},
-            "required": ["table"],
-            "additionalProperties": False,
-        },
+        arguments=TableArguments,
         function=describe_table,
     ),
 ]

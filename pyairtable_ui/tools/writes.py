@@ -3,56 +3,47 @@
 Nothing here sends a write to Airtable. A write tool resolves table and field
 names, refuses what Airtable would refuse (unknown or computed fields, values of
 the wrong type, select options that only typecast could add), and stores a plan
-with `actions.service.propose_action`. The model is told plainly that nothing
+(`actions.plan.Plan`) with `actions.service.propose_action`. The model is told plainly that nothing
 was written: the user confirms or rejects the action in the app.
 """
 
 from __future__ import annotations
 
-import math
-from datetime import date, datetime
 from typing import Any
 
+from pyairtable_ui.actions.plan import (
+    CommentOperation,
+    CommentPlan,
+    CreateFieldOperation,
+    CreateTableOperation,
+    Plan,
+    RecordOp,
+    RecordOperation,
+    RecordsPlan,
+    RenameFieldOperation,
+    RenameTableOperation,
+    SchemaPlan,
+)
 from pyairtable_ui.actions.service import propose_action
+from pyairtable_ui.airtable import field_types
+from pyairtable_ui.airtable.field_types import CREATABLE_TYPES
 from pyairtable_ui.airtable.schema import FieldSchema, TableSchema, UnknownFieldError
-from pyairtable_ui.tools.records import RECORD_ID_PATTERN
+from pyairtable_ui.tools.arguments import (
+    AddCommentArguments,
+    CreateFieldArguments,
+    CreateRecordsArguments,
+    CreateTableArguments,
+    DeleteRecordsArguments,
+    FieldSpec,
+    RenameFieldArguments,
+    RenameTableArguments,
+    ToolArguments,
+    UpdateRecordsArguments,
+    UpsertRecordsArguments,
+)
 from pyairtable_ui.tools.registry import Tool, ToolContext, ToolInputError, ToolResult
 
-MAX_RECORDS_PER_CALL = 1000
 MAX_PROBLEMS = 10
-
-_TEXT_TYPES = frozenset(
-    {"singleLineText", "multilineText", "richText", "email", "url", "phoneNumber", "barcode"}
-)
-_NUMBER_TYPES = frozenset({"number", "currency", "percent", "duration", "rating"})
-
-# Field types create_table / create_field accept, with the options Airtable requires.
-CREATABLE_TYPES: dict[str, dict[str, Any] | None] = {
-    "singleLineText": None,
-    "multilineText": None,
-    "richText": None,
-    "email": None,
-    "url": None,
-    "phoneNumber": None,
-    "number": {"precision": 0},
-    "currency": {"precision": 2, "symbol": "$"},
-    "percent": {"precision": 0},
-    "duration": {"durationFormat": "h:mm"},
-    "rating": {"max": 5, "icon": "star", "color": "yellowBright"},
-    "checkbox": {"icon": "check", "color": "greenBright"},
-    "date": {"dateFormat": {"name": "iso"}},
-    "dateTime": {
-        "dateFormat": {"name": "iso"},
-        "timeFormat": {"name": "24hour"},
-        "timeZone": "utc",
-    },
-    "singleSelect": {"choices": []},
-    "multipleSelects": {"choices": []},
-    "multipleRecordLinks": {},
-    "multipleAttachments": {},
-    "singleCollaborator": {},
-    "multipleCollaborators": {},
-}
 
 
 class _Problems:
@@ -77,17 +68,6 @@ class _Problems:
         raise ToolInputError(text)
 
 
-def _is_date(value: str, with_time: bool) -> bool:
-    try:
-        if with_time:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-        else:
-            date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
 def _check_value(
     f: FieldSchema,
     value: Any,
@@ -98,71 +78,30 @@ def _check_value(
     new_options: dict[str, list[str]],
 ) -> None:
     """Add a problem when Airtable would refuse `value` for `f` (or note new options)."""
-    if value is None:
-        return  # clears the cell
-    kind = f.type
-    if kind in _NUMBER_TYPES:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if ok and not math.isfinite(value):
-            ok = False
-        if not ok and not (typecast and isinstance(value, str)):
-            problems.add(f'{where}: "{f.name}" is a {kind} field; give a number, not {value!r}.')
-    elif kind == "checkbox":
-        if not isinstance(value, bool):
-            problems.add(f'{where}: "{f.name}" is a checkbox; give true or false.')
-    elif kind in ("singleSelect", "multipleSelects"):
-        items = value if kind == "multipleSelects" else [value]
-        if kind == "multipleSelects" and not isinstance(value, list):
-            problems.add(f'{where}: "{f.name}" holds several options; give a list of names.')
-            return
-        choices = f.choices
-        for item in items:
-            if not isinstance(item, str):
-                problems.add(f'{where}: "{f.name}" options are names (text), not {item!r}.')
-                continue
-            if item in choices:
-                continue
-            if typecast:
-                # Airtable will add it: the preview must show it to the user.
-                if item not in new_options.setdefault(f.name, []):
-                    new_options[f.name].append(item)
-                continue
-            same = [c for c in choices if c.casefold() == item.casefold()]
-            hint = f' Did you mean "{same[0]}"?' if same else ""
-            shown = ", ".join(f'"{c}"' for c in choices[:30]) or "none yet"
-            problems.add(
-                f'{where}: "{item}" is not an option of "{f.name}".{hint} Options: {shown}. '
-                "Use an existing option, or set typecast=true to let Airtable add it "
-                "(the user sees the new option before confirming)."
+    problem = field_types.value_problem(f, value, typecast=typecast)
+    if problem:
+        if f.type == "multipleRecordLinks" and not typecast:
+            problem += (
+                " Find the ids with search_records on the linked table, or set typecast=true "
+                "to link by name."
             )
-    elif kind == "multipleRecordLinks":
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            problems.add(f'{where}: "{f.name}" links records; give a list of record ids.')
-        elif not typecast and not all(v.startswith("rec") and len(v) == 17 for v in value):
-            problems.add(
-                f'{where}: "{f.name}" takes record ids like recXXXXXXXXXXXXXX (find them with '
-                "search_records on the linked table), or set typecast=true to link by name."
-            )
-    elif kind == "date":
-        if not (isinstance(value, str) and (typecast or _is_date(value, with_time=False))):
-            problems.add(f'{where}: "{f.name}" is a date; give YYYY-MM-DD, not {value!r}.')
-    elif kind == "dateTime":
-        if not (isinstance(value, str) and (typecast or _is_date(value, with_time=True))):
-            problems.add(
-                f'{where}: "{f.name}" is a date and time; give ISO 8601 such as '
-                f"2024-05-01T09:30:00Z, not {value!r}."
-            )
-    elif kind in _TEXT_TYPES:
-        if not isinstance(value, str) and not typecast:
-            problems.add(f'{where}: "{f.name}" is a text field; give text, not {value!r}.')
-    elif kind == "multipleAttachments":
-        if not isinstance(value, list) or not all(
-            isinstance(v, dict) and v.get("url") for v in value
-        ):
-            problems.add(f'{where}: "{f.name}" takes a list of {{"url": ...}} objects.')
-    elif kind == "singleCollaborator":
-        if not (isinstance(value, dict) and (value.get("id") or value.get("email"))):
-            problems.add(f'{where}: "{f.name}" takes {{"id": "usr..."}} or {{"email": ...}}.')
+        problems.add(f"{where}: {problem}")
+        return
+    choices = f.choices
+    for item in field_types.new_options(f, value, typecast=typecast):
+        if typecast:
+            # Airtable will add it: the preview must show it to the user.
+            if item not in new_options.setdefault(f.name, []):
+                new_options[f.name].append(item)
+            continue
+        same = [c for c in choices if c.casefold() == item.casefold()]
+        hint = f' Did you mean "{same[0]}"?' if same else ""
+        shown = ", ".join(f'"{c}"' for c in choices[:30]) or "none yet"
+        problems.add(
+            f'{where}: "{item}" is not an option of "{f.name}".{hint} Options: {shown}. '
+            "Use an existing option, or set typecast=true to let Airtable add it "
+            "(the user sees the new option before confirming)."
+        )
 
 
 def check_fields(
@@ -223,8 +162,8 @@ def _propose(
     *,
     tool_name: str,
     table: TableSchema | None,
-    arguments: dict[str, Any],
-    plan: dict[str, Any],
+    arguments: ToolArguments,
+    plan: Plan,
     summary: str,
     record_count: int,
     typed: bool,
@@ -241,7 +180,7 @@ def _propose(
             base_id=base_id,
             table_id=table.id if table else None,
             table_name=table.name if table else None,
-            arguments=arguments,
+            arguments=arguments.as_sent(),
             plan=plan,
             summary=summary,
             record_count=record_count,
@@ -253,9 +192,9 @@ def _propose(
         "only after the user confirms it in the app"
     )
     text += " (they must type a confirmation)." if typed else "."
-    if plan.get("new_select_options"):
+    if isinstance(plan, RecordsPlan) and plan.new_select_options:
         added = "; ".join(
-            f"{name}: {', '.join(values)}" for name, values in plan["new_select_options"].items()
+            f"{name}: {', '.join(values)}" for name, values in plan.new_select_options.items()
         )
         text += f" Typecast will add new select options ({added})."
     text += " Tell the user what you proposed and that it waits for their confirmation."
@@ -269,8 +208,8 @@ def _propose(
     return ToolResult(text, display=display, action_id=action_id)
 
 
-def _fields_summary(operations: list[dict[str, Any]]) -> str:
-    names = list(dict.fromkeys(n for o in operations for n in (o.get("fields") or {})))
+def _fields_summary(operations: list[RecordOperation]) -> str:
+    names = list(dict.fromkeys(n for o in operations for n in o.fields))
     if not names:
         return ""
     shown = ", ".join(names[:5]) + (f" +{len(names) - 5} more" if len(names) > 5 else "")
@@ -284,26 +223,26 @@ def _plural(count: int, word: str = "record") -> str:
 # --- record tools -----------------------------------------------------------------
 
 
-def create_records(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+def create_records(ctx: ToolContext, args: CreateRecordsArguments) -> ToolResult:
     """Propose creating records."""
-    table = ctx.resolve_table(args["table"])
-    typecast = bool(args.get("typecast", False))
+    table = ctx.resolve_table(args.table)
+    typecast = args.typecast
     problems = _Problems()
     new_options: dict[str, list[str]] = {}
     operations = [
-        {
-            "op": "create",
-            "fields": check_fields(
+        RecordOperation(
+            op="create",
+            fields=check_fields(
                 ctx,
                 table,
-                r["fields"],
+                r.fields,
                 typecast=typecast,
                 where=f"records[{i}].fields",
                 problems=problems,
                 new_options=new_options,
             ),
-        }
-        for i, r in enumerate(args["records"])
+        )
+        for i, r in enumerate(args.records)
     ]
     problems.raise_if_any("create_records")
     count = len(operations)
@@ -320,28 +259,28 @@ def create_records(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     )
 
 
-def update_records(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+def update_records(ctx: ToolContext, args: UpdateRecordsArguments) -> ToolResult:
     """Propose updating records (only the fields given change)."""
-    table = ctx.resolve_table(args["table"])
-    typecast = bool(args.get("typecast", False))
+    table = ctx.resolve_table(args.table)
+    typecast = args.typecast
     problems = _Problems()
     new_options: dict[str, list[str]] = {}
     seen: set[str] = set()
-    operations = []
-    for i, r in enumerate(args["records"]):
-        if r["id"] in seen:
-            problems.add(f"records[{i}].id: {r['id']} appears twice; merge its fields.")
-        seen.add(r["id"])
+    operations: list[RecordOperation] = []
+    for i, r in enumerate(args.records):
+        if r.id in seen:
+            problems.add(f"records[{i}].id: {r.id} appears twice; merge its fields.")
+        seen.add(r.id)
         fields = check_fields(
             ctx,
             table,
-            r["fields"],
+            r.fields,
             typecast=typecast,
             where=f"records[{i}].fields",
             problems=problems,
             new_options=new_options,
         )
-        operations.append({"op": "update", "record_id": r["id"], "fields": fields})
+        operations.append(RecordOperation(op="update", record_id=r.id, fields=fields))
     problems.raise_if_any("update_records")
     count = len(operations)
     plan = _record_plan("update", operations, typecast, new_options)
@@ -357,14 +296,14 @@ def update_records(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     )
 
 
-def upsert_records(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+def upsert_records(ctx: ToolContext, args: UpsertRecordsArguments) -> ToolResult:
     """Propose creating or updating records matched on `fields_to_merge_on`."""
-    table = ctx.resolve_table(args["table"])
-    typecast = bool(args.get("typecast", False))
+    table = ctx.resolve_table(args.table)
+    typecast = args.typecast
     problems = _Problems()
     new_options: dict[str, list[str]] = {}
     merge_on: list[str] = []
-    for ref in args["fields_to_merge_on"]:
+    for ref in args.fields_to_merge_on:
         try:
             f = ctx.resolve_field(table, ref)
         except UnknownFieldError as exc:
@@ -373,12 +312,12 @@ def upsert_records(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
         if f.computed:
             problems.add(f'fields_to_merge_on: "{f.name}" is computed; merge on a field you write.')
         merge_on.append(f.name)
-    operations = []
-    for i, r in enumerate(args["records"]):
+    operations: list[RecordOperation] = []
+    for i, r in enumerate(args.records):
         fields = check_fields(
             ctx,
             table,
-            r["fields"],
+            r.fields,
             typecast=typecast,
             where=f"records[{i}].fields",
             problems=problems,
@@ -389,11 +328,10 @@ def upsert_records(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
             problems.add(
                 f"records[{i}].fields: needs a value for {', '.join(missing)} to match on."
             )
-        operations.append({"op": "upsert", "fields": fields})
+        operations.append(RecordOperation(op="upsert", fields=fields))
     problems.raise_if_any("upsert_records")
     count = len(operations)
-    plan = _record_plan("upsert", operations, typecast, new_options)
-    plan["fields_to_merge_on"] = merge_on
+    plan = _record_plan("upsert", operations, typecast, new_options, merge_on=merge_on)
     return _propose(
         ctx,
         tool_name="upsert_records",
@@ -409,11 +347,11 @@ def upsert_records(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     )
 
 
-def delete_records(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+def delete_records(ctx: ToolContext, args: DeleteRecordsArguments) -> ToolResult:
     """Propose deleting records (always needs a typed confirmation)."""
-    table = ctx.resolve_table(args["table"])
-    ids = list(dict.fromkeys(args["record_ids"]))
-    operations = [{"op": "delete", "record_id": rid} for rid in ids]
+    table = ctx.resolve_table(args.table)
+    ids = list(dict.fromkeys(args.record_ids))
+    operations = [RecordOperation(op="delete", record_id=rid) for rid in ids]
     plan = _record_plan("delete", operations, False, {})
     return _propose(
         ctx,
@@ -428,32 +366,36 @@ def delete_records(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
 
 
 def _record_plan(
-    op: str, operations: list[dict[str, Any]], typecast: bool, new_options: dict[str, list[str]]
-) -> dict[str, Any]:
-    plan: dict[str, Any] = {
-        "kind": "records",
-        "op": op,
-        "typecast": typecast,
-        "operations": operations,
-    }
-    if new_options:
-        plan["new_select_options"] = new_options
-    return plan
+    op: RecordOp,
+    operations: list[RecordOperation],
+    typecast: bool,
+    new_options: dict[str, list[str]],
+    *,
+    merge_on: list[str] | None = None,
+) -> RecordsPlan:
+    return RecordsPlan(
+        kind="records",
+        op=op,
+        typecast=typecast,
+        fields_to_merge_on=merge_on,
+        operations=operations,
+        new_select_options=new_options or None,
+    )
 
 
 # --- schema tools -----------------------------------------------------------------
 
 
 def field_spec(
-    ctx: ToolContext, spec: dict[str, Any], *, where: str, problems: _Problems
+    ctx: ToolContext, spec: FieldSpec, *, where: str, problems: _Problems
 ) -> dict[str, Any]:
     """A field definition as Airtable's create-field API wants it.
 
     Accepts the model's shorthand (`choices` as names, `linked_table` by name)
     and fills the options Airtable requires for each type.
     """
-    name = str(spec.get("name") or "").strip()
-    kind = str(spec.get("type") or "")
+    name = spec.name.strip()
+    kind = spec.type
     if not name:
         problems.add(f"{where}.name: give the field a name.")
     if kind not in CREATABLE_TYPES:
@@ -462,12 +404,12 @@ def field_spec(
         )
         return {"name": name, "type": kind}
     options = dict(CREATABLE_TYPES[kind] or {})
-    options.update(spec.get("options") or {})
+    options.update(spec.options)
     if kind in ("singleSelect", "multipleSelects"):
-        choices = spec.get("choices") or options.get("choices") or []
+        choices = spec.choices or options.get("choices") or []
         options["choices"] = [c if isinstance(c, dict) else {"name": str(c)} for c in choices]
     if kind == "multipleRecordLinks":
-        linked = spec.get("linked_table") or options.get("linkedTableId")
+        linked = spec.linked_table or options.get("linkedTableId")
         if not linked:
             problems.add(f"{where}.linked_table: a link field needs the table it links to.")
         else:
@@ -478,21 +420,21 @@ def field_spec(
     result: dict[str, Any] = {"name": name, "type": kind}
     if CREATABLE_TYPES[kind] is not None:
         result["options"] = options
-    if spec.get("description"):
-        result["description"] = str(spec["description"])
+    if spec.description:
+        result["description"] = spec.description
     return result
 
 
-def create_table(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+def create_table(ctx: ToolContext, args: CreateTableArguments) -> ToolResult:
     """Propose a new table (the first field is its primary field)."""
     schema = ctx.schema()
     problems = _Problems()
-    name = str(args["name"]).strip()
+    name = args.name.strip()
     if schema.find_table(name) is not None:
         problems.add(f'name: a table "{name}" exists already.')
     fields = [
         field_spec(ctx, spec, where=f"fields[{i}]", problems=problems)
-        for i, spec in enumerate(args["fields"])
+        for i, spec in enumerate(args.fields)
     ]
     seen: set[str] = set()
     for i, f in enumerate(fields):
@@ -501,10 +443,13 @@ def create_table(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
             problems.add(f'fields[{i}].name: "{f["name"]}" appears twice.')
         seen.add(key)
     problems.raise_if_any("create_table")
-    operation: dict[str, Any] = {"op": "create_table", "name": name, "fields": fields}
-    if args.get("description"):
-        operation["description"] = str(args["description"])
-    plan = {"kind": "schema", "op": "create_table", "operations": [operation]}
+    operation = CreateTableOperation(
+        op="create_table",
+        name=name,
+        fields=fields,
+        description=args.description or None,
+    )
+    plan = SchemaPlan(kind="schema", op="create_table", operations=[operation])
     return _propose(
         ctx,
         tool_name="create_table",
@@ -517,15 +462,19 @@ def create_table(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     )
 
 
-def create_field(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+def create_field(ctx: ToolContext, args: CreateFieldArguments) -> ToolResult:
     """Propose a new field in a table."""
-    table = ctx.resolve_table(args["table"])
+    table = ctx.resolve_table(args.table)
     problems = _Problems()
     spec = field_spec(ctx, args, where="field", problems=problems)
     if table.find_field(spec["name"]) is not None:
         problems.add(f'name: table "{table.name}" already has a field "{spec["name"]}".')
     problems.raise_if_any("create_field")
-    plan = {"kind": "schema", "op": "create_field", "operations": [{"op": "create_field", **spec}]}
+    plan = SchemaPlan(
+        kind="schema",
+        op="create_field",
+        operations=[CreateFieldOperation(op="create_field", **spec)],
+    )
     return _propose(
         ctx,
         tool_name="create_field",
@@ -538,16 +487,16 @@ def create_field(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     )
 
 
-def rename_table(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+def rename_table(ctx: ToolContext, args: RenameTableArguments) -> ToolResult:
     """Propose renaming a table."""
     schema = ctx.schema()
-    table = ctx.resolve_table(args["table"])
-    new_name = str(args["new_name"]).strip()
+    table = ctx.resolve_table(args.table)
+    new_name = args.new_name.strip()
     other = schema.find_table(new_name)
     if other is not None and other.id != table.id:
         raise ToolInputError(f'A table "{other.name}" exists already; choose another name.')
-    operation = {"op": "rename_table", "name": new_name, "old_name": table.name}
-    plan = {"kind": "schema", "op": "rename_table", "operations": [operation]}
+    operation = RenameTableOperation(op="rename_table", name=new_name, old_name=table.name)
+    plan = SchemaPlan(kind="schema", op="rename_table", operations=[operation])
     return _propose(
         ctx,
         tool_name="rename_table",
@@ -560,16 +509,18 @@ def rename_table(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     )
 
 
-def rename_field(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+def rename_field(ctx: ToolContext, args: RenameFieldArguments) -> ToolResult:
     """Propose renaming a field."""
-    table = ctx.resolve_table(args["table"])
-    f = ctx.resolve_field(table, args["field"])
-    new_name = str(args["new_name"]).strip()
+    table = ctx.resolve_table(args.table)
+    f = ctx.resolve_field(table, args.field)
+    new_name = args.new_name.strip()
     other = table.find_field(new_name)
     if other is not None and other.id != f.id:
         raise ToolInputError(f'Table "{table.name}" already has a field "{other.name}".')
-    operation = {"op": "rename_field", "field_id": f.id, "name": new_name, "old_name": f.name}
-    plan = {"kind": "schema", "op": "rename_field", "operations": [operation]}
+    operation = RenameFieldOperation(
+        op="rename_field", field_id=f.id, name=new_name, old_name=f.name
+    )
+    plan = SchemaPlan(kind="schema", op="rename_field", operations=[operation])
     return _propose(
         ctx,
         tool_name="rename_field",
@@ -582,14 +533,14 @@ def rename_field(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     )
 
 
-def add_comment(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+def add_comment(ctx: ToolContext, args: AddCommentArguments) -> ToolResult:
     """Propose a comment on a record."""
-    table = ctx.resolve_table(args["table"])
-    text = str(args["text"]).strip()
+    table = ctx.resolve_table(args.table)
+    text = args.text.strip()
     if not text:
         raise ToolInputError("text: the comment is empty.")
-    operation = {"op": "add_comment", "record_id": args["record_id"], "text": text}
-    plan = {"kind": "comment", "op": "add_comment", "operations": [operation]}
+    operation = CommentOperation(op="add_comment", record_id=args.record_id, text=text)
+    plan = CommentPlan(kind="comment", op="add_comment", operations=[operation])
     preview = text if len(text) <= 60 else text[:59] + "…"
     return _propose(
         ctx,
@@ -597,7 +548,7 @@ def add_comment(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
         table=table,
         arguments=args,
         plan=plan,
-        summary=f'Comment on {args["record_id"]} in {table.name}: "{preview}"',
+        summary=f'Comment on {args.record_id} in {table.name}: "{preview}"',
         record_count=1,
         typed=False,
     )
@@ -605,79 +556,20 @@ def add_comment(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
 
 # --- tool definitions -------------------------------------------------------------
 
-_TYPECAST = {
-    "type": "boolean",
-    "description": "Let Airtable convert values and add missing select options.",
-}
-_FIELDS_OBJECT = {"type": "object", "minProperties": 1, "description": "Field name -> value."}
-_FIELD_SPEC = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "minLength": 1},
-        "type": {"type": "string", "description": "Airtable type, e.g. singleLineText."},
-        "choices": {"type": "array", "items": {"type": "string"}},
-        "linked_table": {"type": "string"},
-        "options": {"type": "object"},
-        "description": {"type": "string"},
-    },
-    "required": ["name", "type"],
-    "additionalProperties": False,
-}
 _PROPOSES = " Proposes an action the user must confirm; nothing is written at once."
 
 WRITE_TOOLS = [
     Tool(
         name="create_records",
         description="Create records." + _PROPOSES,
-        parameters={
-            "type": "object",
-            "properties": {
-                "table": {"type": "string"},
-                "records": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": MAX_RECORDS_PER_CALL,
-                    "items": {
-                        "type": "object",
-                        "properties": {"fields": _FIELDS_OBJECT},
-                        "required": ["fields"],
-                        "additionalProperties": False,
-                    },
-                },
-                "typecast": _TYPECAST,
-            },
-            "required": ["table", "records"],
-            "additionalProperties": False,
-        },
+        arguments=CreateRecordsArguments,
         function=create_records,
         writes=True,
     ),
     Tool(
         name="update_records",
         description="Change fields of records by id (other fields stay)." + _PROPOSES,
-        parameters={
-            "type": "object",
-            "properties": {
-                "table": {"type": "string"},
-                "records": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": MAX_RECORDS_PER_CALL,
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "id": {"type": "string", "pattern": RECORD_ID_PATTERN},
-                            "fields": _FIELDS_OBJECT,
-                        },
-                        "required": ["id", "fields"],
-                        "additionalProperties": False,
-                    },
-                },
-                "typecast": _TYPECAST,
-            },
-            "required": ["table", "records"],
-            "additionalProperties": False,
-        },
+        arguments=UpdateRecordsArguments,
         function=update_records,
         writes=True,
     ),
@@ -686,68 +578,21 @@ WRITE_TOOLS = [
         description=(
             "Update records whose fields_to_merge_on values match, create the rest." + _PROPOSES
         ),
-        parameters={
-            "type": "object",
-            "properties": {
-                "table": {"type": "string"},
-                "fields_to_merge_on": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "minItems": 1,
-                    "maxItems": 3,
-                },
-                "records": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": MAX_RECORDS_PER_CALL,
-                    "items": {
-                        "type": "object",
-                        "properties": {"fields": _FIELDS_OBJECT},
-                        "required": ["fields"],
-                        "additionalProperties": False,
-                    },
-                },
-                "typecast": _TYPECAST,
-            },
-            "required": ["table", "fields_to_merge_on", "records"],
-            "additionalProperties": False,
-        },
+        arguments=UpsertRecordsArguments,
         function=upsert_records,
         writes=True,
     ),
     Tool(
         name="delete_records",
         description="Delete records by id." + _PROPOSES,
-        parameters={
-            "type": "object",
-            "properties": {
-                "table": {"type": "string"},
-                "record_ids": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": MAX_RECORDS_PER_CALL,
-                    "items": {"type": "string", "pattern": RECORD_ID_PATTERN},
-                },
-            },
-            "required": ["table", "record_ids"],
-            "additionalProperties": False,
-        },
+        arguments=DeleteRecordsArguments,
         function=delete_records,
         writes=True,
     ),
     Tool(
         name="create_table",
         description="Create a table; the first field is the primary field." + _PROPOSES,
-        parameters={
-            "type": "object",
-            "properties": {
-                "name": {"type": "string", "minLength": 1},
-                "description": {"type": "string"},
-                "fields": {"type": "array", "minItems": 1, "items": _FIELD_SPEC},
-            },
-            "required": ["name", "fields"],
-            "additionalProperties": False,
-        },
+        arguments=CreateTableArguments,
         function=create_table,
         writes=True,
     ),
@@ -756,59 +601,33 @@ WRITE_TOOLS = [
         description=(
             "Add a field to a table (choices for selects, linked_table for links)." + _PROPOSES
         ),
-        parameters={
-            **_FIELD_SPEC,
-            "properties": {"table": {"type": "string"}, **_FIELD_SPEC["properties"]},  # type: ignore[dict-item]
-            "required": ["table", "name", "type"],
-        },
+        arguments=CreateFieldArguments,
         function=create_field,
         writes=True,
     ),
     Tool(
         name="rename_table",
         description="Rename a table." + _PROPOSES,
-        parameters={
-            "type": "object",
-            "properties": {
-                "table": {"type": "string"},
-                "new_name": {"type": "string", "minLength": 1},
-            },
-            "required": ["table", "new_name"],
-            "additionalProperties": False,
-        },
+        arguments=RenameTableArguments,
         function=rename_table,
         writes=True,
     ),
     Tool(
         name="rename_field",
         description="Rename a field." + _PROPOSES,
-        parameters={
-            "type": "object",
-            "properties": {
-                "table": {"type": "string"},
-                "field": {"type": "string"},
-                "new_name": {"type": "string", "minLength": 1},
-            },
-            "required": ["table", "field", "new_name"],
-            "additionalProperties": False,
-        },
+        arguments=RenameFieldArguments,
         function=rename_field,
         writes=True,
     ),
     Tool(
         name="add_comment",
         description="Comment on a record." + _PROPOSES,
-        parameters={
-            "type": "object",
-            "properties": {
-                "table": {"type": "string"},
-                "record_id": {"type": "string", "pattern": RECORD_ID_PATTERN},
-                "text": {"type": "string", "minLength": 1},
-            },
-            "required": ["table", "record_id", "text"],
-            "additionalProperties": False,
-        },
+        arguments=AddCommentArguments,
         function=add_comment,
         writes=True,
     ),
 ]
+
+# The tools whose calls become actions, in the order the model sees them (the history
+# page filters by these).
+WRITE_TOOL_NAMES: tuple[str, ...] = tuple(tool.name for tool in WRITE_TOOLS)

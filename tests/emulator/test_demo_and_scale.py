@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
-import time
 from pathlib import Path
 
 import pytest
@@ -170,28 +168,24 @@ def test_thousand_records_paginate_in_ten_pages_of_one_hundred(big_emulator: Air
     assert [len(page) for page in pages] == [100] * 10
 
 
-def test_filter_over_a_thousand_records_is_fast_server_side(big_emulator: AirtableEmulator):
+def test_filter_over_a_thousand_records_runs_server_side(big_emulator: AirtableEmulator):
+    # How fast the emulator is (it must outrun Airtable's limits so it never distorts the
+    # throughput figures) is printed by `python -m benchmarks.emulator_speed`, not timed here.
     query = ListQuery(
         formula="AND({Group} = 'B', {Even} = FALSE(), MOD({Index}, 3) = 0, FIND('9', {Name}))",
         sort=[("Index", "desc")],
     )
-    timings = []
-    for _ in range(7):
-        started = time.perf_counter()
-        result = big_emulator.state.list_records(BASE_PROJECTS_ID, "Items", query)
-        timings.append(time.perf_counter() - started)
+    result = big_emulator.state.list_records(BASE_PROJECTS_ID, "Items", query)
+    indexes = [r["fields"]["Index"] for r in result["records"]]
     assert result["records"][0]["fields"]["Name"] == "Item 0993"
-    assert statistics.median(timings) < 0.05
+    assert indexes == sorted(indexes, reverse=True)
+    assert indexes and all(i % 4 == 1 and i % 3 == 0 and "9" in f"{i:04d}" for i in indexes)
 
 
-def test_throughput_of_bulk_writes_and_reads(big_emulator: AirtableEmulator):
+def test_bulk_writes_and_reads_of_a_thousand_records(big_emulator: AirtableEmulator):
     table = big_emulator.api(TOKEN_FULL).table(BASE_PROJECTS_ID, "Items")
     ids = [r["id"] for r in table.all(fields=["Name"])]
-    started = time.perf_counter()
     table.batch_update([{"id": rid, "fields": {"Index": -1}} for rid in ids])  # 100 PATCHes
-    writes_per_second = 100 / (time.perf_counter() - started)
-    started = time.perf_counter()
-    assert len(table.all()) == 1000
-    records_per_second = 1000 / (time.perf_counter() - started)
-    assert writes_per_second >= 50
-    assert records_per_second >= 500
+    records = table.all()
+    assert len(records) == 1000
+    assert {r["fields"]["Index"] for r in records} == {-1}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from tests.emulator.conftest import RawClient
@@ -28,11 +29,17 @@ def statuses(client: RawClient, path: str, count: int) -> list[int]:
 def test_burst_to_one_base_gets_429_while_another_base_is_unaffected(
     airtable_emulator_factory: EmulatorFactory,
 ):
-    emulator = airtable_emulator_factory(rate_limit=5, penalty_seconds=0.5)
-    client = RawClient(emulator.url)
-    started = time.monotonic()
-    burst = statuses(client, CRM, 20)
-    assert time.monotonic() - started < 1.0  # the burst really was inside one second
+    # The burst must fit inside one second for the counts below to hold; on a very busy
+    # machine it may not, and then it is tried again on a fresh emulator.
+    for _attempt in range(3):
+        emulator = airtable_emulator_factory(rate_limit=5, penalty_seconds=0.5)
+        client = RawClient(emulator.url)
+        started = time.monotonic()
+        burst = statuses(client, CRM, 20)
+        if time.monotonic() - started < 1.0:
+            break
+    else:
+        pytest.fail("20 requests over loopback never fitted inside one second")
     assert burst == [200] * 5 + [429] * 15
     assert statuses(client, PROJECTS, 5) == [200] * 5
     response = client.get(CRM)

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from pyairtable_ui.db import utcnow
+from pyairtable_ui.core.db import utcnow
 from tests.integration.accounts import PASSWORD, new_account, onboard, register, sign_in, verify
 from tests.support.seeds import app_tokens
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from pyairtable_ui.auth import sessions
 from pyairtable_ui.auth.models import User, UserSession
 from pyairtable_ui.chat.models import Conversation, Message, MessageStatus
-from pyairtable_ui.db import make_engine, utcnow
+from pyairtable_ui.core.db import make_engine, utcnow
 from tests.fakes.llm import Reply
 from tests.integration.accounts import new_account, onboard
 from tests.support.seeds import app_tokens

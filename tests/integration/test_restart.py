@@ -16,12 +16,11 @@ from sqlmodel import select
 
 # Every table the actions' foreign keys point at must be known, as in the app.
 import pyairtable_ui.models  # noqa: F401
-from pyairtable_ui.actions.execution import mark_interrupted
-from pyairtable_ui.actions.service import execute_action, session_factory_for
+from pyairtable_ui.actions.execution import execute_action, mark_interrupted
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.auth.models import User
-from pyairtable_ui.db import make_engine
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.db import make_engine, session_factory_for
+from pyairtable_ui.core.settings import get_settings
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL
 from tests.fakes.llm import Reply, ToolCall
 from tests.integration.accounts import PASSWORD, new_account, onboard, sign_in

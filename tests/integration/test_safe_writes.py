@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from pyairtable_ui import models  # noqa: F401 (every table, for the foreign keys)
 from pyairtable_ui.actions.models import Action
-from pyairtable_ui.db import make_engine, utcnow
+from pyairtable_ui.core.db import make_engine, utcnow
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
 from tests.fakes.llm import Reply, ToolCall
 from tests.integration.accounts import new_account, onboard
@@ -324,3 +324,31 @@ def test_a_stale_preview_must_be_refreshed_before_it_can_be_confirmed(
     confirm.click()
     expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
     assert names(airtable, "Items")[item_id(1)] == "Renamed 1"
+
+
+def test_a_created_field_cannot_be_undone_and_the_undo_dialog_offers_a_rename(
+    chat: Page, llm, airtable
+) -> None:
+    add_field = ToolCall(
+        "create_field", {"table": "Items", "name": "Region", "type": "singleLineText"}
+    )
+    propose(chat, llm, add_field, "Add a Region field to Items")
+    chat.get_by_role("button", name="Confirm 1 records").click()
+    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+
+    chat.get_by_role("button", name="Undo…").click()
+    expect(chat.get_by_text("You can rename it to “Region (unused)” instead.")).to_be_visible(
+        timeout=20_000
+    )
+    expect(chat.get_by_role("button", name="Undo this action")).to_have_count(0)
+    chat.get_by_role("button", name="Rename the field “Region” to “Region (unused)”").click()
+
+    # The rename is an action like any other: reviewed, then confirmed.
+    rows = chat.locator(".review-row")
+    expect(rows).to_have_count(1, timeout=20_000)
+    expect(rows.first).to_contain_text("Region → Region (unused)")
+    chat.get_by_role("button", name="Confirm 1 records").click()
+    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    tables = airtable.state.base_schema(BASE_PROJECTS_ID)["tables"]
+    items = next(t for t in tables if t["name"] == "Items")
+    assert "Region (unused)" in [f["name"] for f in items["fields"]]

@@ -15,7 +15,7 @@ from sqlmodel import Session
 import pyairtable_ui.models  # noqa: F401  (every table, so foreign keys resolve)
 from pyairtable_ui.chat import service as chat_service
 from pyairtable_ui.chat.models import MessageRole
-from pyairtable_ui.db import make_engine
+from pyairtable_ui.core.db import make_engine
 from tests.integration.accounts import new_account, onboard, register
 from tests.support.seeds import app_tokens
 

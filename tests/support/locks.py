@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from pyairtable_ui.db import make_engine
+from pyairtable_ui.core.db import make_engine
 
 
 @contextmanager

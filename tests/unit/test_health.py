@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from pyairtable_ui.api import health
-from pyairtable_ui.db import check_writable
+from pyairtable_ui.core.db import check_writable
 from pyairtable_ui.state.outages import DATABASE_BUSY, REDIS_DOWN, describe_failure
 from tests.support.locks import write_lock_held
 

@@ -15,21 +15,8 @@ from pyairtable_ui.auth import sessions
 from pyairtable_ui.auth.models import User, UserSession
 from pyairtable_ui.chat import service as chat_service
 from pyairtable_ui.chat.models import Message
-from pyairtable_ui.db import get_engine, utcnow
-from pyairtable_ui.settings import get_settings
-
-
-@pytest.fixture
-def app_database(migrated_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """The app's own engine (what `session_scope` uses) pointed at a migrated database."""
-    monkeypatch.setenv("DATABASE_URL", migrated_engine.url.render_as_string(hide_password=False))
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    yield migrated_engine
-    get_engine().dispose()
-    get_settings.cache_clear()
-    get_engine.cache_clear()
+from pyairtable_ui.core.db import utcnow
+from pyairtable_ui.core.settings import get_settings
 
 
 @pytest.fixture
@@ -88,7 +75,7 @@ def test_at_start_without_redis_every_unfinished_answer_is_closed(db: Session, u
     assert status_of(db, fresh) == "failed"
     row = db.get(Message, fresh)
     assert row is not None and row.error == "The app stopped before this finished."
-    assert sessions.resolve_session(session=db, token=live_raw) is not None
+    assert sessions.get_session_by_token(session=db, token=live_raw) is not None
     assert len(db.exec(select(UserSession)).all()) == 1
 
 

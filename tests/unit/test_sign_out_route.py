@@ -6,10 +6,10 @@ import pytest
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from pyairtable_ui import db as db_module
 from pyairtable_ui.api.app import build_api
 from pyairtable_ui.api.session_cookie import SESSION_COOKIE
 from pyairtable_ui.auth import service, sessions
+from pyairtable_ui.core import db as db_module
 from tests.support.locks import write_lock_held
 
 

@@ -6,8 +6,8 @@ import secrets
 
 import pytest
 
-from pyairtable_ui.actions.service import SessionFactory
 from pyairtable_ui.auth.models import Role, User
+from pyairtable_ui.core.db import SessionFactory
 from tests.fakes.airtable import AirtableEmulator, build_seed
 from tests.unit.airtable.conftest import (
     airtable_emulator,

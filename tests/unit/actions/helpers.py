@@ -8,8 +8,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from pyairtable_ui.actions.models import Action, ActionStep
-from pyairtable_ui.actions.service import SessionFactory, list_steps, propose_action
-from pyairtable_ui.db import make_engine
+from pyairtable_ui.actions.plan import parse_plan
+from pyairtable_ui.actions.service import list_steps, propose_action
+from pyairtable_ui.core.db import SessionFactory, make_engine
 from tests.fakes.airtable import AirtableEmulator
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, TOKEN_FULL
 
@@ -65,7 +66,7 @@ def propose(
             table_id=table_id,
             table_name=table_name,
             arguments={"plan": plan["op"]},
-            plan=plan,
+            plan=parse_plan(plan),
             summary=f"{plan['op']} {len(operations)}",
             record_count=len(operations),
             needs_typed_confirmation=typed,

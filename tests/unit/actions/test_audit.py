@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from pyairtable_ui.actions.audit import (
+from pyairtable_ui.actions.base import ActionNotFoundError, ActionPermissionError
+from pyairtable_ui.actions.execution import execute_action
+from pyairtable_ui.actions.history import (
     HistoryFilters,
     action_details,
     export_history_csv,
@@ -18,11 +20,6 @@ from pyairtable_ui.actions.audit import (
     list_history,
 )
 from pyairtable_ui.actions.models import Action
-from pyairtable_ui.actions.service import (
-    ActionNotFoundError,
-    ActionPermissionError,
-    execute_action,
-)
 from tests.fakes.airtable.seeds import BASE_CRM_ID, TABLE_DEALS_ID, deal_id
 from tests.unit.actions.helpers import propose, records_plan, rename_items_plan
 

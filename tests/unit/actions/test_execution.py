@@ -5,14 +5,10 @@ from __future__ import annotations
 import pytest
 
 from pyairtable_ui.actions.approval import approve_action
-from pyairtable_ui.actions.execution import resume_action, rollback_action
+from pyairtable_ui.actions.base import ActionNotFoundError, ActionStateError
+from pyairtable_ui.actions.execution import execute_action, resume_action, rollback_action
 from pyairtable_ui.actions.models import ActionStatus, StepKind, StepStatus, UndoStatus
 from pyairtable_ui.actions.preview import build_preview
-from pyairtable_ui.actions.service import (
-    ActionNotFoundError,
-    ActionStateError,
-    execute_action,
-)
 from pyairtable_ui.actions.undo import plan_undo, undo_action
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.limiter import InProcessRequestPacer

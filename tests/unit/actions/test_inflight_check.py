@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 
-from pyairtable_ui.actions.execution import resume_action, rollback_action, undecided_batch
+from pyairtable_ui.actions.execution import (
+    execute_action,
+    resume_action,
+    rollback_action,
+    undecided_batch,
+)
 from pyairtable_ui.actions.models import ActionStatus, StepStatus
-from pyairtable_ui.actions.service import execute_action
 from pyairtable_ui.actions.steps import match_created
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, TOKEN_FULL
 from tests.unit.actions.helpers import (
@@ -216,7 +220,7 @@ def undecided(items_emulator, make_client, migrated_engine, session_factory, use
 
 
 def test_another_user_never_sees_the_question(undecided, other_user_id) -> None:
-    from pyairtable_ui.actions.service import ActionNotFoundError
+    from pyairtable_ui.actions.base import ActionNotFoundError
 
     factory, action_id, _, _ = undecided
     with factory() as session, pytest.raises(ActionNotFoundError):

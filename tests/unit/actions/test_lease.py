@@ -18,11 +18,16 @@ import requests
 import sqlalchemy as sa
 
 from pyairtable_ui.actions import steps
-from pyairtable_ui.actions.execution import mark_interrupted, resume_action, rollback_action
+from pyairtable_ui.actions.base import ActionStateError
+from pyairtable_ui.actions.execution import (
+    execute_action,
+    mark_interrupted,
+    resume_action,
+    rollback_action,
+)
 from pyairtable_ui.actions.models import Action, ActionStatus
-from pyairtable_ui.actions.service import ActionStateError, execute_action
 from pyairtable_ui.actions.steps import LeaseLostError
-from pyairtable_ui.db import utcnow
+from pyairtable_ui.core.db import utcnow
 from tests.fakes.airtable.seeds import TABLE_ITEMS_ID
 from tests.unit.actions.helpers import load, records_plan, table_records, writes
 from tests.unit.actions.test_recovery import PROJECT_ROOT, approved

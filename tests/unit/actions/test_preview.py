@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from pyairtable_ui.actions.base import ActionNotFoundError, ActionStateError
 from pyairtable_ui.actions.models import ActionStatus
 from pyairtable_ui.actions.preview import build_preview
-from pyairtable_ui.actions.service import (
-    ActionNotFoundError,
-    ActionStateError,
-    reject_action,
-)
+from pyairtable_ui.actions.service import reject_action
 from tests.fakes.airtable.seeds import (
     BASE_CRM_ID,
     TABLE_DEALS_ID,
@@ -148,6 +145,54 @@ def test_preview_lists_select_options_typecast_would_add(
     assert preview["new_select_options"] == {"Stage": ["Blocked"]}
     assert not any(r["blocked"] for r in preview["rows"])
     assert any(w["level"] == "info" and "Blocked" in w["message"] for w in preview["warnings"])
+
+
+def test_preview_blocks_what_even_typecast_cannot_convert(
+    airtable_emulator, make_client, session_factory, user_id
+):
+    plan = deals_plan(
+        "update",
+        [
+            {"op": "update", "record_id": deal_id(1), "fields": {"Amount": "1,200"}},
+            {"op": "update", "record_id": deal_id(2), "fields": {"Amount": "lots"}},
+            {"op": "update", "record_id": deal_id(3), "fields": {"Company": ["Acme Corp"]}},
+        ],
+        typecast=True,
+    )
+    action_id = propose_deals(session_factory, user_id, plan)
+    preview = build_preview(
+        session_factory=session_factory,
+        user_id=user_id,
+        action_id=action_id,
+        client=make_client(airtable_emulator),
+    )
+    rows = {r["row_id"]: r for r in preview["rows"]}
+    # Airtable reads "1,200" as a number and links by name; "lots" it refuses.
+    assert "Typecast will convert '1,200'" in rows[deal_id(1)]["warnings"][0]
+    assert "is not a number" in rows[deal_id(2)]["warnings"][0]
+    assert [r["blocked"] for r in preview["rows"]] == [False, True, False]
+
+
+def test_preview_takes_only_real_record_ids_without_typecast(
+    airtable_emulator, make_client, session_factory, user_id
+):
+    plan = deals_plan(
+        "update",
+        [
+            {"op": "update", "record_id": deal_id(1), "fields": {"Company": ["recCompany"]}},
+            {"op": "update", "record_id": deal_id(2), "fields": {"Company": [company_id(1)]}},
+        ],
+    )
+    action_id = propose_deals(session_factory, user_id, plan)
+    preview = build_preview(
+        session_factory=session_factory,
+        user_id=user_id,
+        action_id=action_id,
+        client=make_client(airtable_emulator),
+    )
+    first, second = preview["rows"]
+    assert first["blocked"] and "takes record ids like" in first["warnings"][0]
+    assert not second["blocked"]
 
 
 def test_delete_preview_shows_records_in_full_with_a_copy_of_their_files(

@@ -8,13 +8,10 @@ import pytest
 from sqlmodel import select
 
 from pyairtable_ui.actions.approval import approve_action
+from pyairtable_ui.actions.base import ActionNotFoundError, ActionStateError
+from pyairtable_ui.actions.execution import execute_action
 from pyairtable_ui.actions.models import ActionStatus, ActionStep, UndoStatus
 from pyairtable_ui.actions.preview import build_preview
-from pyairtable_ui.actions.service import (
-    ActionNotFoundError,
-    ActionStateError,
-    execute_action,
-)
 from pyairtable_ui.actions.undo import (
     UndoConflictError,
     plan_undo,

@@ -12,10 +12,10 @@ from pyairtable_ui.actions.approval import (
     approve_action,
     propose_changed_again,
 )
+from pyairtable_ui.actions.execution import execute_action
 from pyairtable_ui.actions.models import ActionStatus, UndoStatus
 from pyairtable_ui.actions.preview import build_preview
-from pyairtable_ui.actions.service import execute_action
-from pyairtable_ui.db import utcnow
+from pyairtable_ui.core.db import utcnow
 from tests.fakes.airtable.seeds import BASE_CRM_ID, BASE_PROJECTS_ID, deal_id
 from tests.unit.actions.helpers import (
     item_id,

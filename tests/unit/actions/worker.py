@@ -9,10 +9,10 @@ import sys
 
 # Every table the actions' foreign keys point at must be known, as in the app.
 import pyairtable_ui.models  # noqa: F401
-from pyairtable_ui.actions.service import execute_action, session_factory_for
+from pyairtable_ui.actions.execution import execute_action
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.limiter import InProcessRequestPacer
-from pyairtable_ui.db import make_engine
+from pyairtable_ui.core.db import make_engine, session_factory_for
 from tests.fakes.airtable.seeds import TOKEN_FULL
 from tests.unit.airtable.conftest import FAST_RETRIES
 

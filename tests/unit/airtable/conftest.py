@@ -16,11 +16,11 @@ import pytest
 import redis
 from sqlalchemy.engine import Engine
 
-from pyairtable_ui.actions.service import SessionFactory, session_factory_for
 from pyairtable_ui.airtable.client import AirtableClient, RetryPolicy
 from pyairtable_ui.airtable.limiter import InProcessRequestPacer, RequestPacer
 from pyairtable_ui.airtable.schema import InProcessSchemaCache
 from pyairtable_ui.auth.models import User
+from pyairtable_ui.core.db import SessionFactory, session_factory_for
 from pyairtable_ui.tools import ToolContext, ToolRegistry, build_registry
 from tests.fakes.airtable import AirtableEmulator
 from tests.fakes.airtable.fixtures import airtable_emulator, airtable_emulator_factory

@@ -28,7 +28,7 @@ from pyairtable_ui.airtable.errors import (
     ToolCancelled,
 )
 from pyairtable_ui.airtable.limiter import InProcessRequestPacer
-from pyairtable_ui.observability import AIRTABLE_REQUESTS
+from pyairtable_ui.core.observability import AIRTABLE_REQUESTS
 from tests.fakes.airtable import build_seed
 from tests.fakes.airtable.seeds import (
     BASE_CRM_ID,
@@ -77,7 +77,6 @@ def test_rate_limit_answers_are_retried_transparently(airtable_emulator_factory,
     statuses = emulator.stats()["by_status"]
     assert statuses["200"] == 12
     assert statuses.get("429", 0) >= 1
-    assert client.retries == statuses["429"]
     assert client.calls == 12 + statuses["429"]
 
 
@@ -88,7 +87,7 @@ def test_server_errors_are_retried_with_backoff(client, airtable_emulator):
 
     assert len(page["records"]) == 6
     assert airtable_emulator.stats()["by_status"] == {"503": 2, "200": 1}
-    assert client.calls == 3 and client.retries == 2
+    assert client.calls == 3
 
 
 def test_server_errors_that_persist_give_up_after_four_tries(client, airtable_emulator):
@@ -96,7 +95,7 @@ def test_server_errors_that_persist_give_up_after_four_tries(client, airtable_em
     with pytest.raises(AirtableServerError) as caught:
         client.list_records_page(BASE_CRM_ID, "Deals")
     assert airtable_emulator.stats()["total"] == 4
-    assert "try again in a minute" in caught.value.message_for_user.lower()
+    assert "try again in a minute" in caught.value.message.lower()
     assert "not caused by your arguments" in caught.value.message_for_model
 
 
@@ -112,7 +111,7 @@ def test_client_errors_are_not_retried(client, airtable_emulator):
 def test_unknown_base_says_it_may_be_gone_or_inaccessible(client):
     with pytest.raises(AirtablePermissionError) as caught:
         client.list_records_page("appGoneBase000000", "Deals")
-    assert "may have been deleted" in caught.value.message_for_user
+    assert "may have been deleted" in caught.value.message
     assert caught.value.status == 403
 
 
@@ -120,7 +119,7 @@ def test_not_found_says_what_may_have_happened(client, airtable_emulator):
     airtable_emulator.inject_failure(status=404, count=1)
     with pytest.raises(AirtableNotFoundError) as caught:
         client.request("GET", BASE_CRM_ID, "Deals")
-    assert "may have been deleted" in caught.value.message_for_user
+    assert "may have been deleted" in caught.value.message
     with pytest.raises(AirtableNotFoundError) as missing:
         client.request("GET", BASE_CRM_ID, "Deals", "recNope0000000000")
     assert missing.value.type == "MODEL_ID_NOT_FOUND"
@@ -135,8 +134,8 @@ def test_rejected_token_asks_to_reconnect_and_never_shows_the_token(
     with pytest.raises(AirtableAuthError) as caught:
         client.request("GET", BASE_CRM_ID, "Deals")
     error = caught.value
-    assert "Reconnect Airtable in Settings" in error.message_for_user
-    for text in (error.message_for_user, error.message_for_model, str(error), repr(error)):
+    assert "Reconnect Airtable in Settings" in error.message
+    for text in (error.message, error.message_for_model, str(error), repr(error)):
         assert bad_token not in text and "f" * 20 not in text
     assert bad_token not in caplog.text
     assert bad_token not in repr(client)
@@ -162,6 +161,25 @@ def test_post_is_not_resent_after_a_read_timeout(airtable_emulator, make_client)
     assert client.calls == 1
 
 
+def test_a_policy_for_a_waiting_person_reports_lost_answers_and_5xx_at_once(
+    airtable_emulator, make_client
+):
+    impatient = RetryPolicy(
+        backoff=0.01, max_backoff=0.02, server_error_attempts=1, resend_unanswered=False
+    )
+    client = make_client(airtable_emulator, retry_policy=impatient)
+    client.api.timeout = (1, 0.3)
+    airtable_emulator.inject_failure(method="GET", delay=0.6, status=None, count=1)
+    with pytest.raises(AirtableUnavailableError):
+        client.request("GET", BASE_CRM_ID, "Deals")
+    assert client.calls == 1
+
+    airtable_emulator.inject_failure(method="GET", status=503, count=1)
+    with pytest.raises(AirtableServerError):
+        client.request("GET", BASE_CRM_ID, "Deals")
+    assert client.calls == 2
+
+
 def test_cancel_stops_a_listing_between_pages(airtable_emulator_factory, make_client):
     emulator = airtable_emulator_factory(build_seed(big_table_records=250))
     client = make_client(emulator)
@@ -173,10 +191,12 @@ def test_cancel_stops_a_listing_between_pages(airtable_emulator_factory, make_cl
     assert emulator.stats()["total"] == 1
 
 
-def test_stop_ends_a_paced_listing_within_a_second(airtable_emulator_factory, make_client):
+def test_stop_ends_a_paced_listing_long_before_its_next_slot(
+    airtable_emulator_factory, make_client
+):
     emulator = airtable_emulator_factory(build_seed(big_table_records=250))
-    # One request a second: the listing spends its time waiting for slots.
-    client = make_client(emulator, limiter=InProcessRequestPacer(1))
+    # One request every five seconds: the listing spends its time waiting for slots.
+    client = make_client(emulator, limiter=InProcessRequestPacer(0.2))
     outcome: list[BaseException] = []
 
     def read_all() -> None:
@@ -192,7 +212,8 @@ def test_stop_ends_a_paced_listing_within_a_second(airtable_emulator_factory, ma
     client.cancel()
     worker.join(timeout=5)
     assert outcome and isinstance(outcome[0], ToolCancelled)
-    assert time.monotonic() - stopped_at < 1.0
+    # The next slot was seconds away; a busy machine may take a moment to wake the thread.
+    assert time.monotonic() - stopped_at < 2.5
     assert emulator.stats()["total"] < 3
 
 

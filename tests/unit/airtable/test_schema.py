@@ -14,11 +14,9 @@ from pyairtable_ui.airtable.schema import (
     RedisSchemaCache,
     UnknownFieldError,
     UnknownTableError,
-    compact_schema_tokens,
     estimate_tokens,
     get_base_schema,
     invalidate,
-    raw_schema_tokens,
     render_schema,
     render_table,
     schema_for_prompt,
@@ -229,9 +227,9 @@ def generated_base(tables: int, fields_per_table: int = 12, options: int = 12) -
 
 def test_compact_schema_for_a_20_table_base_is_much_smaller_than_raw_json(capsys):
     schema = generated_base(20)
-    raw = raw_schema_tokens(schema)
-    fields = compact_schema_tokens(schema, detail="fields")
-    names = compact_schema_tokens(schema, detail="names")
+    raw = estimate_tokens(json.dumps(schema.raw, separators=(",", ":")))
+    fields = estimate_tokens(render_schema(schema, detail="fields"))
+    names = estimate_tokens(render_schema(schema, detail="names"))
     tools = estimate_tokens(json.dumps(build_registry().schemas(), separators=(",", ":")))
     with capsys.disabled():
         print(

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from pyairtable_ui.api.client_address import resolve_client_address
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.settings import get_settings
 
 PROXY = "10.0.0.2"
 

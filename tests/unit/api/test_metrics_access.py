@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from pyairtable_ui.api.app import build_api
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.settings import get_settings
 
 TOKEN = "metrics-token-0123456789abcdef"
 

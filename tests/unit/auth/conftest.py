@@ -19,8 +19,8 @@ from sqlmodel import Session, SQLModel
 
 import pyairtable_ui.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from pyairtable_ui.auth import passwords
-from pyairtable_ui.db import make_engine
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.db import get_engine, make_engine
+from pyairtable_ui.core.settings import get_settings
 
 # The PostgreSQL pass's server (TEST_DATABASE_URL), else the local server; each test
 # session works in its own schema there and drops it afterwards.
@@ -106,3 +106,14 @@ def db(clean_engine: Engine) -> Iterator[Session]:
     """A session on an empty database, as `session_scope` would give it."""
     with Session(clean_engine, expire_on_commit=False) as session:
         yield session
+
+
+@pytest.fixture
+def app_db(clean_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """Point the app's `session_scope()` at the test database (for flows)."""
+    monkeypatch.setenv("DATABASE_URL", clean_engine.url.render_as_string(hide_password=False))
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    yield clean_engine
+    get_engine().dispose()
+    get_engine.cache_clear()

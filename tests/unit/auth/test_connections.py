@@ -20,14 +20,14 @@ from pyairtable_ui.airtable.connections import (
     check_airtable_token,
     clean_token,
     get_connection,
-    get_token,
     remove_connection,
     save_connection,
 )
 from pyairtable_ui.airtable.models import AirtableConnection
+from pyairtable_ui.airtable.oauth import get_valid_token
 from pyairtable_ui.auth import service
 from pyairtable_ui.auth.models import User
-from pyairtable_ui.crypto import SecretDecryptionError
+from pyairtable_ui.core.crypto import SecretDecryptionError
 
 TOKEN = "patAbCdEfGhIjKlMn." + "0123456789abcdef" * 4
 OTHER_TOKEN = "patZyXwVuTsRqPoNm." + "fedcba9876543210" * 4
@@ -99,7 +99,7 @@ def test_token_is_stored_encrypted_with_a_hint(db: Session, user: User, caplog):
     assert row.airtable_user_id == "usrAbCdEfGhIjKlMn"
     assert row.airtable_email == "ana@example.com"
     assert row.scopes == list(CHECK.scopes)
-    assert get_token(session=db, user=user) == TOKEN
+    assert get_valid_token(session=db, user=user) == TOKEN
     assert TOKEN not in caplog.text
 
 
@@ -110,7 +110,7 @@ def test_connecting_again_replaces_the_connection(db: Session, user: User):
     db.commit()
     assert second.id == first.id
     assert len(db.exec(select(AirtableConnection)).all()) == 1
-    assert get_token(session=db, user=user) == OTHER_TOKEN
+    assert get_valid_token(session=db, user=user) == OTHER_TOKEN
     connection = get_connection(session=db, user=user)
     assert connection is not None and connection.token_hint == OTHER_TOKEN[-4:]
 
@@ -123,19 +123,19 @@ def test_remove_connection_forgets_the_token(db: Session, user: User):
     assert get_connection(session=db, user=user) is None
     assert not remove_connection(session=db, user=user)
     with pytest.raises(NotConnectedError) as caught:
-        get_token(session=db, user=user)
+        get_valid_token(session=db, user=user)
     assert caught.value.message == "Connect your Airtable account first, in Settings."
 
 
 def test_changed_secret_key_asks_to_reconnect(
     db: Session, user: User, monkeypatch: pytest.MonkeyPatch
 ):
-    from pyairtable_ui.settings import get_settings
+    from pyairtable_ui.core.settings import get_settings
 
     save_connection(session=db, user=user, token=TOKEN, check=CHECK)
     db.commit()
     monkeypatch.setenv("SECRET_KEY", "a-completely-different-secret-key-" + "z" * 20)
     get_settings.cache_clear()
     with pytest.raises(SecretDecryptionError) as caught:
-        get_token(session=db, user=user)
+        get_valid_token(session=db, user=user)
     assert "Connect your Airtable account again" in caught.value.message

@@ -6,20 +6,30 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from sqlmodel import Session
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 from pyairtable_ui.airtable.connections import (
     REQUIRED_SCOPES,
     AirtableUnreachableError,
     BaseAccess,
+    Connected,
     MissingScopesError,
     NoBasesError,
+    TokenCheck,
     TokenRejectedError,
     check_airtable_token,
-    get_token,
+    connect,
+    disconnect,
+    get_connection,
     save_connection,
 )
+from pyairtable_ui.airtable.models import AirtableConnection
+from pyairtable_ui.airtable.oauth import get_valid_token
 from pyairtable_ui.auth import service
+from pyairtable_ui.auth.models import User
+from pyairtable_ui.core.observability import AIRTABLE_REQUESTS
+from pyairtable_ui.core.settings import get_settings
 from tests.fakes.airtable import AirtableEmulator
 
 
@@ -182,5 +192,78 @@ def test_saved_token_works_against_airtable(emulator: AirtableEmulator, db: Sess
     save_connection(session=db, user=user, token=FULL, check=check)
     db.commit()
 
-    token = get_token(session=db, user=user)
+    token = get_valid_token(session=db, user=user)
     assert [base.name for base in emulator.api(token).bases()] == ["Operations", "CRM"]
+
+
+def _requests_counted(status: str) -> float:
+    return float(AIRTABLE_REQUESTS.labels(method="GET", status=status)._value.get())
+
+
+def test_the_check_is_counted_like_every_airtable_request(emulator: AirtableEmulator):
+    before = _requests_counted("200")
+    check_airtable_token(FULL, api_url=emulator.url)
+    assert _requests_counted("200") - before == 2  # whoami, then the bases
+
+
+def test_a_person_waiting_is_told_of_an_airtable_failure_at_once(emulator: AirtableEmulator):
+    emulator.reset_stats()
+    emulator.inject_failure(method="GET", path_contains="/v0/meta/whoami", status=500, count=1)
+    with pytest.raises(AirtableUnreachableError):
+        check_airtable_token(FULL, api_url=emulator.url)
+    assert emulator.stats()["total"] == 1
+
+
+@pytest.fixture
+def app_airtable(emulator: AirtableEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's settings point at the emulator."""
+    monkeypatch.setenv("AIRTABLE_API_URL", emulator.url)
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("app_airtable")
+def test_connect_checks_then_stores_the_token(app_db: Engine, emulator: AirtableEmulator):
+    with Session(app_db) as db:
+        user = service.register_user(
+            session=db, email="ana@example.com", password="violet tractor morning"
+        )
+        db.commit()
+        assert user.id is not None
+        user_id = user.id
+
+    connected = connect(user_id=user_id, token=f" {FULL}\n")
+
+    assert connected.token_hint == FULL[-4:]
+    assert connected.connected_as == "ana@airtable.example"
+    assert [base.id for base in connected.check.bases] == [CRM_ID, OPS_ID]
+    with Session(app_db) as db:
+        user = db.get(User, user_id)
+        assert user is not None
+        assert get_valid_token(session=db, user=user) == FULL
+
+    assert disconnect(user_id=user_id)
+    assert not disconnect(user_id=user_id)
+    with Session(app_db) as db:
+        user = db.get(User, user_id)
+        assert user is not None and get_connection(session=db, user=user) is None
+
+
+@pytest.mark.usefixtures("app_airtable")
+def test_connect_stores_nothing_when_airtable_refuses(app_db: Engine):
+    with Session(app_db) as db:
+        user = service.register_user(
+            session=db, email="ana@example.com", password="violet tractor morning"
+        )
+        db.commit()
+        user_id = user.id
+    assert user_id is not None
+
+    with pytest.raises(MissingScopesError):
+        connect(user_id=user_id, token=NO_WRITE)
+    with Session(app_db) as db:
+        assert db.exec(select(AirtableConnection)).first() is None
+
+
+def test_connected_as_falls_back_to_the_airtable_user_id():
+    check = TokenCheck(user_id="usrAnaAnaAnaAna01", email=None, scopes=(), bases=())
+    assert Connected(check=check, token_hint="cdef").connected_as == "usrAnaAnaAnaAna01"

@@ -8,21 +8,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from pyairtable_ui import limits, mail
-from pyairtable_ui.auth import flows, service
-from pyairtable_ui.auth.errors import PermissionDeniedError
+from pyairtable_ui.auth import flows, limits, service
+from pyairtable_ui.auth.errors import (
+    InvalidCredentialsError,
+    PermissionDeniedError,
+    TokenUsedError,
+    WeakPasswordError,
+)
+from pyairtable_ui.auth.limits import make_login_limiter, make_mail_limiter
 from pyairtable_ui.auth.models import User
-from pyairtable_ui.auth.sessions import create_session
-from pyairtable_ui.db import get_engine, utcnow
-from pyairtable_ui.limits import make_login_limiter, make_mail_limiter
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.auth.sessions import (
+    create_session,
+    issue_login_ticket,
+    revoke_session_token,
+)
+from pyairtable_ui.core import mail
+from pyairtable_ui.core.db import utcnow
 
 PASSWORD = "violet tractor morning"
 NEW_PASSWORD = "amber kettle harbour"
@@ -34,17 +40,6 @@ class Sent:
     to: str
     subject: str
     text: str
-
-
-@pytest.fixture
-def app_db(clean_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """Point the app's `session_scope()` at the test database."""
-    monkeypatch.setenv("DATABASE_URL", clean_engine.url.render_as_string(hide_password=False))
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    yield clean_engine
-    get_engine().dispose()
-    get_engine.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -78,6 +73,75 @@ def make_user(db: Session, email: str, *, verified: bool = True, admin: bool = F
     db.add(user)
     db.commit()
     return user
+
+
+# --- who is signed in, emailed links ---------------------------------------------------
+
+
+async def test_the_session_cookie_names_the_signed_in_user(app_db, db: Session):
+    user = make_user(db, "ana@example.com", admin=True)
+    raw, row = create_session(session=db, user=user)
+    db.commit()
+
+    signed_in = await flows.signed_in_user(raw)
+    assert signed_in == flows.SignedInUser(
+        id=user.id or 0,
+        session_id=row.id or 0,
+        email="ana@example.com",
+        display_name="ana",  # from the email, until the user names themselves
+        is_admin=True,
+        onboarding_step="connect",
+        default_base_id=None,
+    )
+    assert await flows.signed_in_user(None) is None
+    assert await flows.signed_in_user(raw[:-1]) is None
+    revoke_session_token(session=db, token=raw)
+    db.commit()
+    assert await flows.signed_in_user(raw) is None
+
+
+async def test_a_login_ticket_opens_one_session_which_sign_out_ends(app_db, db: Session):
+    user = make_user(db, "ana@example.com")
+    ticket = issue_login_ticket(session=db, user=user)
+    db.commit()
+
+    raw = await flows.open_session_with_ticket(ticket=ticket, user_agent="Firefox", address=OFFICE)
+    assert raw is not None
+    signed_in = await flows.signed_in_user(raw)
+    assert signed_in is not None and signed_in.id == user.id
+    assert await flows.open_session_with_ticket(ticket=ticket, user_agent="", address="") is None
+
+    await flows.sign_out(token=raw)
+    assert await flows.signed_in_user(raw) is None
+
+
+async def test_a_verification_link_works_once(app_db, db: Session):
+    user = make_user(db, "ana@example.com", verified=False)
+    token = service.start_email_verification(session=db, user=user)
+    db.commit()
+
+    await flows.verify_email(token=token)
+    db.expire_all()
+    assert db.get(User, user.id).email_verified_at is not None  # type: ignore[union-attr]
+    with pytest.raises(TokenUsedError):
+        await flows.verify_email(token=token)
+
+
+async def test_a_refused_new_password_leaves_the_reset_link_usable(app_db, db: Session):
+    make_user(db, "ana@example.com")
+    token = service.request_password_reset(session=db, email="ana@example.com")
+    db.commit()
+    assert token is not None
+
+    with pytest.raises(WeakPasswordError):
+        await flows.reset_password(token=token, new_password="password1")
+    await flows.reset_password(token=token, new_password=NEW_PASSWORD)
+    with pytest.raises(TokenUsedError):
+        await flows.reset_password(token=token, new_password=NEW_PASSWORD)
+    db.expire_all()
+    assert service.authenticate(session=db, email="ana@example.com", password=NEW_PASSWORD)
+    with pytest.raises(InvalidCredentialsError):
+        service.authenticate(session=db, email="ana@example.com", password=PASSWORD)
 
 
 # --- item 3: one address cannot lock sign-in for everyone ------------------------------

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from pyairtable_ui import limits
-from pyairtable_ui.limits import (
+from pyairtable_ui.auth import limits
+from pyairtable_ui.auth.limits import (
     LOGIN_ACCOUNT_POLICY,
     LOGIN_ADDRESS_POLICY,
     AttemptLimiter,
@@ -23,7 +23,7 @@ from pyairtable_ui.limits import (
     RetryAfter,
     format_wait,
 )
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.settings import get_settings
 from tests.unit.auth.threads import run_together
 
 # This pass's Redis (scripts/test.sh sets REDIS_URL on the second pass), else the local one.

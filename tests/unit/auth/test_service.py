@@ -30,8 +30,13 @@ from pyairtable_ui.auth.errors import (
     WrongPasswordError,
 )
 from pyairtable_ui.auth.models import AuthToken, OnboardingStep, Role, User
-from pyairtable_ui.auth.sessions import create_session, hash_token, list_sessions, resolve_session
-from pyairtable_ui.db import utcnow
+from pyairtable_ui.auth.sessions import (
+    create_session,
+    get_session_by_token,
+    hash_token,
+    list_sessions,
+)
+from pyairtable_ui.core.db import utcnow
 from tests.unit.auth.threads import run_together
 
 PASSWORD = "violet tractor morning"
@@ -204,7 +209,7 @@ def test_reset_sets_new_password_and_signs_out_everywhere(db: Session):
     service.reset_password(session=db, token=token, new_password=NEW_PASSWORD)
     db.commit()
 
-    assert resolve_session(session=db, token=raw_session) is None
+    assert get_session_by_token(session=db, token=raw_session) is None
     assert user.email_verified_at is not None  # the link proved the mailbox
     with pytest.raises(InvalidCredentialsError):
         service.authenticate(session=db, email="ana@example.com", password=PASSWORD)
@@ -281,8 +286,8 @@ def test_change_password_keeps_this_browser_and_signs_out_others(db: Session):
     )
     db.commit()
 
-    assert resolve_session(session=db, token=here_raw) is not None
-    assert resolve_session(session=db, token=there_raw) is None
+    assert get_session_by_token(session=db, token=here_raw) is not None
+    assert get_session_by_token(session=db, token=there_raw) is None
     assert service.authenticate(session=db, email="ana@example.com", password=NEW_PASSWORD)
 
 
@@ -314,7 +319,7 @@ def test_profile_onboarding_and_defaults_are_saved(db: Session):
     db.commit()
     db.expire_all()
 
-    again = service.get_user(session=db, user_id=uid(user))
+    again = db.get(User, uid(user))
     assert again is not None
     assert again.display_name == "Ana López"
     assert again.onboarding_step == OnboardingStep.CHOOSE_BASE
@@ -384,11 +389,11 @@ def test_disabling_signs_out_and_enabling_lets_back_in(db: Session):
 
     service.set_active(session=db, actor=admin, user_id=uid(member), active=False)
     db.commit()
-    assert resolve_session(session=db, token=raw) is None
+    assert get_session_by_token(session=db, token=raw) is None
     assert list_sessions(session=db, user=member) == []
 
     service.set_active(session=db, actor=admin, user_id=uid(member), active=True)
     db.commit()
     assert service.authenticate(session=db, email="ana@example.com", password=PASSWORD)
     # The old session stays revoked: re-enabling does not resurrect cookies.
-    assert resolve_session(session=db, token=raw) is None
+    assert get_session_by_token(session=db, token=raw) is None

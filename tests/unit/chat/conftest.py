@@ -18,14 +18,18 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-# Before litellm is imported (by the agent module): no cost map download.
+# Before anything imports litellm (the tests below do): no cost map download.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from pyairtable_ui.airtable.schema import get_schema_cache
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.chat.agent import AgentEvent, ToolOutcome
+from pyairtable_ui.core.db import get_engine
+from pyairtable_ui.core.settings import get_settings
+from tests.fakes.airtable.fixtures import airtable_emulator
 from tests.fakes.llm.fixtures import scripted_llm
 
-__all__ = ["scripted_llm"]
+__all__ = ["airtable_emulator", "scripted_llm"]
 
 API_KEY = "sk-test-unit-secret-7f3a9c"
 
@@ -195,6 +199,21 @@ def tools() -> FakeBaseTools:
 def events() -> EventLog:
     """Collects the agent's events."""
     return EventLog()
+
+
+@pytest.fixture
+def app_database(migrated_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """The app's own `session_scope()` (and settings) on the test database, no Redis."""
+    monkeypatch.setenv("DATABASE_URL", migrated_engine.url.render_as_string(hide_password=False))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    get_schema_cache.cache_clear()
+    yield migrated_engine
+    get_engine().dispose()
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    get_schema_cache.cache_clear()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pyairtable_ui.actions.models import Action
 from pyairtable_ui.chat import service
 from pyairtable_ui.chat.agent import AgentEvent, TextDelta, ToolOutcome, TurnResult, run_turn
 from pyairtable_ui.chat.service import TurnRecorder
-from pyairtable_ui.db import make_engine
+from pyairtable_ui.core.db import make_engine
 from tests.fakes.llm import Reply, ScriptedLLM, ToolCall
 from tests.unit.chat.conftest import API_KEY, EventLog, FakeBaseTools
 

@@ -13,8 +13,8 @@ from sqlmodel import Session, SQLModel
 
 import pyairtable_ui.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from pyairtable_ui.auth import oidc
-from pyairtable_ui.db import get_engine, make_engine
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.db import get_engine, make_engine
+from pyairtable_ui.core.settings import get_settings
 from tests.fakes.oauth import OAuthProvider
 
 TEST_SECRET_KEY = "oauth-unit-test-secret-key-" + "y" * 40

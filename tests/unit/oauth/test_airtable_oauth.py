@@ -22,8 +22,8 @@ from pyairtable_ui.airtable.connections import (
 )
 from pyairtable_ui.airtable.models import ConnectionKind
 from pyairtable_ui.auth.models import User
-from pyairtable_ui.crypto import decrypt_secret
-from pyairtable_ui.db import utcnow
+from pyairtable_ui.core.crypto import decrypt_secret
+from pyairtable_ui.core.db import utcnow
 from tests.fakes.airtable import AirtableEmulator
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL, build_seed
 from tests.fakes.oauth import OAuthProvider

@@ -27,7 +27,7 @@ from pyairtable_ui.api.oauth_routes import (
 from pyairtable_ui.api.session_cookie import SESSION_COOKIE
 from pyairtable_ui.auth import service, sessions
 from pyairtable_ui.auth.models import OnboardingStep, User
-from pyairtable_ui.settings import get_settings
+from pyairtable_ui.core.settings import get_settings
 from tests.fakes.airtable import AirtableEmulator
 from tests.fakes.airtable.seeds import TOKEN_FULL, build_seed
 from tests.fakes.oauth import OAuthProvider, ProviderUser
@@ -166,7 +166,8 @@ async def test_sso_sets_the_httponly_session_cookie_and_opens_onboarding(
     assert session_cookie["path"] == "/"
     assert cookies[OIDC_FLOW_COOKIE][OIDC_FLOW_COOKIE]["max-age"] == "0"  # flow cookie cleared
     with Session(configured) as db:
-        user = sessions.resolve_session(session=db, token=session_cookie.value)
+        row = sessions.get_session_by_token(session=db, token=session_cookie.value)
+        user = db.get(User, row.user_id) if row is not None else None
         assert user is not None and user.email == "ann@example.com"
 
 

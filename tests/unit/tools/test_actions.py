@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from pyairtable_ui.actions.base import ActionError, ActionNotFoundError, ActionStateError
+from pyairtable_ui.actions.execution import execute_action
 from pyairtable_ui.actions.models import (
     Action,
     ActionStatus,
@@ -14,13 +16,9 @@ from pyairtable_ui.actions.models import (
     StepStatus,
     UndoStatus,
 )
+from pyairtable_ui.actions.plan import parse_plan
 from pyairtable_ui.actions.service import (
-    ActionError,
-    ActionNotFoundError,
-    ActionStateError,
-    SessionFactory,
     confirm_action,
-    execute_action,
     get_action,
     list_actions,
     list_steps,
@@ -28,6 +26,7 @@ from pyairtable_ui.actions.service import (
     reject_action,
 )
 from pyairtable_ui.airtable.schema import get_base_schema
+from pyairtable_ui.core.db import SessionFactory
 from tests.fakes.airtable import build_seed
 from tests.fakes.airtable.seeds import (
     BASE_CRM_ID,
@@ -74,7 +73,7 @@ def propose(
             table_id=table_id,
             table_name="Items",
             arguments={},
-            plan=plan,
+            plan=parse_plan(plan),
             summary="test",
             record_count=len(plan.get("operations", [])),
             needs_typed_confirmation=False,

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 import pytest
+from pydantic.errors import PydanticInvalidForJsonSchema
 
 from pyairtable_ui.airtable.errors import ToolCancelled
-from pyairtable_ui.tools import Tool, ToolContext, ToolRegistry, ToolResult, TurnTools
+from pyairtable_ui.tools import (
+    WRITE_TOOL_NAMES,
+    Tool,
+    ToolContext,
+    ToolRegistry,
+    ToolResult,
+    TurnTools,
+)
+from pyairtable_ui.tools.arguments import NoArguments, ToolArguments
 from tests.fakes.airtable.seeds import TOKEN_NO_SCHEMA
 
 EXPECTED_TOOLS = [
@@ -39,6 +49,7 @@ def test_schemas_are_in_the_openai_tools_format(registry: ToolRegistry):
         assert schema["function"]["description"]
     writes = {name for name in EXPECTED_TOOLS if registry.get(name).writes}  # type: ignore[union-attr]
     assert writes == set(EXPECTED_TOOLS[6:])
+    assert WRITE_TOOL_NAMES == tuple(EXPECTED_TOOLS[6:])  # derived, in the model's order
     # The model is never offered a raw formula.
     assert "formula" not in json.dumps(registry.schemas()).lower().replace("formulas", "")
 
@@ -114,12 +125,10 @@ async def test_no_base_selected_asks_to_choose_one(registry, make_ctx, client):
 
 
 async def test_a_crashing_tool_is_logged_and_reported(ctx: ToolContext, caplog):
-    def broken(ctx: ToolContext, args: dict) -> ToolResult:
+    def broken(ctx: ToolContext, args: NoArguments) -> ToolResult:
         raise KeyError("bug")
 
-    registry = ToolRegistry(
-        [Tool("broken", "Fails.", {"type": "object"}, broken, needs_base=False)]
-    )
+    registry = ToolRegistry([Tool("broken", "Fails.", NoArguments, broken, needs_base=False)])
     with caplog.at_level(logging.ERROR):
         result = await registry.call("broken", {}, ctx)
     assert result.is_error and "internal error" in result.content
@@ -127,11 +136,11 @@ async def test_a_crashing_tool_is_logged_and_reported(ctx: ToolContext, caplog):
 
 
 async def test_stop_propagates_from_the_registry_and_is_a_result_for_the_turn(ctx):
-    def stopped(ctx: ToolContext, args: dict) -> ToolResult:
+    def stopped(ctx: ToolContext, args: NoArguments) -> ToolResult:
         ctx.client.check_cancelled()
         return ToolResult("ran")
 
-    registry = ToolRegistry([Tool("slow", "Slow.", {"type": "object"}, stopped)])
+    registry = ToolRegistry([Tool("slow", "Slow.", NoArguments, stopped)])
     ctx.client.cancel()
     with pytest.raises(ToolCancelled):
         await registry.call("slow", {}, ctx)
@@ -150,10 +159,11 @@ async def test_turn_tools_count_the_turns_airtable_requests(registry, ctx):
 
 
 def test_a_tool_with_a_broken_schema_is_refused_at_registration():
-    from jsonschema.exceptions import SchemaError
+    class Unshowable(ToolArguments):
+        callback: Callable[[], None]  # no JSON schema can describe it
 
-    with pytest.raises(SchemaError):
-        ToolRegistry([Tool("bad", "Bad.", {"type": "nonsense"}, lambda c, a: ToolResult(""))])
-    tool = Tool("twice", "Twice.", {"type": "object"}, lambda c, a: ToolResult(""))
+    with pytest.raises(PydanticInvalidForJsonSchema):
+        ToolRegistry([Tool("bad", "Bad.", Unshowable, lambda c, a: ToolResult(""))])
+    tool = Tool("twice", "Twice.", NoArguments, lambda c, a: ToolResult(""))
     with pytest.raises(ValueError, match="registered twice"):
         ToolRegistry([tool, tool])

@@ -107,6 +107,8 @@ async def test_large_changes_need_a_typed_confirmation(registry, write_ctx):
         ({"Amount": "a lot"}, "give a number"),
         ({"Close Date": "tomorrow"}, "give YYYY-MM-DD"),
         ({"Company": ["Acme"]}, "takes record ids like recXXXXXXXXXXXXXX"),
+        ({"Company": ["recCompany"]}, "takes record ids like recXXXXXXXXXXXXXX"),
+        ({"Probability": float("inf")}, "give a number"),
         ({"Name": 5}, "give text"),
     ],
 )
@@ -121,6 +123,36 @@ async def test_values_airtable_would_refuse_are_caught_before_proposing(
     assert result.is_error and says in result.content, result.content
     assert "Nothing was proposed" in result.content
     assert result.action_id is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "refused"),
+    [
+        ({"Amount": "1,200"}, None),
+        ({"Amount": True}, None),
+        ({"Company": ["Acme Corp"]}, None),
+        ({"Stage": 3}, None),  # becomes the option "3"
+        # What Airtable cannot convert is refused even with typecast.
+        ({"Amount": "a lot"}, "give a number"),
+        ({"Name": {"first": "Ann"}}, "give text"),
+    ],
+)
+async def test_typecast_lets_through_only_what_airtable_converts(
+    registry, write_ctx, fields, refused
+):
+    result = await registry.call(
+        "update_records",
+        {
+            "table": "Deals",
+            "typecast": True,
+            "records": [{"id": "recDeal0000000001", "fields": fields}],
+        },
+        write_ctx,
+    )
+    if refused:
+        assert result.is_error and refused in result.content, result.content
+    else:
+        assert not result.is_error, result.content
 
 
 async def test_typecast_may_add_select_options_and_the_plan_says_so(registry, write_ctx):

@@ -1,0 +1,437 @@
+"""Actions as the pages show them: the sidebar, the review dialog, undo, `/history`.
+
+Plain functions from the services' shapes (`Action`, `ActionPreview`, `UndoPlan`,
+`HistoryRow`...) to the small JSON-ready rows the Reflex state holds, so what the
+user reads is built (and tested) without a browser. Nothing here reads the
+database or Airtable.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from pyairtable_ui.actions.base import IRREVERSIBLE_OPS
+from pyairtable_ui.actions.execution import WORKING, UndecidedBatch
+from pyairtable_ui.actions.history import ActionDetails, HistoryRow, StepDetail
+from pyairtable_ui.actions.models import Action, ActionStatus, UndoStatus
+from pyairtable_ui.actions.preview import ActionPreview
+from pyairtable_ui.actions.steps import STILL_RUNNING, held_elsewhere
+from pyairtable_ui.actions.undo import UndoPlan
+
+PENDING = {ActionStatus.PROPOSED.value, ActionStatus.PREVIEWED.value}
+RECOVERABLE = {ActionStatus.FAILED.value, ActionStatus.INTERRUPTED.value}
+RUNNING = {s.value for s in WORKING}
+
+
+class ActionItem(TypedDict):
+    """A proposed or finished write in the sidebar."""
+
+    id: int
+    summary: str
+    tool: str
+    status: str
+    record_count: int
+    pending: bool
+    error: str
+
+
+class ReviewRow(TypedDict):
+    """One record of the preview: what changes, and whether the user keeps it ticked."""
+
+    row_id: str
+    kind: str
+    label: str
+    record_id: str
+    changes: list[str]
+    blocked: bool
+    warnings: str
+    ticked: bool
+
+
+class ChangedItem(TypedDict):
+    """A row left unwritten because someone changed its record after the review."""
+
+    row_id: str
+    label: str
+    record_id: str
+    cells: list[str]
+    note: str
+
+
+class CandidateRow(TypedDict):
+    """A record that may have been created by a batch whose outcome is unknown."""
+
+    record_id: str
+    created: str
+    values: str
+    likely: bool
+
+
+class UndoItem(TypedDict):
+    """One record of the undo plan, with the user's choice when it conflicts."""
+
+    row_id: str
+    label: str
+    effect: str
+    cells: list[str]
+    conflict: bool
+    missing: bool
+    note: str
+    choice: str
+
+
+def value_text(value: Any) -> str:
+    """A cell value in one short line ("(empty)" for nothing)."""
+    if value is None or value == "" or value == []:
+        return "(empty)"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+# --- the sidebar and the review dialog -------------------------------------------------
+
+
+def action_item(action: Action) -> ActionItem:
+    """An action as the sidebar lists it."""
+    return ActionItem(
+        id=action.id or 0,
+        summary=action.summary or action.tool_name,
+        tool=action.tool_name,
+        status=action.status,
+        record_count=action.record_count,
+        pending=action.status in PENDING,
+        error=action.error or "",
+    )
+
+
+def running_elsewhere(action: Action) -> bool:
+    """Whether another process is running the action right now (it holds its lease)."""
+    return action.status in RUNNING and held_elsewhere(action)
+
+
+def changed_items(action: Action) -> list[ChangedItem]:
+    """The rows an action left out because they changed since the review, as shown."""
+    rows = (action.changed_since_review or {}).get("rows") or []
+    return [
+        ChangedItem(
+            row_id=str(r.get("row_id")),
+            label=str(r.get("label") or r.get("record_id") or ""),
+            record_id=str(r.get("record_id") or ""),
+            cells=[
+                f"{c['field']}: {value_text(c['reviewed'])} when you reviewed → "
+                f"{value_text(c['current'])} now"
+                for c in r.get("cells") or []
+            ],
+            note=str(r.get("note") or ""),
+        )
+        for r in rows
+        if isinstance(r, dict)
+    ]
+
+
+@dataclass(frozen=True)
+class ActionView:
+    """What the review dialog shows of one action, whatever it is doing.
+
+    Attributes:
+        action_id: The action.
+        title: "#12 Update 3 records in Items (Name)".
+        status: Its status.
+        undo_status: Its undo status.
+        tool: The tool that proposed it.
+        error: Why it stopped (failed or interrupted ones only).
+        changed_rows: Rows left out because they changed since the review.
+        elsewhere: A notice when another process runs it ("" when none does).
+        question_step: The step of a batch Airtable cannot settle (0: none).
+        question_kind: ``apply`` or ``compensate``.
+        question_sent: What that batch asked for, one line per record.
+        question_rows: Records created since that may be the batch's.
+    """
+
+    action_id: int
+    title: str
+    status: str
+    undo_status: str
+    tool: str
+    error: str
+    changed_rows: list[ChangedItem]
+    elsewhere: str
+    question_step: int = 0
+    question_kind: str = ""
+    question_sent: list[str] = field(default_factory=list)
+    question_rows: list[CandidateRow] = field(default_factory=list)
+
+
+def action_view(action: Action, question: UndecidedBatch | None = None) -> ActionView:
+    """The review dialog's view of an action (and of its batch in question, if any)."""
+    elsewhere = ""
+    if running_elsewhere(action):
+        elsewhere = (
+            f"Action #{action.id} {STILL_RUNNING}: resume and roll back wait "
+            "until it stops. Reload to see where it stands."
+        )
+    return ActionView(
+        action_id=action.id or 0,
+        title=f"#{action.id} {action.summary or action.tool_name}",
+        status=action.status,
+        undo_status=action.undo_status,
+        tool=action.tool_name,
+        error=action.error or "" if action.status in RECOVERABLE else "",
+        changed_rows=changed_items(action),
+        elsewhere=elsewhere,
+        question_step=question.step_id if question else 0,
+        question_kind=question.kind if question else "",
+        question_sent=question.sent if question else [],
+        question_rows=[
+            CandidateRow(
+                record_id=c["id"], created=c["created"], values=c["values"], likely=c["likely"]
+            )
+            for c in (question.candidates if question else [])
+        ],
+    )
+
+
+def can_offer_undo(status: str, undo_status: str, tool: str) -> bool:
+    """Whether "Undo…" is offered: a done action not undone yet, or a created table or
+    field, which cannot be undone but can be renamed instead (its undo plan says so)."""
+    if status != ActionStatus.DONE.value:
+        return False
+    if undo_status in (UndoStatus.AVAILABLE.value, UndoStatus.NOT_YET.value):
+        return True
+    return undo_status == UndoStatus.NOT_POSSIBLE.value and tool in IRREVERSIBLE_OPS
+
+
+def review_rows(preview: ActionPreview) -> list[ReviewRow]:
+    """The preview's rows as the user ticks them (blocked ones unticked)."""
+    rows = []
+    for row in preview["rows"]:
+        if row["kind"] == "delete":
+            changes = [f"{c['field']}: {value_text(c['old'])}" for c in row["cells"]]
+        elif row["kind"] in ("create", "upsert_create"):
+            changes = [f"{c['field']}: {value_text(c['new'])}" for c in row["cells"]]
+        else:
+            changes = [
+                f"{c['field']}: {value_text(c['old'])} → {value_text(c['new'])}"
+                for c in row["cells"]
+                if c["changed"]
+            ] or ["no change"]
+        rows.append(
+            ReviewRow(
+                row_id=row["row_id"],
+                kind=row["kind"],
+                label=row["label"],
+                record_id=row["record_id"] or "",
+                changes=changes,
+                blocked=row["blocked"],
+                warnings=" ".join(row["warnings"]),
+                ticked=not row["blocked"],
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class ReviewPanel:
+    """What the review dialog shows of a fresh preview."""
+
+    rows: list[ReviewRow]
+    warnings: list[str]
+    notes: list[str]
+    counts: str
+    typed_always: bool
+    threshold: int
+
+
+def review_panel(preview: ActionPreview) -> ReviewPanel:
+    """The preview as the review dialog shows it: rows, warnings, notes, counts."""
+    c = preview["counts"]
+    return ReviewPanel(
+        rows=review_rows(preview),
+        warnings=[w["message"] for w in preview["warnings"]],
+        notes=preview["notes"]
+        + [
+            f"Typecast will add the option{'s' if len(o) > 1 else ''} {', '.join(o)} to {f}."
+            for f, o in preview["new_select_options"].items()
+        ],
+        counts=(
+            f"{c['create']} to create · {c['update']} to update · "
+            f"{c['delete']} to delete · {c['unchanged']} unchanged · "
+            f"{c['blocked']} blocked"
+        ),
+        typed_always=preview["typed_always"],
+        threshold=preview["threshold"],
+    )
+
+
+def finished_notice(action: Action, changed_rows: list[ChangedItem]) -> str:
+    """What the dialog says when a run (write, roll back, resume, undo) has ended."""
+    notice = {
+        ActionStatus.DONE.value: "Done.",
+        ActionStatus.ROLLED_BACK.value: "Rolled back: the base is as it was before.",
+        ActionStatus.UNDONE.value: "Undone.",
+    }.get(action.status, "")
+    if action.status == ActionStatus.DONE.value and changed_rows:
+        written = action.undo_status != UndoStatus.NOT_POSSIBLE.value
+        notice = "Done: the other rows were written." if written else ""
+    if action.undo_note:
+        notice = f"{notice} {action.undo_note}".strip()
+    return notice
+
+
+def stopped_error(action: Action) -> str:
+    """Why a run stopped midway ("" when it did not)."""
+    if action.status in RECOVERABLE:
+        return action.error or "The action stopped midway."
+    return ""
+
+
+# --- undo --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UndoView:
+    """What the undo part of the dialog shows.
+
+    Attributes:
+        possible: Undo can run ("Undo this action" is offered).
+        message: What undo does, or why it cannot.
+        notes: What it will leave alone, and why.
+        rows: Record by record, with a choice for those changed since.
+        rename: For a created table or field, which cannot be undone: the rename
+            offered instead, as the button says it ("" when none is).
+    """
+
+    possible: bool
+    message: str
+    notes: list[str]
+    rows: list[UndoItem]
+    rename: str
+
+
+def undo_view(plan: UndoPlan) -> UndoView:
+    """The undo plan as the dialog shows it (conflicting records default to "skip")."""
+    suggestion = plan["rename_suggestion"]
+    rename = ""
+    if suggestion is not None:
+        rename = (
+            f"Rename the {suggestion['kind']} “{suggestion['current_name']}” "
+            f"to “{suggestion['suggested_name']}”"
+        )
+    return UndoView(
+        possible=plan["possible"],
+        message=plan["message"],
+        notes=plan["notes"],
+        rows=[
+            UndoItem(
+                row_id=r["row_id"],
+                label=r["label"],
+                effect=r["effect"],
+                cells=[
+                    f"{c['field']}: now {value_text(c['current'])} → {value_text(c['restore'])}"
+                    + (" (changed since)" if c["conflict"] else "")
+                    for c in r["cells"]
+                ],
+                conflict=r["conflict"],
+                missing=r["missing"],
+                note=r["note"],
+                choice="skip" if r["conflict"] else "overwrite",
+            )
+            for r in plan["rows"]
+        ],
+        rename=rename,
+    )
+
+
+# --- /history ----------------------------------------------------------------------------
+
+
+class HistoryItem(TypedDict):
+    """One action as the history table shows it."""
+
+    id: int
+    who: str
+    tool: str
+    base_id: str
+    table: str
+    summary: str
+    status: str
+    undo_status: str
+    records: int
+    changed: int
+    created: str
+
+
+class StepItem(TypedDict):
+    """One Airtable request of the action whose details are open."""
+
+    kind: str
+    seq: int
+    status: str
+    request: str
+    records: int
+    duration: str
+    error: str
+
+
+def history_item(row: HistoryRow) -> HistoryItem:
+    """An action as a row of the history table."""
+    return HistoryItem(
+        id=row["id"],
+        who=row["user_email"],
+        tool=row["tool_name"],
+        base_id=row["base_id"],
+        table=row["table_name"] or row["table_id"] or "",
+        summary=row["summary"],
+        status=row["status"],
+        undo_status=row["undo_status"],
+        records=row["record_count"],
+        changed=len(row["changed_since_review"]),
+        created=(row["created_at"] or "")[:16].replace("T", " "),
+    )
+
+
+def step_item(step: StepDetail) -> StepItem:
+    """One Airtable request as a row of the details dialog."""
+    return StepItem(
+        kind=step["kind"],
+        seq=step["seq"],
+        status=step["status"],
+        request=f"{step['method']} {step['path']}",
+        records=len(step["record_ids"]),
+        duration="" if step["duration_ms"] is None else f"{step['duration_ms']:.0f} ms",
+        error=step["error"] or "",
+    )
+
+
+def pretty_json(value: Any, limit: int = 6000) -> str:
+    """JSON for a code block, cut after `limit` characters (the export has all of it)."""
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit] + "\n… (cut; export JSON for all of it)"
+
+
+@dataclass(frozen=True)
+class DetailsView:
+    """The details dialog of one action: title, the model's arguments, snapshots, requests."""
+
+    title: str
+    arguments: str
+    snapshots: str
+    steps: list[StepItem]
+
+
+def details_view(details: ActionDetails) -> DetailsView:
+    """An action's details as the history page's dialog shows them."""
+    action = details["action"]
+    return DetailsView(
+        title=f"#{action['id']} {action['tool_name']} · {action['summary']}",
+        arguments=pretty_json(details["arguments"]),
+        snapshots=pretty_json(
+            [
+                {"seq": s["seq"], "kind": s["kind"], "before": s["before"], "after": s["after"]}
+                for s in details["steps"]
+            ]
+        ),
+        steps=[step_item(s) for s in details["steps"]],
+    )

@@ -1,0 +1,1 @@
+"""Instance-wide settings the admin changes at run time (the models the picker offers)."""

@@ -1,0 +1,379 @@
+"""`/chat`: the conversation with the assistant about one base (the hero page).
+
+The layout: a toolbar (conversations, base, model), the conversation with its
+composer (about 70% on desktop), and the action sidebar (a drawer on phones).
+The state is in `state`, how a message and a step look in `parts`.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from pyairtable_ui import routes
+from pyairtable_ui.components.action_review import action_card, review_dialog
+from pyairtable_ui.components.shell import private_page
+from pyairtable_ui.llm.loading import preload_litellm
+from pyairtable_ui.pages.chat.parts import answer_markdown, message_view, step_view
+from pyairtable_ui.pages.chat.rows import ConversationItem
+from pyairtable_ui.pages.chat.state import ChatState
+from pyairtable_ui.state.actions import ActionsState
+from pyairtable_ui.state.auth import AuthState
+
+
+def _conversation_row(item: ConversationItem) -> rx.Component:
+    return rx.hstack(
+        rx.button(
+            rx.text(item["title"], trim="end", size="2"),
+            variant=rx.cond(item["id"] == ChatState.conversation_id, "soft", "ghost"),
+            on_click=ChatState.open_conversation(item["id"]),
+            flex="1",
+            justify="start",
+            min_width="0",
+            overflow="hidden",
+        ),
+        rx.icon_button(
+            rx.icon("trash-2", size=14),
+            variant="ghost",
+            color_scheme="gray",
+            size="1",
+            aria_label="Delete " + item["title"],
+            on_click=ChatState.delete_conversation(item["id"]),
+        ),
+        width="100%",
+        align="center",
+    )
+
+
+def _conversation_list() -> rx.Component:
+    return rx.vstack(
+        rx.button(
+            rx.icon("plus", size=16),
+            "New conversation",
+            on_click=ChatState.new_conversation,
+            width="100%",
+        ),
+        rx.foreach(ChatState.conversations, _conversation_row),
+        rx.cond(
+            ChatState.conversations.length() == 0,
+            rx.text("No conversations yet.", size="2", color_scheme="gray"),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _toolbar() -> rx.Component:
+    return rx.hstack(
+        rx.drawer.root(
+            rx.drawer.trigger(
+                rx.button(
+                    rx.icon("messages-square", size=16), "Conversations", variant="soft", size="2"
+                ),
+            ),
+            rx.drawer.overlay(),
+            rx.drawer.portal(
+                rx.drawer.content(
+                    rx.vstack(
+                        rx.hstack(
+                            rx.heading("Conversations", size="4"),
+                            rx.spacer(),
+                            rx.drawer.close(
+                                rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close")
+                            ),
+                            width="100%",
+                        ),
+                        _conversation_list(),
+                        padding="16px",
+                        width="100%",
+                        height="100%",
+                        overflow_y="auto",
+                    ),
+                    background_color=rx.color("gray", 1),
+                    width=["85vw", "320px"],
+                    height="100%",
+                    top="0",
+                    left="0",
+                ),
+            ),
+            direction="left",
+            open=ChatState.conversations_open,
+            on_open_change=ChatState.set_conversations_open,
+        ),
+        rx.select.root(
+            rx.select.trigger(placeholder="Choose a base", aria_label="Base", max_width="220px"),
+            rx.select.content(
+                rx.foreach(ChatState.bases, lambda b: rx.select.item(b["name"], value=b["id"]))
+            ),
+            value=ChatState.base_id,
+            on_change=ChatState.choose_base,
+            disabled=ChatState.running,
+        ),
+        rx.select.root(
+            rx.select.trigger(aria_label="Model", max_width="220px"),
+            rx.select.content(rx.foreach(ChatState.models, lambda m: rx.select.item(m, value=m))),
+            value=ChatState.model,
+            on_change=ChatState.choose_model,
+            disabled=ChatState.running,
+        ),
+        rx.spacer(),
+        rx.icon_button(
+            rx.icon("panel-right", size=18),
+            variant="ghost",
+            aria_label="Actions",
+            on_click=ChatState.toggle_sidebar,
+            display=["none", "none", "inline-flex"],
+        ),
+        rx.icon_button(
+            rx.icon("list-checks", size=18),
+            variant="soft",
+            aria_label="Actions",
+            on_click=ChatState.set_drawer_open(True),
+            display=["inline-flex", "inline-flex", "none"],
+        ),
+        width="100%",
+        spacing="2",
+        align="center",
+        wrap="wrap",
+        padding_x="16px",
+        padding_y="8px",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+    )
+
+
+def _title_bar() -> rx.Component:
+    return rx.hstack(
+        rx.cond(
+            ChatState.renaming,
+            rx.form(
+                rx.hstack(
+                    rx.input(
+                        name="title",
+                        default_value=ChatState.title,
+                        aria_label="Title",
+                        auto_focus=True,
+                        size="2",
+                    ),
+                    rx.button("Save", type="submit", size="2"),
+                    rx.button(
+                        "Cancel",
+                        type="button",
+                        variant="ghost",
+                        size="2",
+                        on_click=ChatState.set_renaming(False),
+                    ),
+                ),
+                on_submit=ChatState.rename_conversation,
+            ),
+            rx.hstack(
+                rx.heading(
+                    rx.cond(ChatState.title != "", ChatState.title, "New conversation"),
+                    size="4",
+                    as_="h1",
+                    trim="end",
+                ),
+                rx.cond(
+                    ChatState.conversation_id != 0,
+                    rx.icon_button(
+                        rx.icon("pencil", size=14),
+                        variant="ghost",
+                        size="1",
+                        aria_label="Rename",
+                        on_click=ChatState.set_renaming(True),
+                    ),
+                ),
+                align="center",
+                min_width="0",
+            ),
+        ),
+        rx.spacer(),
+        rx.text(ChatState.turn_stats, size="1", color_scheme="gray", id="turn-stats"),
+        width="100%",
+        align="center",
+        wrap="wrap",
+        padding_x="16px",
+        padding_top="10px",
+    )
+
+
+def _empty_state() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Ask about ", ChatState.base_name, size="5"),
+        rx.text(
+            "For example: “Which tasks are overdue?”, “How many deals did we win this "
+            "quarter?”, “Add a task for Ana due Friday”.",
+            color_scheme="gray",
+            size="2",
+        ),
+        padding="32px 16px",
+        spacing="2",
+        align="center",
+        text_align="center",
+    )
+
+
+def _conversation() -> rx.Component:
+    return rx.vstack(
+        _title_bar(),
+        rx.box(
+            rx.cond(
+                (ChatState.messages.length() == 0) & (ChatState.streaming_text == ""),
+                _empty_state(),
+            ),
+            rx.foreach(
+                ChatState.messages,
+                lambda m: rx.cond(m["role"] == "tool", step_view(m), message_view(m)),
+            ),
+            rx.cond(
+                ChatState.streaming_text != "",
+                rx.box(
+                    answer_markdown(ChatState.streaming_text),
+                    class_name="assistant-message",
+                    id="streaming-message",
+                    aria_live="polite",
+                ),
+            ),
+            rx.cond(
+                ChatState.running & (ChatState.streaming_text == ""),
+                rx.hstack(rx.spinner(size="1"), rx.text("Working…", size="2", color_scheme="gray")),
+            ),
+            flex="1",
+            overflow_y="auto",
+            padding="16px",
+            width="100%",
+            id="conversation",
+        ),
+        rx.cond(
+            ChatState.notice != "",
+            rx.callout(ChatState.notice, icon="info", size="1", margin_x="16px", role="status"),
+        ),
+        rx.form(
+            rx.hstack(
+                rx.text_area(
+                    name="message",
+                    placeholder="Ask about your base…",
+                    title="Enter sends; Shift+Enter starts a new line",
+                    aria_label="Message",
+                    enter_key_submit=True,
+                    auto_height=True,
+                    rows="1",
+                    max_length=8000,
+                    flex="1",
+                    size="3",
+                    id="message-input",
+                ),
+                rx.cond(
+                    ChatState.running,
+                    rx.button(
+                        rx.icon("square", size=16),
+                        "Stop",
+                        type="button",
+                        color_scheme="red",
+                        on_click=ChatState.stop,
+                        size="3",
+                    ),
+                    rx.button(rx.icon("send", size=16), "Send", type="submit", size="3"),
+                ),
+                width="100%",
+                align="end",
+            ),
+            on_submit=ChatState.send,
+            reset_on_submit=True,
+            width="100%",
+            padding="12px 16px 16px",
+        ),
+        flex="7",
+        min_width="0",
+        height="100%",
+        spacing="0",
+    )
+
+
+def _actions_panel() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Actions", size="3", as_="h2"),
+        rx.text(
+            "Writes the assistant proposed in this conversation.", size="1", color_scheme="gray"
+        ),
+        rx.foreach(ActionsState.items, action_card),
+        rx.cond(
+            ActionsState.items.length() == 0,
+            rx.text("Nothing yet.", size="2", color_scheme="gray"),
+        ),
+        rx.link("All actions in History", href=routes.HISTORY, size="2"),
+        spacing="3",
+        width="100%",
+        padding="16px",
+    )
+
+
+def chat_page() -> rx.Component:
+    """The conversation (about 70% on desktop) and the action sidebar (a drawer on phones)."""
+    return private_page(
+        _toolbar(),
+        rx.hstack(
+            _conversation(),
+            rx.cond(
+                ChatState.sidebar_open,
+                rx.box(
+                    _actions_panel(),
+                    flex="3",
+                    max_width="420px",
+                    min_width="260px",
+                    height="100%",
+                    overflow_y="auto",
+                    border_left=f"1px solid {rx.color('gray', 4)}",
+                    display=["none", "none", "block"],
+                    id="action-sidebar",
+                ),
+            ),
+            width="100%",
+            flex="1",
+            min_height="0",
+            spacing="0",
+            align="stretch",
+        ),
+        rx.drawer.root(
+            rx.drawer.overlay(),
+            rx.drawer.portal(
+                rx.drawer.content(
+                    rx.box(
+                        rx.hstack(
+                            rx.spacer(),
+                            rx.drawer.close(
+                                rx.icon_button(
+                                    rx.icon("x"), variant="ghost", aria_label="Close actions"
+                                )
+                            ),
+                            padding="8px",
+                        ),
+                        _actions_panel(),
+                        overflow_y="auto",
+                        height="100%",
+                    ),
+                    background_color=rx.color("gray", 1),
+                    width="88vw",
+                    max_width="420px",
+                    height="100%",
+                    top="0",
+                    right="0",
+                    left="auto",
+                ),
+            ),
+            direction="right",
+            open=ChatState.drawer_open,
+            on_open_change=ChatState.set_drawer_open,
+        ),
+        review_dialog(),
+        full_height=True,
+    )
+
+
+def register_chat(app: rx.App) -> None:
+    """Add the chat page to the app, and load the LLM library once the app serves."""
+    app.register_lifespan_task(preload_litellm)
+    app.add_page(
+        chat_page,
+        route=routes.CHAT,
+        title="Chat · PyAirtable UI",
+        on_load=[AuthState.guard_private_page, ChatState.on_load],
+    )

@@ -1,0 +1,219 @@
+"""The rows the chat page shows, built from database rows and agent events.
+
+Plain functions without Reflex, so what a message, a tool step or the usage line
+says is unit-tested without a browser. `state.py` holds the lists they build.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any, TypedDict
+
+from pyairtable_ui.airtable.connections import BaseAccess
+from pyairtable_ui.chat.models import Conversation, Message, MessageRole, MessageStatus
+from pyairtable_ui.chat.service import TurnUsage
+
+# Tool arguments and results are shown in one line; the rest is in the database.
+MAX_ARGUMENTS_CHARS = 240
+MAX_SUMMARY_CHARS = 160
+
+
+class ChatItem(TypedDict):
+    """One row of the conversation as the page shows it."""
+
+    id: int
+    role: str  # user | assistant | tool | error
+    content: str
+    status: str
+    call_id: str
+    tool_name: str
+    arguments: str
+    duration: str
+    summary: str
+    meta: str
+
+
+class ConversationItem(TypedDict):
+    """A conversation in the list."""
+
+    id: int
+    title: str
+    updated: str
+
+
+class BaseItem(TypedDict):
+    """A base in the switcher."""
+
+    id: str
+    name: str
+
+
+def duration_text(ms: int | None) -> str:
+    """How long a step took: `850 ms`, `2.4 s`, or "" when unknown."""
+    if ms is None:
+        return ""
+    return f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def usage_text(prompt: int, completion: int, cost: float | None, calls: int | None = None) -> str:
+    """Tokens, cost (when the price is known) and Airtable calls (when counted), in one line.
+
+    Args:
+        prompt: Prompt tokens.
+        completion: Completion tokens.
+        cost: The cost in USD, or None when the model's price is unknown.
+        calls: Airtable requests, or None to leave them out.
+
+    Returns:
+        E.g. `1,234 tokens · $0.0012 · 3 Airtable calls`.
+    """
+    parts = [f"{prompt + completion:,} tokens"]
+    if cost is not None:
+        parts.append(f"${cost:.4f}")
+    if calls is not None:
+        parts.append(f"{calls} Airtable call{'s' if calls != 1 else ''}")
+    return " · ".join(parts)
+
+
+def last_turn_text(prompt: int, completion: int, cost: float | None, calls: int) -> str:
+    """The line above the conversation about the last turn's use."""
+    return "Last turn: " + usage_text(prompt, completion, cost, calls)
+
+
+def last_turn_stats(usage: TurnUsage | None) -> str:
+    """`last_turn_text` of a stored turn, or "" for a conversation without one."""
+    if usage is None:
+        return ""
+    return last_turn_text(
+        usage.prompt_tokens, usage.completion_tokens, usage.cost_usd, usage.airtable_calls
+    )
+
+
+def short_arguments(arguments: dict[str, Any] | str | None) -> str:
+    """A tool call's arguments as one line of JSON, cut to 240 characters."""
+    if not arguments:
+        return ""
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+    if len(text) <= MAX_ARGUMENTS_CHARS:
+        return text
+    return text[: MAX_ARGUMENTS_CHARS - 3] + "…"
+
+
+def item_from_row(row: Message) -> ChatItem:
+    """A stored message as the conversation shows it (a failed answer becomes an error)."""
+    role = row.role
+    if row.role == MessageRole.ASSISTANT and row.status == MessageStatus.FAILED:
+        role = "error"
+    content = row.error or row.content if role == "error" else row.content
+    meta = ""
+    if row.role == MessageRole.ASSISTANT and (row.prompt_tokens or row.completion_tokens):
+        # Airtable calls belong to the turn (shown once, in the turn line), not to a message.
+        meta = usage_text(row.prompt_tokens, row.completion_tokens, row.cost_usd)
+    return ChatItem(
+        id=row.id or 0,
+        role=role,
+        content=content or "",
+        status=row.status,
+        call_id=row.tool_call_id or "",
+        tool_name=row.tool_name or "",
+        arguments=short_arguments(row.tool_arguments),
+        duration=duration_text(row.duration_ms),
+        summary=(row.content or "")[:MAX_SUMMARY_CHARS] if row.role == MessageRole.TOOL else "",
+        meta=meta,
+    )
+
+
+def conversation_items(conversations: Iterable[Conversation]) -> list[ConversationItem]:
+    """The conversation list: title and when it was last active."""
+    return [
+        ConversationItem(id=c.id or 0, title=c.title, updated=c.updated_at.strftime("%b %d, %H:%M"))
+        for c in conversations
+    ]
+
+
+def base_items(bases: Iterable[BaseAccess]) -> list[BaseItem]:
+    """The base switcher's entries from the bases the token sees."""
+    return [BaseItem(id=b.id, name=b.name) for b in bases]
+
+
+def user_item(question: str) -> ChatItem:
+    """The question just sent, shown before it is stored."""
+    return _item(role="user", content=question, status="complete")
+
+
+def assistant_item(content: str, status: str, meta: str = "") -> ChatItem:
+    """An answer (complete, stopped or failed) from the running turn."""
+    return _item(role="assistant", content=content, status=status, meta=meta)
+
+
+def error_item(message: str) -> ChatItem:
+    """What went wrong, shown in the conversation."""
+    return _item(role="error", content=message, status="failed")
+
+
+def running_step_item(call_id: str, tool_name: str, arguments_text: str) -> ChatItem:
+    """A tool call that has just started."""
+    return _item(
+        role="tool",
+        status="running",
+        call_id=call_id,
+        tool_name=tool_name,
+        arguments=short_arguments(arguments_text),
+    )
+
+
+def step_status(*, stopped: bool, is_error: bool) -> str:
+    """A finished tool step's status: stopped, failed or complete."""
+    if stopped:
+        return "stopped"
+    return "failed" if is_error else "complete"
+
+
+def with_step_finished(
+    items: list[ChatItem], *, call_id: str, status: str, duration_ms: int, summary: str
+) -> list[ChatItem]:
+    """The rows with the step of `call_id` marked finished (a new list; others unchanged)."""
+    return [
+        ChatItem(
+            **{
+                **item,
+                "status": status,
+                "duration": duration_text(duration_ms),
+                "summary": summary[:MAX_SUMMARY_CHARS],
+            }
+        )
+        if item["role"] == "tool" and item["call_id"] == call_id
+        else item
+        for item in items
+    ]
+
+
+def through_last_question(items: list[ChatItem]) -> list[ChatItem]:
+    """The rows up to and including the last question (its answer is being redone)."""
+    last_user = max((i for i, item in enumerate(items) if item["role"] == "user"), default=-1)
+    return items[: last_user + 1]
+
+
+def _item(
+    *,
+    role: str,
+    content: str = "",
+    status: str,
+    call_id: str = "",
+    tool_name: str = "",
+    arguments: str = "",
+    meta: str = "",
+) -> ChatItem:
+    return ChatItem(
+        id=0,
+        role=role,
+        content=content,
+        status=status,
+        call_id=call_id,
+        tool_name=tool_name,
+        arguments=arguments,
+        duration="",
+        summary="",
+        meta=meta,
+    )

@@ -1,0 +1,402 @@
+"""The chat page's state: the open conversation, its base and model, the running turn.
+
+The turn runs in a background handler: the model's text streams into one small
+var (`streaming_text`); finished messages move into `messages`, which changes
+only at message boundaries. State holds ids and the slice on screen; the
+conversation itself lives in the database. The handlers read state, await one
+flow (`chat.flows`, `chat.turns`) and write state; the rows come from `rows`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import reflex as rx
+
+from pyairtable_ui import routes
+from pyairtable_ui.chat import agent, flows, service, turns
+from pyairtable_ui.core.errors import UserFacingError
+from pyairtable_ui.pages.chat.rows import (
+    BaseItem,
+    ChatItem,
+    ConversationItem,
+    assistant_item,
+    base_items,
+    conversation_items,
+    error_item,
+    item_from_row,
+    last_turn_stats,
+    last_turn_text,
+    running_step_item,
+    step_status,
+    through_last_question,
+    usage_text,
+    user_item,
+    with_step_finished,
+)
+from pyairtable_ui.routes import login_redirect
+from pyairtable_ui.state.actions import ActionsState
+from pyairtable_ui.state.auth import signed_in_user_id
+
+logger = logging.getLogger(__name__)
+
+MESSAGES_ON_SCREEN = 200
+
+
+class ChatState(rx.State):
+    """The open conversation, the base and model it uses, and the running turn."""
+
+    conversations: list[ConversationItem] = []
+    conversation_id: int = 0
+    title: str = ""
+    messages: list[ChatItem] = []
+    streaming_text: str = ""
+    running: bool = False
+    stop_requested: bool = False
+    notice: str = ""
+
+    bases: list[BaseItem] = []
+    base_id: str = ""
+    models: list[str] = []
+    model: str = ""
+
+    sidebar_open: bool = True
+    drawer_open: bool = False
+    conversations_open: bool = False
+    turn_stats: str = ""
+    renaming: bool = False
+
+    @rx.var
+    def base_name(self) -> str:
+        """The name of the selected base."""
+        return next((b["name"] for b in self.bases if b["id"] == self.base_id), self.base_id)
+
+    # --- loading -------------------------------------------------------------------
+
+    @rx.event
+    async def on_load(self):
+        """Open the conversation in the URL (or the newest) on the user's base."""
+        user_id = await signed_in_user_id(self)
+        if user_id is None:
+            return rx.redirect(login_redirect(routes.CHAT), replace=True)
+        self.notice = ""
+
+        requested = self.router.url.query_parameters.get("c", "")
+        wanted = (int(requested) if requested.isdigit() else 0, self.conversation_id)
+        start = await asyncio.to_thread(
+            flows.start_chat, user_id, wanted=wanted, last=MESSAGES_ON_SCREEN
+        )
+        self.conversations = conversation_items(start.conversations)
+        self.models = start.models
+        if not self.model or self.model not in self.models:
+            self.model = (
+                start.default_model if start.default_model in self.models else self.models[0]
+            )
+        if not self.base_id:
+            self.base_id = start.default_base_id
+        if start.opened is not None:
+            await self._show_opened(start.opened)
+        else:
+            await self._reset_conversation()
+        return ChatState.load_bases
+
+    async def _reset_conversation(self) -> None:
+        self.conversation_id = 0
+        actions = await self.get_state(ActionsState)
+        actions.show_conversation(0, [])
+        self.title = ""
+        self.messages = []
+        self.streaming_text = ""
+        self.turn_stats = ""
+
+    async def _open(self, user_id: int, conversation_id: int) -> None:
+        try:
+            opened = await asyncio.to_thread(
+                flows.open_conversation, user_id, conversation_id, last=MESSAGES_ON_SCREEN
+            )
+        except service.ConversationNotFoundError:
+            await self._reset_conversation()
+            return
+        await self._show_opened(opened)
+
+    async def _show_opened(self, opened: flows.OpenedConversation) -> None:
+        conversation = opened.conversation
+        conversation_id = conversation.id or 0
+        self.messages = [item_from_row(row) for row in opened.messages]
+        self.turn_stats = last_turn_stats(opened.last_turn)
+        actions = await self.get_state(ActionsState)
+        actions.show_conversation(conversation_id, opened.action_items)
+        self.conversation_id = conversation_id
+        self.title = conversation.title
+        if conversation.base_id:
+            self.base_id = conversation.base_id
+        if conversation.model and conversation.model in self.models:
+            self.model = conversation.model
+        self.streaming_text = ""
+
+    @rx.event
+    async def load_bases(self):
+        """Fill the base switcher with the bases the user's token sees."""
+        user_id = await signed_in_user_id(self)
+        if user_id is None:
+            return
+
+        try:
+            self.bases = base_items(await asyncio.to_thread(flows.bases_for_user, user_id))
+        except UserFacingError as exc:
+            self.notice = exc.message
+            self.bases = []
+
+    @rx.event
+    async def refresh_conversations(self):
+        """Read the conversation list again (titles change after the first message)."""
+        user_id = await signed_in_user_id(self)
+        if user_id is None:
+            return
+        self.conversations = conversation_items(
+            await asyncio.to_thread(flows.list_conversations, user_id)
+        )
+
+    # --- conversations ---------------------------------------------------------------
+
+    @rx.event
+    async def open_conversation(self, conversation_id: int):
+        """Show another conversation (not while a turn runs)."""
+        user_id = await signed_in_user_id(self)
+        if user_id is None or self.running:
+            return
+        await self._open(user_id, conversation_id)
+        self.conversations_open = False
+        self.notice = ""
+
+    @rx.event
+    async def new_conversation(self):
+        """Start an empty conversation; it is created when the first message is sent."""
+        if self.running:
+            return
+        await self._reset_conversation()
+        self.conversations_open = False
+        self.notice = ""
+
+    @rx.event
+    async def rename_conversation(self, form_data: dict[str, str]):
+        """Rename the open conversation."""
+        user_id = await signed_in_user_id(self)
+        if user_id is None or not self.conversation_id:
+            return
+        title = form_data.get("title", "")
+        try:
+            self.title = await asyncio.to_thread(
+                flows.rename_conversation, user_id, self.conversation_id, title
+            )
+        except service.ChatError as exc:
+            self.notice = exc.message
+            return
+        self.renaming = False
+        return ChatState.refresh_conversations
+
+    @rx.event
+    def set_renaming(self, value: bool):
+        """Show or hide the rename field."""
+        self.renaming = value
+
+    @rx.event
+    async def delete_conversation(self, conversation_id: int):
+        """Delete a conversation (its actions stay in the history)."""
+        user_id = await signed_in_user_id(self)
+        if user_id is None or (self.running and conversation_id == self.conversation_id):
+            return
+        try:
+            await asyncio.to_thread(flows.delete_conversation, user_id, conversation_id)
+        except service.ChatError as exc:
+            self.notice = exc.message
+            return
+        if conversation_id == self.conversation_id:
+            await self._reset_conversation()
+        return ChatState.refresh_conversations
+
+    # --- base and model --------------------------------------------------------------
+
+    @rx.event
+    def choose_base(self, base_id: str):
+        """Switch base; the next message is answered about it."""
+        if self.running or base_id not in {b["id"] for b in self.bases}:
+            return
+        self.base_id = base_id
+
+    @rx.event
+    def choose_model(self, model: str):
+        """Pick one of the models the admin allows."""
+        if not self.running and model in self.models:
+            self.model = model
+
+    # --- layout ------------------------------------------------------------------------
+
+    @rx.event
+    def toggle_sidebar(self):
+        """Collapse or expand the action sidebar (desktop)."""
+        self.sidebar_open = not self.sidebar_open
+
+    @rx.event
+    def set_drawer_open(self, value: bool):
+        """Open or close the action drawer (phone)."""
+        self.drawer_open = value
+
+    @rx.event
+    def set_conversations_open(self, value: bool):
+        """Open or close the conversation list."""
+        self.conversations_open = value
+
+    # --- the turn ----------------------------------------------------------------------
+
+    @rx.event(background=True)
+    async def send(self, form_data: dict[str, str]):
+        """Ask the assistant: store the question and answer it, streaming."""
+        question = (form_data.get("message") or "").strip()
+        if not question:
+            return
+        async with self:
+            user_id = await signed_in_user_id(self)
+            if user_id is None:
+                return
+            if self.running:
+                # The form has already emptied the box: put the question back, not lose it.
+                self.notice = (
+                    "The assistant is still answering. Your question is back in the box: "
+                    "send it when the answer has finished, or press Stop."
+                )
+                return rx.set_value("message-input", question)
+            if not self.base_id:
+                self.notice = "Choose a base first (the switcher above the conversation)."
+                return
+            self.notice = ""
+            if not self.conversation_id:
+                self.conversation_id = await asyncio.to_thread(
+                    flows.start_conversation, user_id, self.base_id, self.model
+                )
+                self.title = service.title_from_first_message(question)
+            self.messages = [*self.messages, user_item(question)]
+            self._begin_turn()
+            request = self._turn_request(user_id, question=question)
+            tab = self.router.session.client_token
+        await self._answer(request, tab)
+
+    @rx.event(background=True)
+    async def regenerate(self):
+        """Answer the last question again, replacing the previous answer."""
+        async with self:
+            user_id = await signed_in_user_id(self)
+            if user_id is None or self.running or not self.conversation_id:
+                return
+            if not await asyncio.to_thread(flows.drop_last_answer, user_id, self.conversation_id):
+                return
+            self.messages = through_last_question(self.messages)
+            self._begin_turn()
+            request = self._turn_request(user_id, question=None)
+            tab = self.router.session.client_token
+        await self._answer(request, tab)
+
+    def _begin_turn(self) -> None:
+        self.running = True
+        self.stop_requested = False
+        self.streaming_text = ""
+        self.turn_stats = ""
+
+    def _turn_request(self, user_id: int, *, question: str | None) -> turns.TurnRequest:
+        return turns.TurnRequest(
+            user_id=user_id,
+            conversation_id=self.conversation_id,
+            base_id=self.base_id or None,
+            base_name=self.base_name or None,
+            model=self.model,
+            question=question,
+        )
+
+    async def _answer(self, request: turns.TurnRequest, tab: str) -> None:
+        async def show(event: agent.AgentEvent) -> None:
+            async with self:
+                if self.stop_requested and not isinstance(event, agent.TurnStopped):
+                    # Stop pressed in a tab now served by another worker.
+                    turns.stop_turn(tab)
+                    return
+                self._apply(event)
+
+        outcome = await turns.answer(request, show, turn_key=tab)
+        async with self:
+            if outcome.error:
+                self._show_error(outcome.error)
+            self.running = False
+            if outcome.started:
+                self.stop_requested = False
+                if self.streaming_text:
+                    self.messages = [
+                        *self.messages,
+                        assistant_item(self.streaming_text, "stopped"),
+                    ]
+                    self.streaming_text = ""
+        if outcome.started:
+            await self._after_turn(request.user_id, request.conversation_id)
+
+    async def _after_turn(self, user_id: int, conversation_id: int) -> None:
+        after = await asyncio.to_thread(flows.after_turn, user_id, conversation_id)
+        async with self:
+            if self.conversation_id == conversation_id:
+                actions = await self.get_state(ActionsState)
+                actions.show_conversation(conversation_id, after.action_items)
+            self.conversations = conversation_items(after.conversations)
+
+    def _show_error(self, message: str) -> None:
+        self.messages = [*self.messages, error_item(message)]
+
+    def _apply(self, event: agent.AgentEvent) -> None:
+        """Show one agent event (called inside `async with self`)."""
+        if isinstance(event, agent.TextDelta):
+            self.streaming_text += event.text
+        elif isinstance(event, agent.AssistantMessage):
+            self.streaming_text = ""
+            if event.content:
+                meta = usage_text(event.prompt_tokens, event.completion_tokens, event.cost_usd)
+                self.messages = [*self.messages, assistant_item(event.content, "complete", meta)]
+        elif isinstance(event, agent.ToolStarted):
+            self.messages = [
+                *self.messages,
+                running_step_item(event.call_id, event.name, event.arguments_text),
+            ]
+        elif isinstance(event, agent.ToolFinished):
+            self.messages = with_step_finished(
+                self.messages,
+                call_id=event.call_id,
+                status=step_status(stopped=event.stopped, is_error=event.is_error),
+                duration_ms=event.duration_ms,
+                summary=event.summary,
+            )
+        elif isinstance(event, agent.Usage):
+            pass
+        elif isinstance(event, agent.TurnError):
+            if event.partial_text:
+                self.messages = [*self.messages, assistant_item(event.partial_text, "failed")]
+            self.streaming_text = ""
+            self._show_error(event.message)
+        elif isinstance(event, agent.TurnStopped):
+            text = event.result.partial_text or self.streaming_text
+            if text:
+                self.messages = [*self.messages, assistant_item(text, "stopped")]
+            self.streaming_text = ""
+            self.notice = "Stopped."
+        elif isinstance(event, agent.TurnDone):
+            result = event.result
+            self.turn_stats = last_turn_text(
+                result.prompt_tokens,
+                result.completion_tokens,
+                result.cost_usd,
+                result.airtable_calls,
+            )
+
+    @rx.event
+    def stop(self):
+        """Stop the model and any running tool now."""
+        if not self.running:
+            return
+        self.stop_requested = True
+        turns.stop_turn(self.router.session.client_token)

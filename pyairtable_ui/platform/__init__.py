@@ -1,1 +1,0 @@
-"""Instance-wide settings the admin changes at run time, and usage accounting."""

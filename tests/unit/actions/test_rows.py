@@ -1,0 +1,294 @@
+"""What the pages show of actions, built without a browser or a database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pyairtable_ui.actions import rows
+from pyairtable_ui.actions.execution import UndecidedBatch
+from pyairtable_ui.actions.models import Action, ActionStatus, UndoStatus
+from pyairtable_ui.actions.preview import ActionPreview, PreviewCell, PreviewCounts, PreviewRow
+from pyairtable_ui.actions.undo import RenameSuggestion, UndoCell, UndoPlan, UndoRow
+from pyairtable_ui.core.db import utcnow
+
+
+def action(**values: Any) -> Action:
+    defaults: dict[str, Any] = {
+        "id": 7,
+        "user_id": 1,
+        "tool_name": "update_records",
+        "base_id": "appX",
+        "summary": "Update 2 records in Items (Name)",
+        "status": ActionStatus.DONE.value,
+        "undo_status": UndoStatus.AVAILABLE.value,
+    }
+    return Action(**{**defaults, **values})
+
+
+def test_the_sidebar_marks_what_waits_for_the_user():
+    assert rows.action_item(action(status="proposed", summary="")) == {
+        "id": 7,
+        "summary": "update_records",
+        "tool": "update_records",
+        "status": "proposed",
+        "record_count": 0,
+        "pending": True,
+        "error": "",
+    }
+    assert rows.action_item(action())["pending"] is False
+
+
+def test_values_are_one_short_line():
+    assert rows.value_text(None) == rows.value_text("") == rows.value_text([]) == "(empty)"
+    assert rows.value_text(["a", 1]) == '["a", 1]'
+    assert rows.value_text("x" * 100) == "x" * 77 + "…"
+
+
+def test_the_view_shows_the_error_only_of_a_stopped_run_and_the_question():
+    question = UndecidedBatch(
+        step_id=31,
+        seq=2,
+        kind="apply",
+        sent=["Name: Hand 1"],
+        candidates=[
+            {"id": "rec1", "created": "2026-01-01", "values": "Name: Hand 1", "likely": True}
+        ],
+    )
+
+    stopped = rows.action_view(action(status="failed", error="Batch 2 of 2 failed"), question)
+    done = rows.action_view(action(error="old news"))
+
+    assert stopped.error == "Batch 2 of 2 failed" and done.error == ""
+    assert stopped.title == "#7 Update 2 records in Items (Name)"
+    assert (stopped.question_step, stopped.question_kind) == (31, "apply")
+    assert stopped.question_rows == [
+        {"record_id": "rec1", "created": "2026-01-01", "values": "Name: Hand 1", "likely": True}
+    ]
+    assert done.question_step == 0 and done.elsewhere == ""
+
+
+def test_a_run_held_by_another_process_says_so():
+    held = action(
+        status="running",
+        lease_owner="other-host/1/abc",
+        lease_expires_at=utcnow() + timedelta(minutes=1),
+    )
+    expired = action(
+        status="running",
+        lease_owner="other-host/1/abc",
+        lease_expires_at=utcnow() - timedelta(minutes=1),
+    )
+
+    assert "is still running in another process" in rows.action_view(held).elsewhere
+    assert rows.action_view(expired).elsewhere == ""
+
+
+def test_rows_changed_since_the_review_say_then_and_now():
+    changed = action(
+        changed_since_review={
+            "rows": [
+                {
+                    "row_id": "rec2",
+                    "kind": "update",
+                    "label": "Item 2",
+                    "record_id": "rec2",
+                    "cells": [{"field": "Name", "reviewed": "Item 0002", "current": "Ana"}],
+                    "note": "Changed in Airtable since you reviewed it.",
+                }
+            ],
+            "proposed_again": None,
+        }
+    )
+
+    assert rows.changed_items(changed) == [
+        {
+            "row_id": "rec2",
+            "label": "Item 2",
+            "record_id": "rec2",
+            "cells": ["Name: Item 0002 when you reviewed → Ana now"],
+            "note": "Changed in Airtable since you reviewed it.",
+        }
+    ]
+    assert rows.finished_notice(changed, rows.changed_items(changed)) == (
+        "Done: the other rows were written."
+    )
+
+
+def preview_row(row_id: str, kind: str, cells: list[PreviewCell], **values: Any) -> PreviewRow:
+    row = PreviewRow(
+        row_id=row_id,
+        kind=kind,
+        record_id=row_id if row_id.startswith("rec") else None,
+        label=row_id,
+        cells=cells,
+        unchanged=False,
+        blocked=False,
+        warnings=[],
+        attachments=[],
+    )
+    return PreviewRow(**{**row, **values})  # type: ignore[typeddict-item]
+
+
+def test_the_review_panel_lists_changes_and_counts():
+    preview = ActionPreview(
+        version=1,
+        action_id=7,
+        kind="records",
+        op="update",
+        table_id="tbl",
+        table_name="Items",
+        built_at=utcnow().isoformat(),
+        rows=[
+            preview_row(
+                "rec1", "update", [PreviewCell(field="Name", old="A", new="B", changed=True)]
+            ),
+            preview_row(
+                "rec2",
+                "update",
+                [PreviewCell(field="Name", old="C", new="C", changed=False)],
+                unchanged=True,
+            ),
+            preview_row(
+                "rec3",
+                "update",
+                [PreviewCell(field="Gone", old=None, new="x", changed=True)],
+                blocked=True,
+                warnings=["The field “Gone” no longer exists in Items."],
+            ),
+        ],
+        counts=PreviewCounts(rows=3, create=0, update=3, delete=0, unchanged=1, blocked=1),
+        new_select_options={"Status": ["Blocked", "Late"]},
+        warnings=[],
+        typed_always=False,
+        threshold=20,
+        notes=[],
+    )
+
+    panel = rows.review_panel(preview)
+
+    assert [(r["row_id"], r["changes"], r["ticked"]) for r in panel.rows] == [
+        ("rec1", ["Name: A → B"], True),
+        ("rec2", ["no change"], True),
+        ("rec3", ["Gone: (empty) → x"], False),
+    ]
+    assert panel.rows[2]["warnings"] == "The field “Gone” no longer exists in Items."
+    assert panel.counts == ("0 to create · 3 to update · 0 to delete · 1 unchanged · 1 blocked")
+    assert panel.notes == ["Typecast will add the options Blocked, Late to Status."]
+
+
+def test_what_the_dialog_says_when_a_run_ends():
+    assert rows.finished_notice(action(), []) == "Done."
+    assert rows.finished_notice(action(status="undone", undo_note="Undone."), []) == (
+        "Undone. Undone."
+    )
+    # Every row changed since the review: nothing was written, and the note says so.
+    nothing = action(undo_status="not_possible", undo_note="Nothing was written.")
+    left_out = [
+        rows.ChangedItem(row_id="rec2", label="Item 2", record_id="rec2", cells=[], note="")
+    ]
+    assert rows.finished_notice(nothing, left_out) == "Nothing was written."
+    assert rows.stopped_error(action(status="interrupted")) == "The action stopped midway."
+    assert rows.stopped_error(action()) == ""
+
+
+def undo_plan(**values: Any) -> UndoPlan:
+    plan = UndoPlan(
+        action_id=7,
+        possible=True,
+        message="Undo restores the former values of 1 record.",
+        rows=[
+            UndoRow(
+                row_id="rec1",
+                record_id="rec1",
+                label="Item 1",
+                effect="restore",
+                cells=[
+                    UndoCell(field="Name", written="B", current="Z", restore="A", conflict=True)
+                ],
+                conflict=True,
+                missing=False,
+                note="",
+            )
+        ],
+        conflicts=1,
+        notes=[],
+        rename_suggestion=None,
+    )
+    return UndoPlan(**{**plan, **values})  # type: ignore[typeddict-item]
+
+
+def test_undo_rows_default_conflicts_to_leaving_them_alone():
+    view = rows.undo_view(undo_plan())
+
+    assert view.possible and view.rename == ""
+    assert view.rows[0]["cells"] == ["Name: now Z → A (changed since)"]
+    assert view.rows[0]["choice"] == "skip"
+
+
+def test_a_created_table_offers_its_rename_instead_of_an_undo():
+    suggestion = RenameSuggestion(
+        kind="table",
+        table_id="tblNew",
+        field_id=None,
+        current_name="Visits",
+        suggested_name="Visits (unused)",
+    )
+
+    view = rows.undo_view(undo_plan(possible=False, rows=[], rename_suggestion=suggestion))
+
+    assert view.possible is False
+    assert view.rename == "Rename the table “Visits” to “Visits (unused)”"
+    assert rows.can_offer_undo("done", "not_possible", "create_table")
+    assert not rows.can_offer_undo("rolled_back", "not_possible", "create_table")
+    assert not rows.can_offer_undo("done", "done", "update_records")
+
+
+def test_history_rows_and_details():
+    row: Any = {
+        "id": 7,
+        "user_email": "ana@example.com",
+        "tool_name": "update_records",
+        "base_id": "appX",
+        "table_id": "tblItems",
+        "table_name": None,
+        "summary": "Update 2 records",
+        "status": "done",
+        "undo_status": "available",
+        "record_count": 2,
+        "changed_since_review": [{"row_id": "rec2"}],
+        "created_at": "2026-01-02T03:04:05.678+00:00",
+    }
+    step: Any = {
+        "kind": "apply",
+        "seq": 1,
+        "status": "done",
+        "method": "PATCH",
+        "path": "/v0/appX/tblItems",
+        "record_ids": ["rec1", "rec2"],
+        "duration_ms": 12.4,
+        "error": None,
+        "before": [{"id": "rec1"}],
+        "after": [{"id": "rec1"}],
+    }
+
+    item = rows.history_item(row)
+    details = rows.details_view(
+        {"action": row, "arguments": {"table": "Items"}, "steps": [step]}  # type: ignore[typeddict-item]
+    )
+
+    assert (item["table"], item["changed"], item["created"]) == ("tblItems", 1, "2026-01-02 03:04")
+    assert details.title == "#7 update_records · Update 2 records"
+    assert details.steps == [
+        {
+            "kind": "apply",
+            "seq": 1,
+            "status": "done",
+            "request": "PATCH /v0/appX/tblItems",
+            "records": 2,
+            "duration": "12 ms",
+            "error": "",
+        }
+    ]
+    assert '"before"' in details.snapshots and '"table": "Items"' in details.arguments
+    assert rows.pretty_json({"a": "x" * 50}, limit=10).endswith("export JSON for all of it)")

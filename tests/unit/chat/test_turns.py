@@ -1,0 +1,335 @@
+"""A turn as the chat page runs it, without Reflex: set up, answered, recorded, stopped.
+
+The model is the scripted LLM over real HTTP; `answer` also builds the real turn (the
+user's stored token, the schema and the tools) against the Airtable emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from pyairtable_ui.airtable.connections import check_airtable_token, save_connection
+from pyairtable_ui.auth.models import User
+from pyairtable_ui.chat import agent, service, turns
+from pyairtable_ui.chat.models import MessageStatus
+from pyairtable_ui.core.settings import get_settings
+from tests.fakes.airtable import AirtableEmulator
+from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL
+from tests.fakes.llm import Reply, ScriptedLLM, ToolCall
+from tests.unit.chat.conftest import API_KEY, EventLog, FakeBaseTools, make_user
+
+MODEL = "openai/scripted-turns"
+QUESTION = "Which tasks are still to do?"
+
+
+class StoppableTools(FakeBaseTools):
+    """The fake base, with the Stop the registry's tools have."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+@pytest.fixture
+def llm_settings(scripted_llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """LLM_* settings pointing the app at the scripted LLM."""
+    monkeypatch.setenv("LLM_API_BASE", scripted_llm.api_base)
+    monkeypatch.setenv("LLM_API_KEY", API_KEY)
+    monkeypatch.setenv("LLM_TIMEOUT_SECONDS", "5")
+    monkeypatch.setenv("LLM_MAX_STEPS", "4")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def conversation_id(db: Session, ana: int) -> int:
+    conversation = service.create_conversation(session=db, user_id=ana, base_id="appTasks")
+    db.commit()
+    assert conversation.id is not None
+    return conversation.id
+
+
+@pytest.fixture
+def stoppable_tools() -> StoppableTools:
+    return StoppableTools()
+
+
+@pytest.fixture
+def prepared(
+    conversation_id: int, ana: int, session_factory: Any, stoppable_tools: StoppableTools
+) -> turns.PreparedTurn:
+    """A turn set up by hand (as `prepare_turn` would) on the fake base of tasks."""
+    recorder = service.TurnRecorder(
+        conversation_id=conversation_id, user_id=ana, model=MODEL, session_factory=session_factory
+    )
+    recorder.add_user_message(QUESTION)
+    return turns.PreparedTurn(
+        history=[{"role": "user", "content": QUESTION}],
+        system_prompt="You help with the Tasks base.",
+        tools=stoppable_tools,
+        recorder=recorder,
+        model=MODEL,
+    )
+
+
+def stored(session_factory: Any, conversation_id: int, user_id: int) -> list[tuple[str, str, str]]:
+    with session_factory() as session:
+        rows = service.list_messages(
+            session=session, conversation_id=conversation_id, user_id=user_id
+        )
+        return [(row.role, row.status, row.content) for row in rows]
+
+
+async def test_a_turn_is_answered_with_the_llm_settings_and_recorded_before_it_is_shown(
+    llm_settings: None,
+    scripted_llm: ScriptedLLM,
+    prepared: turns.PreparedTurn,
+    events: EventLog,
+    session_factory: Any,
+    conversation_id: int,
+    ana: int,
+) -> None:
+    scripted_llm.queue(ToolCall("list_records", {"status": "Todo"}), "Two tasks are open.")
+    rows_when_shown: dict[type, int] = {}
+
+    async def show(event: agent.AgentEvent) -> None:
+        rows_when_shown.setdefault(type(event), len(stored(session_factory, conversation_id, ana)))
+        await events(event)
+
+    outcome = await turns.run_turn(prepared, show, turn_key="tab-1")
+
+    assert outcome == turns.TurnOutcome(started=True, stopped=False, error=None)
+    assert events.of(agent.AssistantMessage)[-1].content == "Two tasks are open."
+    assert "".join(d.text for d in events.of(agent.TextDelta)) == "Two tasks are open."
+    assert stored(session_factory, conversation_id, ana) == [
+        ("user", "complete", QUESTION),
+        ("assistant", "complete", ""),
+        ("tool", "complete", events.of(agent.ToolFinished)[0].content),
+        ("assistant", "complete", "Two tasks are open."),
+    ]
+    # Each row is written before the page shows its event: user + assistant with the call.
+    assert rows_when_shown[agent.AssistantMessage] == 2
+    assert rows_when_shown[agent.ToolStarted] == 3
+    first, second = scripted_llm.requests
+    assert first["model"] == "scripted-turns" and first["auth"]["last4"] == API_KEY[-4:]
+    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "tool"]
+    assert turns.stop_turn("tab-1") is False, "the turn left the Stop registry"
+
+
+async def test_the_step_limit_comes_from_the_settings(
+    llm_settings: None, scripted_llm: ScriptedLLM, prepared: turns.PreparedTurn, events: EventLog
+) -> None:
+    for _ in range(5):
+        scripted_llm.queue(ToolCall("get_record", {"record_id": "rec1"}))
+
+    outcome = await turns.run_turn(prepared, events, turn_key="tab-1")
+
+    assert not outcome.stopped and outcome.error is None
+    result = events.of(agent.TurnDone)[0].result
+    assert result.steps == 4
+    assert events.of(agent.AssistantMessage)[-1].content == agent.STEP_LIMIT_NOTICE.format(steps=4)
+
+
+async def test_stop_cancels_the_model_and_the_tools_and_keeps_what_was_streamed(
+    llm_settings: None,
+    scripted_llm: ScriptedLLM,
+    prepared: turns.PreparedTurn,
+    stoppable_tools: StoppableTools,
+    events: EventLog,
+    session_factory: Any,
+    conversation_id: int,
+    ana: int,
+) -> None:
+    words = " ".join(f"word{i}" for i in range(400))
+    scripted_llm.queue(Reply(content=words, chunk_delay=0.02))
+    streaming = events.flag_on(agent.TextDelta)
+
+    running = asyncio.create_task(turns.run_turn(prepared, events, turn_key="tab-1"))
+    await asyncio.wait_for(streaming.wait(), 10)
+    assert turns.stop_turn("tab-2") is False, "another tab's Stop does not reach this turn"
+    assert turns.stop_turn("tab-1") is True
+    outcome = await asyncio.wait_for(running, 10)
+
+    assert outcome == turns.TurnOutcome(started=True, stopped=True, error=None)
+    assert stoppable_tools.cancelled
+    [stopped] = events.of(agent.TurnStopped)
+    assert stopped.result.partial_text and words.startswith(stopped.result.partial_text)
+    assert stored(session_factory, conversation_id, ana)[1:] == [
+        ("assistant", MessageStatus.STOPPED.value, stopped.result.partial_text)
+    ]
+    assert turns.stop_turn("tab-1") is False
+
+
+async def test_a_stop_from_inside_the_event_handler_ends_the_turn_as_stopped(
+    llm_settings: None, scripted_llm: ScriptedLLM, prepared: turns.PreparedTurn, events: EventLog
+) -> None:
+    # The page does this when Stop was pressed in a tab now served by another worker.
+    scripted_llm.queue(Reply(content=" ".join(f"word{i}" for i in range(400)), chunk_delay=0.02))
+
+    async def show(event: agent.AgentEvent) -> None:
+        await events(event)
+        if isinstance(event, agent.TextDelta):
+            turns.stop_turn("tab-1")
+
+    outcome = await asyncio.wait_for(turns.run_turn(prepared, show, turn_key="tab-1"), 10)
+
+    assert outcome.stopped and outcome.error is None
+    assert len(events.of(agent.TurnStopped)) == 1
+
+
+async def test_a_turn_whose_conversation_was_deleted_meanwhile_ends_with_a_message(
+    llm_settings: None,
+    scripted_llm: ScriptedLLM,
+    prepared: turns.PreparedTurn,
+    events: EventLog,
+    session_factory: Any,
+    conversation_id: int,
+    ana: int,
+) -> None:
+    scripted_llm.queue("Two tasks are open.")
+
+    async def show(event: agent.AgentEvent) -> None:
+        await events(event)
+        if isinstance(event, agent.StepStarted):  # deleted in another tab
+            with session_factory() as session:
+                service.delete_conversation(
+                    session=session, conversation_id=conversation_id, user_id=ana
+                )
+
+    outcome = await turns.run_turn(prepared, show, turn_key="tab-1")
+
+    assert outcome == turns.TurnOutcome(
+        started=True, stopped=False, error=turns.TURN_FAILED_MESSAGE
+    )
+    assert events.of(agent.AssistantMessage) == [], "an answer that was not stored is not shown"
+    assert turns.stop_turn("tab-1") is False
+
+
+# --- answer: the real set-up ---------------------------------------------------------
+
+
+@pytest.fixture
+def airtable(
+    airtable_emulator: AirtableEmulator, monkeypatch: pytest.MonkeyPatch, app_database: Engine
+) -> AirtableEmulator:
+    monkeypatch.setenv("AIRTABLE_API_URL", airtable_emulator.url)
+    get_settings.cache_clear()
+    return airtable_emulator
+
+
+@pytest.fixture
+def connected_user(airtable: AirtableEmulator, app_database: Engine) -> int:
+    """A user whose stored token sees the emulator's Projects base."""
+    check = check_airtable_token(TOKEN_FULL, api_url=airtable.url)
+    with Session(app_database, expire_on_commit=False) as session:
+        user_id = make_user(session, "cleo@example.com")
+        user = session.get(User, user_id)
+        assert user is not None
+        save_connection(session=session, user=user, token=TOKEN_FULL, check=check)
+        session.commit()
+    return user_id
+
+
+def request_for(user_id: int, conversation_id: int, question: str | None) -> turns.TurnRequest:
+    return turns.TurnRequest(
+        user_id=user_id,
+        conversation_id=conversation_id,
+        base_id=BASE_PROJECTS_ID,
+        base_name="Emulator Projects",
+        model=MODEL,
+        question=question,
+    )
+
+
+async def test_answer_stores_the_question_reads_the_base_and_answers_through_the_tools(
+    llm_settings: None,
+    scripted_llm: ScriptedLLM,
+    airtable: AirtableEmulator,
+    connected_user: int,
+    app_database: Engine,
+    events: EventLog,
+) -> None:
+    with Session(app_database, expire_on_commit=False) as session:
+        conversation = service.create_conversation(session=session, user_id=connected_user)
+        session.commit()
+    assert conversation.id is not None
+    scripted_llm.queue(ToolCall("list_tables", {}), "The base has three tables.")
+
+    outcome = await turns.answer(
+        request_for(connected_user, conversation.id, "What is in this base?"),
+        events,
+        turn_key="tab-1",
+    )
+
+    assert outcome == turns.TurnOutcome()
+    first = scripted_llm.requests[0]
+    assert "Emulator Projects" in first["messages"][0]["content"]
+    assert "Tasks" in first["messages"][0]["content"], "the schema is in the prompt"
+    assert first["messages"][1:] == [{"role": "user", "content": "What is in this base?"}]
+    [finished] = events.of(agent.ToolFinished)
+    assert not finished.is_error and "Tasks" in finished.content
+    with Session(app_database) as session:
+        stored_conversation = service.get_conversation(
+            session=session, conversation_id=conversation.id, user_id=connected_user
+        )
+        rows = service.list_messages(
+            session=session, conversation_id=conversation.id, user_id=connected_user
+        )
+        assert (stored_conversation.base_id, stored_conversation.model) == (
+            BASE_PROJECTS_ID,
+            MODEL,
+        )
+        assert (rows[0].role, rows[0].content) == ("user", "What is in this base?")
+        assert rows[-1].content == "The base has three tables."
+
+
+async def test_answer_without_an_airtable_connection_does_not_start(
+    llm_settings: None, scripted_llm: ScriptedLLM, app_database: Engine, events: EventLog
+) -> None:
+    with Session(app_database, expire_on_commit=False) as session:
+        user_id = make_user(session, "dan@example.com")
+        conversation = service.create_conversation(session=session, user_id=user_id)
+        session.commit()
+    assert conversation.id is not None
+
+    outcome = await turns.answer(
+        request_for(user_id, conversation.id, "Hello?"), events, turn_key="tab-1"
+    )
+
+    assert outcome == turns.TurnOutcome(
+        started=False, error="Connect your Airtable account first, in Settings."
+    )
+    assert events.events == [] and scripted_llm.requests == []
+
+
+async def test_answer_in_someone_elses_conversation_does_not_start(
+    llm_settings: None,
+    scripted_llm: ScriptedLLM,
+    airtable: AirtableEmulator,
+    connected_user: int,
+    app_database: Engine,
+    events: EventLog,
+) -> None:
+    with Session(app_database, expire_on_commit=False) as session:
+        other = make_user(session, "eve@example.com")
+        conversation = service.create_conversation(session=session, user_id=other)
+        session.commit()
+    assert conversation.id is not None
+
+    outcome = await turns.answer(
+        request_for(connected_user, conversation.id, "Hello?"), events, turn_key="tab-1"
+    )
+
+    assert not outcome.started
+    assert outcome.error == service.ConversationNotFoundError.default_message
+    assert scripted_llm.requests == [] and events.events == []

@@ -1,0 +1,191 @@
+"""What the chat page's rows say: messages, errors, tool steps, usage lines, the lists."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pyairtable_ui.airtable.connections import BaseAccess
+from pyairtable_ui.chat.models import Conversation, Message
+from pyairtable_ui.chat.service import TurnUsage
+from pyairtable_ui.pages.chat.rows import (
+    assistant_item,
+    base_items,
+    conversation_items,
+    duration_text,
+    error_item,
+    item_from_row,
+    last_turn_stats,
+    last_turn_text,
+    running_step_item,
+    short_arguments,
+    step_status,
+    through_last_question,
+    usage_text,
+    user_item,
+    with_step_finished,
+)
+
+
+def test_durations_read_in_milliseconds_then_seconds() -> None:
+    assert duration_text(None) == ""
+    assert duration_text(850) == "850 ms"
+    assert duration_text(999) == "999 ms"
+    assert duration_text(2430) == "2.4 s"
+
+
+def test_usage_names_tokens_then_cost_and_airtable_calls_when_known() -> None:
+    assert usage_text(1200, 34, None) == "1,234 tokens"
+    assert usage_text(1200, 34, 0.00123) == "1,234 tokens · $0.0012"
+    assert usage_text(10, 5, None, 1) == "15 tokens · 1 Airtable call"
+    assert usage_text(10, 5, 0.5, 3) == "15 tokens · $0.5000 · 3 Airtable calls"
+    assert last_turn_text(10, 5, None, 0) == "Last turn: 15 tokens · 0 Airtable calls"
+
+
+def test_the_last_turn_line_comes_from_the_stored_turn() -> None:
+    usage = TurnUsage(
+        prompt_tokens=100,
+        completion_tokens=20,
+        cost_usd=None,
+        airtable_calls=2,
+        tool_calls=1,
+    )
+
+    assert last_turn_stats(usage) == "Last turn: 120 tokens · 2 Airtable calls"
+    assert last_turn_stats(None) == ""
+
+
+def test_tool_arguments_are_one_line_of_json_cut_at_240_characters() -> None:
+    assert short_arguments(None) == "" and short_arguments({}) == ""
+    assert short_arguments({"table": "Tâches", "limit": 5}) == '{"table": "Tâches", "limit": 5}'
+    assert short_arguments('{"raw": true') == '{"raw": true'
+    long = short_arguments({"formula": "x" * 400})
+    assert len(long) == 238 and long.endswith("…")
+
+
+def test_a_stored_answer_shows_its_tokens_and_cost_but_not_its_airtable_calls() -> None:
+    row = Message(
+        id=7,
+        conversation_id=1,
+        role="assistant",
+        content="Two tasks are open.",
+        status="complete",
+        prompt_tokens=100,
+        completion_tokens=20,
+        cost_usd=0.001,
+        airtable_calls=3,
+    )
+
+    item = item_from_row(row)
+
+    assert item["id"] == 7 and item["role"] == "assistant"
+    assert item["content"] == "Two tasks are open."
+    assert item["meta"] == "120 tokens · $0.0010"
+    assert item["summary"] == "" and item["arguments"] == ""
+
+
+def test_a_failed_answer_shows_as_an_error_with_its_message() -> None:
+    failed = Message(
+        id=8,
+        conversation_id=1,
+        role="assistant",
+        content="Partial",
+        status="failed",
+        error="The LLM provider is rate limiting us. Wait a moment and try again.",
+    )
+    no_error_text = Message(
+        id=9, conversation_id=1, role="assistant", content="Partial", status="failed"
+    )
+
+    assert item_from_row(failed)["role"] == "error"
+    assert item_from_row(failed)["content"].startswith("The LLM provider is rate limiting")
+    assert item_from_row(no_error_text)["content"] == "Partial"
+
+
+def test_a_stored_tool_step_shows_its_call_arguments_duration_and_result() -> None:
+    row = Message(
+        id=9,
+        conversation_id=1,
+        role="tool",
+        content="r" * 300,
+        status="complete",
+        tool_call_id="call_1",
+        tool_name="list_records",
+        tool_arguments={"table": "Tasks"},
+        duration_ms=1500,
+    )
+
+    item = item_from_row(row)
+
+    assert (item["role"], item["call_id"], item["tool_name"]) == ("tool", "call_1", "list_records")
+    assert item["arguments"] == '{"table": "Tasks"}'
+    assert item["duration"] == "1.5 s"
+    assert item["summary"] == "r" * 160
+    assert item["meta"] == ""
+
+
+def test_the_question_answer_and_error_rows_of_a_running_turn() -> None:
+    assert user_item("Which tasks?") == {
+        "id": 0,
+        "role": "user",
+        "content": "Which tasks?",
+        "status": "complete",
+        "call_id": "",
+        "tool_name": "",
+        "arguments": "",
+        "duration": "",
+        "summary": "",
+        "meta": "",
+    }
+    answer = assistant_item("Done.", "stopped", "5 tokens")
+    assert (answer["role"], answer["status"], answer["meta"]) == (
+        "assistant",
+        "stopped",
+        "5 tokens",
+    )
+    error = error_item("Try again.")
+    assert (error["role"], error["status"], error["content"]) == ("error", "failed", "Try again.")
+
+
+def test_a_tool_step_runs_then_finishes_in_place() -> None:
+    question = user_item("Open tasks?")
+    first = running_step_item("call_1", "list_records", '{"status": "Todo"}')
+    second = running_step_item("call_2", "get_record", '{"record_id": "rec1"}')
+    assert (first["status"], first["arguments"]) == ("running", '{"status": "Todo"}')
+
+    items = with_step_finished(
+        [question, first, second],
+        call_id="call_2",
+        status=step_status(stopped=False, is_error=True),
+        duration_ms=40,
+        summary="s" * 200,
+    )
+
+    assert items[:2] == [question, first]
+    assert (items[2]["status"], items[2]["duration"]) == ("failed", "40 ms")
+    assert items[2]["summary"] == "s" * 160
+    assert step_status(stopped=True, is_error=True) == "stopped"
+    assert step_status(stopped=False, is_error=False) == "complete"
+
+
+def test_regenerating_keeps_the_rows_up_to_the_last_question() -> None:
+    rows = [
+        user_item("First?"),
+        assistant_item("One.", "complete"),
+        user_item("Second?"),
+        running_step_item("call_1", "list_records", "{}"),
+        assistant_item("Two.", "complete"),
+    ]
+
+    assert through_last_question(rows) == rows[:3]
+    assert through_last_question([assistant_item("Hi.", "complete")]) == []
+
+
+def test_the_conversation_and_base_lists() -> None:
+    updated = datetime(2025, 3, 4, 15, 6, tzinfo=UTC)
+    conversations = [Conversation(id=3, user_id=1, title="Open tasks", updated_at=updated)]
+    bases = [BaseAccess(id="appA", name="Projects", permission_level="create")]
+
+    assert conversation_items(conversations) == [
+        {"id": 3, "title": "Open tasks", "updated": "Mar 04, 15:06"}
+    ]
+    assert base_items(bases) == [{"id": "appA", "name": "Projects"}]
