@@ -1,6 +1,8 @@
 """Combine a measured test pass's coverage data and print its total and least-covered modules.
 
-Called by scripts/test.sh after the passes: `python scripts/coverage_summary.py "pass 1/2"`.
+Called by scripts/test.sh after the passes: `python scripts/coverage_summary.py "pass 1/2"`,
+with `--enforce` when the whole suite ran, so a total under `fail_under`
+(pyproject.toml [tool.coverage.report]) fails `make test`.
 The figures cover the test process and every Python process it started (the app under
 test, its backend workers), as configured in pyproject.toml [tool.coverage.run].
 """
@@ -21,12 +23,15 @@ def main(argv: list[str]) -> int:
     """Combine the data files, write a JSON report beside them, print the summary.
 
     Args:
-        argv: The program name, then the name of the measured pass.
+        argv: The program name, the name of the measured pass, optionally `--enforce`.
 
     Returns:
-        0, or 1 when no data was found (nothing measured).
+        0; 1 when no data was found (nothing measured); 2 when enforced and the total is
+        under the configured `fail_under`.
     """
-    measured = argv[1] if len(argv) > 1 else "the tests"
+    enforce = "--enforce" in argv
+    names = [arg for arg in argv[1:] if arg != "--enforce"]
+    measured = names[0] if names else "the tests"
     cov = coverage.Coverage()
     data_file = Path(cov.config.data_file)
     try:
@@ -35,7 +40,7 @@ def main(argv: list[str]) -> int:
             cov.save()
         else:
             cov.load()  # combined already
-        report = data_file.parent / "coverage.json"
+        report = data_file.parent / "report.json"  # not "coverage.*": those are data files
         cov.json_report(outfile=str(report))
     except NoDataError:
         print(f"coverage of {measured}: no data was collected")
@@ -59,6 +64,10 @@ def main(argv: list[str]) -> int:
             f"  {file_summary['percent_covered']:5.1f}%  {name}  "
             f"({file_summary['missing_lines']} of {file_summary['num_statements']} lines not run)"
         )
+    floor = float(cov.get_option("report:fail_under") or 0)
+    if enforce and totals["percent_covered"] < floor:
+        print(f"coverage is under the floor of {floor:.0f}% (fail_under in pyproject.toml)")
+        return 2
     return 0
 
 

@@ -15,16 +15,12 @@ limited to `/_auth/` so pages never receive it.
 from __future__ import annotations
 
 import asyncio
-import base64
-import functools
 import json
 import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.fernet import InvalidToken
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -44,6 +40,7 @@ from pyairtable_ui.api.session_cookie import (
     session_token_from_cookie_header,
 )
 from pyairtable_ui.auth import flows, oidc
+from pyairtable_ui.core.crypto import fernet_for
 from pyairtable_ui.core.observability import LOGINS
 from pyairtable_ui.core.settings import get_settings
 from pyairtable_ui.routes import login_redirect, safe_next_path
@@ -60,16 +57,10 @@ AIRTABLE_FLOW_COOKIE = "pyairtable_ui_airtable_flow"
 FLOW_COOKIE_PATH = "/_auth/"
 FLOW_SECONDS = 600  # time allowed at the provider (sign-in, MFA, consent)
 # A label of its own, so this key is never the one that encrypts stored tokens.
-_FLOW_KEY_INFO = b"pyairtable-ui oauth flow cookie v1"
+_FLOW_KEY_LABEL = "oauth flow cookie v1"
 
 
 # --- the sealed flow cookie -------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4)
-def _flow_fernet(secret_key: str) -> Fernet:
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_FLOW_KEY_INFO)
-    return Fernet(base64.urlsafe_b64encode(hkdf.derive(secret_key.encode("utf-8"))))
 
 
 def seal_flow(kind: str, data: dict[str, Any]) -> str:
@@ -82,7 +73,7 @@ def seal_flow(kind: str, data: dict[str, Any]) -> str:
     Returns:
         The cookie value.
     """
-    fernet = _flow_fernet(get_settings().secret_key.get_secret_value())
+    fernet = fernet_for(_FLOW_KEY_LABEL)
     return fernet.encrypt(json.dumps({"kind": kind, **data}).encode("utf-8")).decode("ascii")
 
 
@@ -98,7 +89,7 @@ def open_flow(kind: str, sealed: str | None) -> dict[str, Any] | None:
     """
     if not sealed:
         return None
-    fernet = _flow_fernet(get_settings().secret_key.get_secret_value())
+    fernet = fernet_for(_FLOW_KEY_LABEL)
     try:
         data = json.loads(fernet.decrypt(sealed.encode("ascii"), ttl=FLOW_SECONDS))
     except (InvalidToken, UnicodeEncodeError, ValueError):
