@@ -11,7 +11,7 @@ from datetime import timedelta
 import reflex as rx
 
 from pyairtable_ui import housekeeping
-from pyairtable_ui.actions import execution
+from pyairtable_ui.actions import recovery
 from pyairtable_ui.api.app import build_api
 from pyairtable_ui.core import migrations
 from pyairtable_ui.core.db import get_engine, session_scope
@@ -42,7 +42,7 @@ def _mark_interrupted_actions() -> None:
         timedelta(seconds=settings.action_heartbeat_seconds) if settings.redis_url else None
     )
     with session_scope() as db:
-        marked = execution.mark_interrupted(session=db, older_than=older_than)
+        marked = recovery.mark_interrupted(session=db, older_than=older_than)
     if marked:
         logger.warning("%d action(s) were interrupted by a restart", len(marked))
 

@@ -20,11 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pyairtable_ui.actions import approval, execution, undo
+from pyairtable_ui.actions import approval, execution, recovery, undo
 from pyairtable_ui.actions.base import ActionError
-from pyairtable_ui.actions.execution import UndecidedBatch
 from pyairtable_ui.actions.models import Action
 from pyairtable_ui.actions.preview import ActionPreview, build_preview
+from pyairtable_ui.actions.recovery import UndecidedBatch
 from pyairtable_ui.actions.rows import PENDING, ActionItem, action_item
 from pyairtable_ui.actions.service import get_action, list_actions, reject_action
 from pyairtable_ui.actions.steps import ProgressCallback
@@ -92,7 +92,7 @@ def recover_stale_actions(*, sessions: SessionFactory = session_scope) -> None:
     """
     older_than = timedelta(seconds=get_settings().action_heartbeat_seconds)
     with sessions() as db:
-        execution.mark_interrupted(session=db, older_than=older_than)
+        recovery.mark_interrupted(session=db, older_than=older_than)
 
 
 def _read(
@@ -101,7 +101,7 @@ def _read(
     """The action as stored now, with its question (and the sidebar's list when asked)."""
     with sessions() as db:
         action = get_action(session=db, user_id=user_id, action_id=action_id)
-        question = execution.undecided_batch(session=db, user_id=user_id, action_id=action_id)
+        question = recovery.undecided_batch(session=db, user_id=user_id, action_id=action_id)
     items = (
         conversation_action_items(user_id, conversation_id, sessions=sessions)
         if conversation_id

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from pyairtable_ui.actions.base import IRREVERSIBLE_OPS
-from pyairtable_ui.actions.execution import WORKING, UndecidedBatch
+from pyairtable_ui.actions.execution import WORKING
 from pyairtable_ui.actions.history import ActionDetails, HistoryRow, StepDetail
 from pyairtable_ui.actions.models import Action, ActionStatus, UndoStatus
 from pyairtable_ui.actions.preview import ActionPreview
+from pyairtable_ui.actions.recovery import UndecidedBatch
 from pyairtable_ui.actions.steps import STILL_RUNNING, held_elsewhere
 from pyairtable_ui.actions.undo import UndoPlan
 

@@ -17,7 +17,9 @@ The rest of safe writes lives beside this module (none imports `reflex`):
 - `approval`: `approve_action` (ticked rows, typed count, plan hash),
   `confirmation_needed` (the policy).
 - `execution`: `execute_action` (batches of 10 with progress), `resume_action`,
-  `rollback_action`, and restart recovery (`mark_interrupted`).
+  `rollback_action`.
+- `recovery`: restart recovery (`mark_interrupted`) and the batch the user must
+  decide about (`undecided_batch`).
 - `undo`: `plan_undo` (conflicts), `undo_action`.
 - `history`: `list_history`, `action_details`, CSV and JSON export.
 - `steps`, `reversal`, `records`: the machinery they share.

@@ -16,7 +16,8 @@ from sqlmodel import select
 
 # Every table the actions' foreign keys point at must be known, as in the app.
 import pyairtable_ui.models  # noqa: F401
-from pyairtable_ui.actions.execution import execute_action, mark_interrupted
+from pyairtable_ui.actions.execution import execute_action
+from pyairtable_ui.actions.recovery import mark_interrupted
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.core.db import make_engine, session_factory_for

@@ -14,9 +14,9 @@ from pyairtable_ui.actions.execution import (
     execute_action,
     resume_action,
     rollback_action,
-    undecided_batch,
 )
 from pyairtable_ui.actions.models import ActionStatus, StepStatus
+from pyairtable_ui.actions.recovery import undecided_batch
 from pyairtable_ui.actions.steps import match_created
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, TOKEN_FULL
 from tests.unit.actions.helpers import (

@@ -21,11 +21,11 @@ from pyairtable_ui.actions import steps
 from pyairtable_ui.actions.base import ActionStateError
 from pyairtable_ui.actions.execution import (
     execute_action,
-    mark_interrupted,
     resume_action,
     rollback_action,
 )
 from pyairtable_ui.actions.models import Action, ActionStatus
+from pyairtable_ui.actions.recovery import mark_interrupted
 from pyairtable_ui.actions.steps import LeaseLostError
 from pyairtable_ui.core.db import utcnow
 from tests.fakes.airtable.seeds import TABLE_ITEMS_ID

@@ -23,13 +23,12 @@ from pyairtable_ui.actions.approval import approve_action
 from pyairtable_ui.actions.base import ActionStateError
 from pyairtable_ui.actions.execution import (
     execute_action,
-    find_interrupted_actions,
-    mark_interrupted,
     resume_action,
     rollback_action,
 )
 from pyairtable_ui.actions.models import Action, ActionStatus, StepKind, StepStatus, UndoStatus
 from pyairtable_ui.actions.preview import build_preview
+from pyairtable_ui.actions.recovery import find_interrupted_actions, mark_interrupted
 from pyairtable_ui.actions.steps import live
 from pyairtable_ui.actions.undo import undo_action
 from pyairtable_ui.core.db import session_factory_for

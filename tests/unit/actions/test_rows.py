@@ -6,9 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 from pyairtable_ui.actions import rows
-from pyairtable_ui.actions.execution import UndecidedBatch
 from pyairtable_ui.actions.models import Action, ActionStatus, UndoStatus
 from pyairtable_ui.actions.preview import ActionPreview, PreviewCell, PreviewCounts, PreviewRow
+from pyairtable_ui.actions.recovery import UndecidedBatch
 from pyairtable_ui.actions.undo import RenameSuggestion, UndoCell, UndoPlan, UndoRow
 from pyairtable_ui.core.db import utcnow
 
