@@ -283,15 +283,14 @@ def search_records(ctx: ToolContext, args: SearchRecordsArguments) -> ToolResult
 
     result: dict[str, Any] = {"table": table.name}
     total: int | None = None
-    if not more:
-        if not args.offset:
-            total = len(records)
-            result["total"] = total
+    if not more and not args.offset:
+        total = len(records)
+        result["total"] = total
     elif args.count_total:
         counted, exact = count_matching(ctx, table, options)
         total = counted if exact else None
         result["total" if exact else "total_at_least"] = counted
-    elif not args.offset:
+    elif more and not args.offset:
         # Counting costs a request per 100 matches: a model paging through all of them
         # would pay twice. Only asked for (count_total) or with aggregate.
         result["total_at_least"] = len(records)

@@ -204,6 +204,13 @@ async def test_totals_are_honest_beyond_one_hundred(
         registry, ctx, table="Items", limit=20, fields=["Name"], offset=first["next_offset"]
     )
     assert second["returned"] == 20 and "total" not in second
+    page = await search(registry, ctx, table="Items", limit=100)
+    page = await search(registry, ctx, table="Items", limit=100, offset=page["next_offset"])
+    last = await search(
+        registry, ctx, table="Items", limit=100, offset=page["next_offset"], count_total=True
+    )
+    # Asked for, so counted on any page, the last one too.
+    assert last["returned"] == 50 and not last["more_available"] and last["total"] == 250
     first_ids = {r["id"] for r in first["records"]}
     assert first_ids.isdisjoint(r["id"] for r in second["records"])
 
