@@ -49,6 +49,7 @@ from pyairtable_ui.actions.records import (
     read_created_since,
     read_records_by_id,
 )
+from pyairtable_ui.airtable import aggregate_cache
 from pyairtable_ui.airtable import schema as schema_module
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.errors import AirtableError, AirtableNotFoundError, ToolCancelled
@@ -505,6 +506,15 @@ class StepWriter:
             self.step_hook(self.kind.value, seq, moment)
 
     def _request(self, request: StepRequest) -> Any:
+        try:
+            return self._send_request(request)
+        finally:
+            # Even when refused or unanswered: the write may have been applied.
+            written_base = written_base_id(request.components)
+            if written_base:
+                aggregate_cache.invalidate(written_base)
+
+    def _send_request(self, request: StepRequest) -> Any:
         body = request.body or {}
         if request.method == "DELETE" and "records" in body:
             return self.client.request(
@@ -624,6 +634,13 @@ class Verdict:
     remaining: list[str] | None = None
     reason: str = ""
     candidates: list[dict[str, Any]] = field(default_factory=list)
+
+
+def written_base_id(components: list[str]) -> str | None:
+    """The base a write changes: ``[base, table, ...]`` or ``["meta", "bases", base, ...]``."""
+    if components[:2] == ["meta", "bases"]:
+        return components[2] if len(components) > 2 else None
+    return components[0] if components and components[0] != "meta" else None
 
 
 def api_parts(path: str) -> list[str]:

@@ -14,7 +14,6 @@ import secrets
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from zxcvbn import zxcvbn
 
 from pyairtable_ui.auth.errors import InvalidEmailError, WeakPasswordError
 
@@ -200,6 +199,10 @@ def _guessability_problems(password: str, *, email: str | None, name: str | None
         for part in (email, (email or "").partition("@")[0], name, *(name or "").split())
         if part
     ]
+    # Imported here: its word lists cost a process about 13 MB, and only the few
+    # requests that set a password need them.
+    from zxcvbn import zxcvbn
+
     estimate = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=user_inputs)
     if estimate["score"] >= MIN_PASSWORD_SCORE:
         return []

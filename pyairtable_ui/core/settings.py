@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     airtable_api_url: str = Field(default="https://api.airtable.com")
     airtable_requests_per_second: float = Field(default=5.0, gt=0)
     schema_cache_seconds: int = Field(default=300, ge=0)
+    aggregate_cache_seconds: int = Field(
+        default=60,
+        ge=0,
+        description="How long an aggregate's result is reused (0: never); writes through "
+        "the app forget it at once.",
+    )
 
     llm_model: str = Field(default="openai/gpt-4o-mini")
     llm_api_base: str | None = None

@@ -1,11 +1,11 @@
 """Import litellm when a model call needs it, not when the app's modules are imported.
 
-litellm costs about 175 MB and seconds of CPU to import, and most processes that
-import the app (the command line, migrations, the page build, tests) never call a
-model. A web worker loads it in a thread once it serves (`preload_litellm`, a
-lifespan task of the chat page), so the first answer is not held up by the
-import; a model call that comes sooner loads it itself, also in a thread, so the
-event loop keeps serving the other tabs meanwhile.
+litellm adds about 110 MB and seconds of CPU to a process that imports it, more
+than the rest of the app beyond Reflex, and many processes that import the app (the
+command line, the page build, tests, a worker nobody has asked yet) never call a
+model. So the first model call of a process loads it, in a thread, so the event
+loop keeps serving the other tabs meanwhile; that first answer starts a few seconds
+later (`python -m benchmarks.memory` prints both figures).
 """
 
 from __future__ import annotations
@@ -44,15 +44,6 @@ def litellm_module() -> ModuleType:
             _module = litellm
             logger.info("litellm loaded in %.1fs", time.monotonic() - started)
     return _module
-
-
-async def preload_litellm() -> None:
-    """Load litellm in the background (a lifespan task: started with the app, never awaited)."""
-    try:
-        await load_litellm()
-    except Exception:
-        # The first model call imports it again and reports what goes wrong to the user.
-        logger.exception("loading litellm in the background failed")
 
 
 async def load_litellm() -> ModuleType:

@@ -220,6 +220,7 @@ class SearchRecordsArguments(ToolArguments):
     view: str = ""
     limit: Integer = Field(default=20, ge=1, le=100)
     offset: str = Field(default="", description="next_offset of the previous page.")
+    count_total: bool = Field(default=False, description="Count all matches (slower).")
 
 
 class GetRecordArguments(TableArguments):

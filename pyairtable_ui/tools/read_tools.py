@@ -1,22 +1,26 @@
 """Read tools over records: search_records, get_record, aggregate.
 
 Results are compact JSON for the model and a small table for the UI. They are
-honest about size: `total` counts every match (up to a cap, else "at least"),
-`more_available` says when a page is not the end, and aggregates read every
-page. Linked records show their primary-field value next to the id, e.g.
-"Acme Corp (recCompany0000001)", fetched with one List request per linked
-table and remembered for the turn.
+honest about size: `more_available` says when a page is not the end, `total` is
+exact only when it is known (the last page, or counted when the model asks with
+`count_total`, up to a cap), else "at least"; aggregates read every page and are
+reused for a short while (see `airtable.aggregate_cache`). Linked records show
+their primary-field value next to the id, e.g. "Acme Corp (recCompany0000001)",
+fetched with one List request per linked table and remembered for the turn.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Iterable
 from typing import Any
 
+from pyairtable_ui.airtable.aggregate_cache import entry_key, get_aggregate_cache
 from pyairtable_ui.airtable.formulas import F, chunked
 from pyairtable_ui.airtable.schema import BaseSchema, FieldSchema, TableSchema
+from pyairtable_ui.core.settings import get_settings
 from pyairtable_ui.tools.arguments import (
     AggregateArguments,
     GetRecordArguments,
@@ -279,15 +283,17 @@ def search_records(ctx: ToolContext, args: SearchRecordsArguments) -> ToolResult
 
     result: dict[str, Any] = {"table": table.name}
     total: int | None = None
-    if args.offset:
-        result["note"] = "A later page: the total was given with the first page."
-    elif not more:
+    if not more and not args.offset:
         total = len(records)
         result["total"] = total
-    else:
+    elif args.count_total:
         counted, exact = count_matching(ctx, table, options)
         total = counted if exact else None
         result["total" if exact else "total_at_least"] = counted
+    elif more and not args.offset:
+        # Counting costs a request per 100 matches: a model paging through all of them
+        # would pay twice. Only asked for (count_total) or with aggregate.
+        result["total_at_least"] = len(records)
     rendered = render_records(ctx, schema, table, records)
     ctx.read_record_text = ctx.read_record_text or bool(records)
     result["returned"] = len(records)
@@ -296,7 +302,7 @@ def search_records(ctx: ToolContext, args: SearchRecordsArguments) -> ToolResult
         result["next_offset"] = next_offset
         result["how_to_continue"] = (
             "Call search_records again with the same arguments and offset=next_offset. "
-            "For counts or sums over all matches use aggregate."
+            "Exact total: count_total=true. Counts or sums over all matches: aggregate."
         )
     result["records"] = rendered
     display = records_display(
@@ -429,6 +435,55 @@ def aggregate(ctx: ToolContext, args: AggregateArguments) -> ToolResult:
         raise ToolInputError(f"aggregate with op {op} needs a field (a number or date field).")
     group = ctx.resolve_field(table, args.group_by) if args.group_by else None
     options = _query_options(ctx, table, args)
+
+    cache = ctx.aggregate_cache if ctx.aggregate_cache is not None else get_aggregate_cache()
+    ttl = float(get_settings().aggregate_cache_seconds)
+    key = entry_key(
+        # Who may read what (user and token), which Airtable, and the whole question.
+        user=ctx.user_id,
+        token=ctx.client.token_fingerprint,
+        airtable=ctx.client.api.endpoint_url,
+        table=table.id,
+        op=op,
+        field=target.id if target else None,
+        group_by=group.id if group else None,
+        options=options,
+    )
+    cached, generation = cache.lookup(base_id, key) if ttl > 0 else (None, -1)
+    if cached is not None:
+        ctx.read_record_text = ctx.read_record_text or bool(cached["read_record_text"])
+        content = json.loads(cached["content"])
+        content["computed_seconds_ago"] = max(0, round(time.time() - cached["computed_at"]))
+        return ToolResult(dumps(content), display=cached["display"])
+    outcome, read_text = _aggregate_all(ctx, schema, table, op, target, group, options)
+    ctx.read_record_text = ctx.read_record_text or read_text
+    if ttl > 0:
+        entry = {
+            "content": outcome.content,
+            "display": outcome.display,
+            "read_record_text": read_text,
+            "computed_at": time.time(),
+        }
+        cache.put(base_id, key, entry, generation=generation, ttl=ttl)
+    return outcome
+
+
+def _aggregate_all(
+    ctx: ToolContext,
+    schema: BaseSchema,
+    table: TableSchema,
+    op: str,
+    target: FieldSchema | None,
+    group: FieldSchema | None,
+    options: dict[str, Any],
+) -> tuple[ToolResult, bool]:
+    """Read every matching record and compute the aggregate (see `aggregate`).
+
+    Returns:
+        The result, and whether it shows text from the base (group names, a min/max
+        of text), which `ToolContext.read_record_text` must learn.
+    """
+    base_id = ctx.require_base()
     wanted = [f.name for f in (target, group) if f is not None]
     fields = list(dict.fromkeys(wanted)) or [table.primary_field.name]
 
@@ -452,7 +507,7 @@ def aggregate(ctx: ToolContext, args: AggregateArguments) -> ToolResult:
     }
     if group is None:
         result["value"] = overall.result(op)
-        ctx.read_record_text = ctx.read_record_text or isinstance(result["value"], str)
+        read_text = isinstance(result["value"], str)
     else:
         names = linked_names(ctx, schema, [group], group_records) if group.linked_table_id else {}
         multi_valued = False
@@ -476,7 +531,7 @@ def aggregate(ctx: ToolContext, args: AggregateArguments) -> ToolResult:
             result["note"] = f"Showing the top {MAX_GROUPS} of {len(groups)} groups."
         if multi_valued:
             result["note_multi"] = "A record with several values counts in each of its groups."
-        ctx.read_record_text = True
+        read_text = True
     skipped = overall.skipped
     if skipped:
         result["skipped_non_numeric"] = skipped
@@ -490,7 +545,7 @@ def aggregate(ctx: ToolContext, args: AggregateArguments) -> ToolResult:
         "groups": result.get("groups", [])[:DISPLAY_ROWS],
         "records_matched": scanned,
     }
-    return ToolResult(dumps(result), display=display)
+    return ToolResult(dumps(result), display=display), read_text
 
 
 def _sort_key(value: Any) -> Any:
@@ -506,8 +561,8 @@ READ_TOOLS = [
     Tool(
         name="search_records",
         description=(
-            "List records of a table matching filters, a page at a time. Returns total "
-            "matches and more_available/next_offset; never write formulas."
+            "List records of a table matching filters, a page at a time, with "
+            "more_available/next_offset; never write formulas."
         ),
         arguments=SearchRecordsArguments,
         function=search_records,

@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pyairtable_ui.airtable import schema as schema_module
+from pyairtable_ui.airtable.aggregate_cache import AggregateCache
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.errors import SCHEMA_ERROR_TYPES, AirtableError, ToolCancelled
 from pyairtable_ui.airtable.schema import BaseSchema, SchemaCache, UnknownNameError
@@ -86,6 +87,7 @@ class ToolContext:
         message_id: The assistant message whose tool call this is.
         confirm_threshold: Record count above which a typed confirmation is needed.
         schema_cache: The schema cache (the process's by default).
+        aggregate_cache: Where aggregate results are reused (the process's by default).
         read_record_text: Set by read tools when they returned record contents
             (text from the base is untrusted; safe-writes takes it into account).
         turn_cache: Per-turn memo (schemas, primary values of linked records).
@@ -99,6 +101,7 @@ class ToolContext:
     message_id: int | None = None
     confirm_threshold: int = 20
     schema_cache: SchemaCache | None = None
+    aggregate_cache: AggregateCache | None = None
     read_record_text: bool = False
     turn_cache: dict[str, Any] = field(default_factory=dict)
 

@@ -12,7 +12,6 @@ import reflex as rx
 from pyairtable_ui import routes
 from pyairtable_ui.components.action_review import action_card, review_dialog
 from pyairtable_ui.components.shell import private_page
-from pyairtable_ui.llm.loading import preload_litellm
 from pyairtable_ui.pages.chat.parts import answer_markdown, message_view, step_view
 from pyairtable_ui.pages.chat.rows import ConversationItem
 from pyairtable_ui.pages.chat.state import ChatState
@@ -369,8 +368,7 @@ def chat_page() -> rx.Component:
 
 
 def register_chat(app: rx.App) -> None:
-    """Add the chat page to the app, and load the LLM library once the app serves."""
-    app.register_lifespan_task(preload_litellm)
+    """Add the chat page to the app (the LLM library is loaded by the first model call)."""
     app.add_page(
         chat_page,
         route=routes.CHAT,

@@ -10,6 +10,7 @@ from pyairtable_ui.auth.models import Role, User
 from pyairtable_ui.core.db import SessionFactory
 from tests.fakes.airtable import AirtableEmulator, build_seed
 from tests.unit.airtable.conftest import (
+    aggregate_cache,
     airtable_emulator,
     airtable_emulator_factory,
     client,
@@ -23,6 +24,7 @@ from tests.unit.airtable.conftest import (
 )
 
 __all__ = [
+    "aggregate_cache",
     "airtable_emulator",
     "airtable_emulator_factory",
     "client",

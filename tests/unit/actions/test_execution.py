@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pyairtable_ui.actions.approval import approve_action
@@ -10,6 +12,7 @@ from pyairtable_ui.actions.execution import execute_action, resume_action, rollb
 from pyairtable_ui.actions.models import ActionStatus, StepKind, StepStatus, UndoStatus
 from pyairtable_ui.actions.preview import build_preview
 from pyairtable_ui.actions.undo import plan_undo, undo_action
+from pyairtable_ui.airtable import aggregate_cache as aggregate_cache_module
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.limiter import InProcessRequestPacer
 from tests.fakes.airtable import build_seed
@@ -307,3 +310,45 @@ async def test_pasted_rows_go_through_the_same_preview_approval_and_undo(
         session_factory=session_factory, user_id=user_id, action_id=result.action_id, client=client
     )
     assert len(table_records(items_emulator, TABLE_ITEMS_ID)) == 40
+
+
+async def test_a_write_through_the_pipeline_forgets_the_bases_cached_aggregates(
+    items_emulator,
+    make_client,
+    make_ctx,
+    registry,
+    session_factory,
+    user_id,
+    aggregate_cache,
+    monkeypatch,
+):
+    # The steps invalidate the process's cache; here that is the test's own.
+    monkeypatch.setattr(aggregate_cache_module, "get_aggregate_cache", lambda: aggregate_cache)
+    client = make_client(items_emulator)
+    renamed = {"table": "Items", "op": "count"}
+    renamed["filters"] = [{"field": "Name", "op": "starts_with", "value": "Renamed"}]
+
+    async def count_renamed() -> int:
+        result = await registry.call("aggregate", renamed, make_ctx(client, BASE_PROJECTS_ID))
+        assert not result.is_error, result.content
+        return json.loads(result.content)["value"]
+
+    def item_reads() -> int:
+        path = f"/v0/{BASE_PROJECTS_ID}/{TABLE_ITEMS_ID}"
+        return sum(
+            1
+            for r in items_emulator.stats()["requests"]
+            if r["method"] == "GET" and r["path"] == path
+        )
+
+    assert await count_renamed() == 0
+    assert await count_renamed() == 0
+    reads = item_reads()
+    action_id = approved(session_factory, user_id, client, rename_items_plan(range(1, 6)))
+    execute_action(
+        session_factory=session_factory, user_id=user_id, action_id=action_id, client=client
+    )
+    reads_by_the_action = item_reads() - reads
+
+    assert await count_renamed() == 5
+    assert item_reads() == reads + reads_by_the_action + 1

@@ -16,6 +16,7 @@ import pytest
 import redis
 from sqlalchemy.engine import Engine
 
+from pyairtable_ui.airtable.aggregate_cache import InProcessAggregateCache
 from pyairtable_ui.airtable.client import AirtableClient, RetryPolicy
 from pyairtable_ui.airtable.limiter import InProcessRequestPacer, RequestPacer
 from pyairtable_ui.airtable.schema import InProcessSchemaCache
@@ -72,6 +73,12 @@ def client(airtable_emulator: AirtableEmulator, make_client: ClientFactory) -> A
 def schema_cache() -> InProcessSchemaCache:
     """A schema cache of the test's own (never the process's, nor Redis shared with others)."""
     return InProcessSchemaCache()
+
+
+@pytest.fixture
+def aggregate_cache() -> InProcessAggregateCache:
+    """An aggregate cache of the test's own: a result never carries over to another test."""
+    return InProcessAggregateCache()
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +145,9 @@ def no_database() -> Iterator[Any]:
 
 
 @pytest.fixture
-def make_ctx(schema_cache: InProcessSchemaCache) -> Callable[..., ToolContext]:
+def make_ctx(
+    schema_cache: InProcessSchemaCache, aggregate_cache: InProcessAggregateCache
+) -> Callable[..., ToolContext]:
     """Build a turn's context for a client and base (no database unless given one)."""
 
     def factory(
@@ -155,6 +164,7 @@ def make_ctx(schema_cache: InProcessSchemaCache) -> Callable[..., ToolContext]:
             session_factory=session_factory,
             confirm_threshold=20,
             schema_cache=schema_cache,
+            aggregate_cache=aggregate_cache,
         )
 
     return factory

@@ -123,17 +123,20 @@ def test_cost_is_priced_from_litellms_table_and_none_when_unknown() -> None:
     assert estimate_cost("openai/scripted-no-price", 10, 5) is None
 
 
-def test_importing_the_app_does_not_import_litellm_its_lifespan_task_does() -> None:
-    # litellm costs ~175 MB and seconds at import: only a serving worker pays for it.
+def test_no_module_of_the_app_imports_litellm_or_zxcvbn_a_model_call_loads_litellm() -> None:
+    # litellm adds ~110 MB and seconds at import: only a process that calls a model pays.
     probe = (
-        "import asyncio, sys\n"
+        "import asyncio, pkgutil, sys, importlib\n"
+        "import pyairtable_ui\n"
         "import pyairtable_ui.pyairtable_ui\n"
-        "import pyairtable_ui.chat.turns, pyairtable_ui.llm.client, pyairtable_ui.llm.errors\n"
-        "print(sorted(m for m in ('litellm', 'openai') if m in sys.modules))\n"
-        "from pyairtable_ui.llm.loading import preload_litellm\n"
+        "for info in pkgutil.walk_packages(pyairtable_ui.__path__, 'pyairtable_ui.'):\n"
+        "    importlib.import_module(info.name)\n"
         "app = pyairtable_ui.pyairtable_ui.app\n"
-        "assert preload_litellm in app._lifespan_tasks, 'the app loads it once it serves'\n"
-        "asyncio.run(preload_litellm())\n"
+        "tasks = [getattr(t, '__module__', '') for t in app._lifespan_tasks]\n"
+        "assert not [t for t in tasks if t.startswith('pyairtable_ui.llm')], tasks\n"
+        "print(sorted(m for m in ('litellm', 'openai', 'zxcvbn') if m in sys.modules))\n"
+        "from pyairtable_ui.llm.loading import load_litellm\n"
+        "asyncio.run(load_litellm())\n"
         "print(sorted(m for m in ('litellm', 'openai') if m in sys.modules))\n"
     )
     done = subprocess.run(

@@ -1,6 +1,7 @@
 """The tool tests share the Airtable layer's fixtures."""
 
 from tests.unit.airtable.conftest import (
+    aggregate_cache,
     airtable_emulator,
     airtable_emulator_factory,
     client,
@@ -18,6 +19,7 @@ from tests.unit.airtable.conftest import (
 )
 
 __all__ = [
+    "aggregate_cache",
     "airtable_emulator",
     "airtable_emulator_factory",
     "client",

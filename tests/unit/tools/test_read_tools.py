@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from pyairtable_ui.airtable.aggregate_cache import InProcessAggregateCache
 from pyairtable_ui.tools import ToolContext, ToolRegistry
 from tests.fakes.airtable import build_seed
-from tests.fakes.airtable.seeds import BASE_CRM_ID, BASE_PROJECTS_ID
+from tests.fakes.airtable.seeds import BASE_CRM_ID, BASE_PROJECTS_ID, TABLE_ITEMS_ID
 
 SEED = build_seed()
 
@@ -173,20 +174,43 @@ async def test_sort_fields_and_view(registry, ctx):
     assert bad_view.is_error and '"Open deals"' in bad_view.content
 
 
+def item_requests(emulator) -> int:
+    """List requests the emulator answered for the Items table (the schema's not counted)."""
+    return sum(
+        1
+        for r in emulator.stats()["requests"]
+        if r["path"] == f"/v0/{BASE_PROJECTS_ID}/{TABLE_ITEMS_ID}"
+    )
+
+
 async def test_totals_are_honest_beyond_one_hundred(
     registry, airtable_emulator_factory, make_client, make_ctx
 ):
     emulator = airtable_emulator_factory(build_seed(big_table_records=250))
     ctx = make_ctx(make_client(emulator), base_id=BASE_PROJECTS_ID)
     first = await search(registry, ctx, table="Items", limit=20, fields=["Name"])
-    assert first["total"] == 250 and first["returned"] == 20
+    # Not counted unless asked: a page costs one request, and says only "at least".
+    assert "total" not in first and first["total_at_least"] == 20 and first["returned"] == 20
+    assert item_requests(emulator) == 1
     assert first["more_available"] is True and first["next_offset"]
     assert "offset=next_offset" in first["how_to_continue"]
+    assert "count_total=true" in first["how_to_continue"]
+
+    counted = await search(registry, ctx, table="Items", limit=20, count_total=True)
+    assert counted["total"] == 250 and counted["returned"] == 20
+    assert item_requests(emulator) == 1 + 1 + 3  # the page, then 3 light pages of 100
 
     second = await search(
         registry, ctx, table="Items", limit=20, fields=["Name"], offset=first["next_offset"]
     )
     assert second["returned"] == 20 and "total" not in second
+    page = await search(registry, ctx, table="Items", limit=100)
+    page = await search(registry, ctx, table="Items", limit=100, offset=page["next_offset"])
+    last = await search(
+        registry, ctx, table="Items", limit=100, offset=page["next_offset"], count_total=True
+    )
+    # Asked for, so counted on any page, the last one too.
+    assert last["returned"] == 50 and not last["more_available"] and last["total"] == 250
     first_ids = {r["id"] for r in first["records"]}
     assert first_ids.isdisjoint(r["id"] for r in second["records"])
 
@@ -198,6 +222,31 @@ async def test_totals_are_honest_beyond_one_hundred(
         filters=[{"field": "Group", "op": "eq", "value": "A"}],
     )
     assert group_a["total"] == 62 and group_a["returned"] == 62 and not group_a["more_available"]
+
+
+async def test_paging_through_every_match_costs_one_request_per_page(
+    registry, airtable_emulator_factory, make_client, make_ctx
+):
+    emulator = airtable_emulator_factory(build_seed(big_table_records=1000))
+    ctx = make_ctx(make_client(emulator), base_id=BASE_PROJECTS_ID)
+    page = await search(registry, ctx, table="Items", limit=100)
+    seen = {r["id"] for r in page["records"]}
+    while page["more_available"]:
+        page = await search(registry, ctx, table="Items", limit=100, offset=page["next_offset"])
+        seen |= {r["id"] for r in page["records"]}
+
+    assert len(seen) == 1000
+    assert item_requests(emulator) == 10  # counting on the first page made it 20
+
+
+async def test_a_count_beyond_ten_pages_says_at_least(
+    registry, airtable_emulator_factory, make_client, make_ctx
+):
+    emulator = airtable_emulator_factory(build_seed(big_table_records=1050))
+    ctx = make_ctx(make_client(emulator), base_id=BASE_PROJECTS_ID)
+    page = await search(registry, ctx, table="Items", limit=5, count_total=True)
+    assert "total" not in page and page["total_at_least"] == 1000
+    assert item_requests(emulator) == 1 + 10
 
 
 async def test_linked_records_are_shown_by_primary_value(registry, ctx, airtable_emulator):
@@ -322,9 +371,97 @@ async def test_display_is_small_and_structured(
     result = await registry.call("search_records", {"table": "Items", "limit": 100}, ctx)
     display = result.display
     assert display is not None and display["kind"] == "records"
-    assert len(display["rows"]) == 50 and display["total"] == 250
+    assert len(display["rows"]) == 50 and display["total"] is None and display["more_available"]
+    counted = await registry.call(
+        "search_records", {"table": "Items", "limit": 100, "count_total": True}, ctx
+    )
+    assert counted.display is not None and counted.display["total"] == 250
     assert display["columns"] == ["Name", "Index", "Group", "Even"]
 
 
 def test_crm_is_the_default_base(ctx):
     assert ctx.base_id == BASE_CRM_ID
+
+
+async def aggregate_in_turn(registry, ctx: ToolContext, **args: Any) -> dict[str, Any]:
+    result = await registry.call("aggregate", {"table": "Items", **args}, ctx)
+    assert not result.is_error, result.content
+    return json.loads(result.content)
+
+
+async def test_a_repeated_aggregate_is_answered_without_reading_again(
+    registry, airtable_emulator_factory, make_client, make_ctx
+):
+    emulator = airtable_emulator_factory(build_seed(big_table_records=250))
+    client = make_client(emulator)
+    first = await aggregate_in_turn(
+        registry, make_ctx(client, base_id=BASE_PROJECTS_ID), op="sum", field="Index"
+    )
+    assert first["value"] == sum(range(1, 251)) and item_requests(emulator) == 3
+
+    # The next turn (a new context) asks the same: no request, the same answer, its age told.
+    again = await aggregate_in_turn(
+        registry, make_ctx(client, base_id=BASE_PROJECTS_ID), op="sum", field="Index"
+    )
+    assert item_requests(emulator) == 3
+    assert again["value"] == first["value"] and again["computed_seconds_ago"] >= 0
+    assert "computed_seconds_ago" not in first
+
+    # Any other question, or another user, reads again.
+    ctx = make_ctx(client, base_id=BASE_PROJECTS_ID)
+    await aggregate_in_turn(registry, ctx, op="max", field="Index")
+    await aggregate_in_turn(
+        registry,
+        ctx,
+        op="sum",
+        field="Index",
+        filters=[{"field": "Group", "op": "eq", "value": "A"}],
+    )
+    await aggregate_in_turn(registry, ctx, op="sum", field="Index", group_by="Group")
+    other = make_ctx(client, base_id=BASE_PROJECTS_ID, user_id=2)
+    await aggregate_in_turn(registry, other, op="sum", field="Index")
+    assert item_requests(emulator) == 3 + 3 + 1 + 3 + 3  # Group A: 62 records, one page
+
+
+async def test_a_cached_aggregate_still_marks_the_turn_as_having_read_base_text(
+    registry, airtable_emulator_factory, make_client, make_ctx
+):
+    # Group names are text from the base: safe-writes must know, cached or not.
+    emulator = airtable_emulator_factory(build_seed(big_table_records=40))
+    client = make_client(emulator)
+    first_turn = make_ctx(client, base_id=BASE_PROJECTS_ID)
+    await aggregate_in_turn(registry, first_turn, op="count", group_by="Group")
+    assert first_turn.read_record_text is True
+    second_turn = make_ctx(client, base_id=BASE_PROJECTS_ID)
+    requests = item_requests(emulator)
+    await aggregate_in_turn(registry, second_turn, op="count", group_by="Group")
+    assert item_requests(emulator) == requests and second_turn.read_record_text is True
+
+    number_turn = make_ctx(client, base_id=BASE_PROJECTS_ID)
+    await aggregate_in_turn(registry, number_turn, op="sum", field="Index")
+    await aggregate_in_turn(
+        registry, make_ctx(client, base_id=BASE_PROJECTS_ID), op="sum", field="Index"
+    )
+    assert number_turn.read_record_text is False
+
+
+async def test_a_cached_aggregate_expires(
+    registry, airtable_emulator_factory, make_client, make_ctx
+):
+    now = [1000.0]
+    cache = InProcessAggregateCache(clock=lambda: now[0])
+    emulator = airtable_emulator_factory(build_seed(big_table_records=40))
+    client = make_client(emulator)
+
+    async def count_in_a_new_turn() -> None:
+        ctx = make_ctx(client, base_id=BASE_PROJECTS_ID)
+        ctx.aggregate_cache = cache
+        await aggregate_in_turn(registry, ctx, op="count")
+
+    await count_in_a_new_turn()
+    now[0] += 59
+    await count_in_a_new_turn()
+    assert item_requests(emulator) == 1
+    now[0] += 2  # AGGREGATE_CACHE_SECONDS (60) have passed
+    await count_in_a_new_turn()
+    assert item_requests(emulator) == 2

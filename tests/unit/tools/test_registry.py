@@ -153,8 +153,8 @@ async def test_turn_tools_count_the_turns_airtable_requests(registry, ctx):
     turn = TurnTools(registry, ctx)
     assert turn.airtable_calls() == 0
     await turn.call("search_records", '{"table": "Deals", "limit": 2}', "call_1")
-    # Schema, one page, one count of all matches, one lookup of linked companies.
-    assert turn.airtable_calls() == ctx.client.calls == 4
+    # Schema, one page, one lookup of linked companies (no count: not asked for).
+    assert turn.airtable_calls() == ctx.client.calls == 3
     assert [s["function"]["name"] for s in turn.schemas()] == EXPECTED_TOOLS
 
 
