@@ -124,6 +124,17 @@ def _pending_link_row(row: PendingLinkRow) -> rx.Component:
         rx.table.cell(row["kind"]),
         rx.table.cell(rx.code(row["link"], word_break="break-all")),
         rx.table.cell(row["expires"]),
+        rx.table.cell(
+            rx.button(
+                rx.icon("copy", size=14),
+                "Copy",
+                size="1",
+                variant="soft",
+                # The link is already on this admin's screen; copying sends nothing back.
+                on_click=[rx.set_clipboard(row["link"]), rx.toast("Link copied.")],
+                aria_label="Copy the link for " + row["email"],
+            )
+        ),
     )
 
 
@@ -133,8 +144,8 @@ def _pending_links_card() -> rx.Component:
             rx.heading("Pending links", size="4", as_="h2"),
             rx.text(
                 "No mail server is set (SMTP_HOST), so these verification and password "
-                "reset links could not be emailed. Pass each one to its owner privately: "
-                "anyone with a link can use it once.",
+                "reset links could not be emailed. Copy each one and pass it to its owner "
+                "privately: anyone with a link can use it once. A used link leaves the list.",
                 size="2",
             ),
             rx.box(
@@ -145,6 +156,7 @@ def _pending_links_card() -> rx.Component:
                             rx.table.column_header_cell("Link for"),
                             rx.table.column_header_cell("Link"),
                             rx.table.column_header_cell("Expires"),
+                            rx.table.column_header_cell(""),
                         )
                     ),
                     rx.table.body(rx.foreach(AdminState.pending_links, _pending_link_row)),
