@@ -17,6 +17,7 @@ from pyairtable_ui.core import migrations
 from pyairtable_ui.core.db import get_engine, session_scope
 from pyairtable_ui.core.observability import configure_logging
 from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.llm.setup import llm_setup
 from pyairtable_ui.pages.admin import register_admin
 from pyairtable_ui.pages.chat.page import register_chat
 from pyairtable_ui.pages.history import register_history
@@ -49,8 +50,13 @@ def _mark_interrupted_actions() -> None:
 
 @contextlib.asynccontextmanager
 async def prepare_database() -> AsyncIterator[None]:
-    """Bring the database to the newest schema (replicas take turns), then recover actions."""
+    """Log the model set up, bring the database to the newest schema (replicas take turns),
+    then recover actions."""
     configure_logging(get_settings().log_level)
+    # Which model answers, and whether a key is set (never the key): a first run without
+    # one is named here, not at the first question.
+    setup = llm_setup()
+    logger.log(logging.INFO if setup.configured else logging.WARNING, setup.log_line())
     await asyncio.to_thread(migrations.upgrade_to_head, get_engine())
     await asyncio.to_thread(_mark_interrupted_actions)
     yield

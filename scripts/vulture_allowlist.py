@@ -49,6 +49,7 @@ rename_suggestion  # actions/undo.py UndoPlan
 updated  # pages/chat/rows.py ConversationItem
 device  # account/flows.py SessionRow
 last_used  # account/flows.py SessionRow
+ok  # llm/probe.py ModelTestRow (pages/admin.py colours the result)
 
 # --- a test hook ---------------------------------------------------------------------------
 clear_caches  # auth/oidc.py: tests forget discovered providers between fake issuers

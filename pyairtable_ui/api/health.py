@@ -1,4 +1,9 @@
-"""`GET /health`: is this replica ready to serve (database reads and writes, migrations, Redis)?"""
+"""`GET /health`: is this replica ready to serve (database reads and writes, migrations, Redis)?
+
+It also says whether an LLM provider is configured (`"llm": "configured"` or
+`"not configured"`), without counting it against readiness: a fresh instance without
+a key serves every page, and the chat says what to set.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import sqlalchemy as sa
 from pyairtable_ui.core import migrations
 from pyairtable_ui.core.db import check_writable, get_engine
 from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.llm.setup import llm_setup
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +74,8 @@ async def health_report() -> tuple[int, dict[str, Any]]:
     """Run every readiness check off the event loop.
 
     Returns:
-        The HTTP status (200 ready, 503 not) and the JSON body.
+        The HTTP status (200 ready, 503 not) and the JSON body; its `llm` is
+        "configured" or "not configured" and does not affect the status.
     """
     (database, migration_state), writes, redis_state = await asyncio.gather(
         asyncio.to_thread(_check_database),
@@ -82,4 +89,6 @@ async def health_report() -> tuple[int, dict[str, Any]]:
         "redis": redis_state,
     }
     ready = all(check["ok"] for check in checks.values())
-    return (200 if ready else 503), {"status": "ok" if ready else "unavailable", "checks": checks}
+    llm = "configured" if llm_setup().configured else "not configured"
+    body = {"status": "ok" if ready else "unavailable", "llm": llm, "checks": checks}
+    return (200 if ready else 503), body

@@ -43,6 +43,7 @@ from pyairtable_ui.auth.passwords import normalize_email
 from pyairtable_ui.core.db import session_scope
 from pyairtable_ui.core.mail import EmailDeliveryError
 from pyairtable_ui.core.observability import LOGINS
+from pyairtable_ui.core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -52,14 +53,62 @@ UNVERIFIED_MESSAGE = (
     "Please verify your email first: open the link we sent you. "
     "No email? Use “Send the link again” below."
 )
+# Without SMTP_HOST no email goes out: links wait on /admin, and the pages say so.
+UNVERIFIED_NO_MAIL_MESSAGE = (
+    "Please verify your email first. This instance sends no email: your admin has "
+    "the verification link and will pass it on to you."
+)
+FIRST_ACCOUNT_MESSAGE = (
+    "Your account is ready, and it is this instance's admin (the first account). "
+    "No mail server is set, so there was no email to confirm: sign in now."
+)
+
+
+def _mail_is_sent() -> bool:
+    return get_settings().smtp_configured
+
+
+def unverified_message() -> str:
+    """What sign-in answers to a right password whose email is not verified yet."""
+    return UNVERIFIED_MESSAGE if _mail_is_sent() else UNVERIFIED_NO_MAIL_MESSAGE
 
 
 def registered_message(email: str) -> str:
     """What registration answers, whether or not the address already had an account."""
+    if not _mail_is_sent():
+        return (
+            f"Thanks: the account for {email} needs its email confirmed. This instance "
+            "sends no email, so your admin will pass the verification link on to you. "
+            "Open it, then sign in."
+        )
     return (
         f"Check your email: we sent a message to {email}. "
         "Open the link in it to finish, then sign in."
     )
+
+
+def reset_requested_message() -> str:
+    """What "forgot your password" answers, whether or not the address has an account."""
+    if not _mail_is_sent():
+        return (
+            "If an account exists for that address, its link to choose a new password "
+            "is waiting for your admin, who will pass it on (this instance sends no "
+            "email). The link works for one hour."
+        )
+    return (
+        "If an account exists for that address, we sent it a link to choose a new "
+        "password. The link works for one hour."
+    )
+
+
+def resent_message() -> str:
+    """What "Send the link again" answers."""
+    if not _mail_is_sent():
+        return (
+            "If that account needs verifying, a new link is waiting for your admin, "
+            "who will pass it on."
+        )
+    return "If that account needs verifying, a new link is on its way."
 
 
 # --- who is signed in ----------------------------------------------------------------
@@ -146,7 +195,7 @@ def _check_credentials(email: str, password: str) -> SignInResult:
         except AuthError as exc:
             return SignInResult(error=exc.message)
         if user.email_verified_at is None:
-            return SignInResult(error=UNVERIFIED_MESSAGE, unverified=True)
+            return SignInResult(error=unverified_message(), unverified=True)
         ticket = sessions.issue_login_ticket(session=db, user=user)
         next_path = (
             routes.CHAT if user.onboarding_step == OnboardingStep.DONE else routes.ONBOARDING
@@ -310,11 +359,11 @@ class RegisterResult:
     error: str = ""
 
 
-def _register(email: str, password: str, name: str) -> int:
+def _register(email: str, password: str, name: str) -> tuple[int, bool]:
     with session_scope() as db:
         user = service.register_user(session=db, email=email, password=password, display_name=name)
         assert user.id is not None
-        return user.id
+        return user.id, service.verify_first_admin_without_mail(session=db, user=user)
 
 
 async def register(
@@ -326,6 +375,9 @@ async def register(
     limiter: MailLimiter | None = None,
 ) -> RegisterResult:
     """Create an account and email its verification link, revealing nothing about others.
+
+    Without a mail server the link waits for an admin on /admin and the answer says
+    so; the instance's first account (the admin) is verified at once instead.
 
     When the address already has an account the answer is the same as for a new
     one, and the owner is emailed instead ("someone tried to register with your
@@ -349,8 +401,9 @@ async def register(
             error="Too many accounts were created from your network. "
             f"Try again in {format_wait(wait.seconds)}."
         )
+    user_id: int | None
     try:
-        user_id: int | None = await asyncio.to_thread(_register, email, password, name)
+        user_id, verified = await asyncio.to_thread(_register, email, password, name)
     except InvalidEmailError as exc:
         return RegisterResult(email_error=exc.message)
     except WeakPasswordError as exc:
@@ -358,9 +411,12 @@ async def register(
     except InvalidProfileError as exc:
         return RegisterResult(name_error=exc.message)
     except EmailTakenError:
-        user_id = None
+        user_id, verified = None, False
     except AuthError as exc:
         return RegisterResult(error=exc.message)
+    if verified:
+        # The first account without a mail server: no link, nothing to wait for.
+        return RegisterResult(done_message=FIRST_ACCOUNT_MESSAGE)
 
     normalized = normalize_email(email)
     if await asyncio.to_thread(limiter.allow_mail, email=normalized, address=address):

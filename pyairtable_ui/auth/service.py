@@ -37,6 +37,7 @@ from pyairtable_ui.auth.passwords import (
     verify_password,
 )
 from pyairtable_ui.core.db import utcnow
+from pyairtable_ui.core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +181,28 @@ def start_email_verification(*, session: Session, user: User) -> str:
         The raw token to put in the link.
     """
     return session_tokens.issue_token(session=session, user=user, purpose=TokenPurpose.VERIFY_EMAIL)
+
+
+def verify_first_admin_without_mail(*, session: Session, user: User) -> bool:
+    """Verify the instance's first account at once when no mail server is set.
+
+    Without SMTP a verification link waits for an admin on /admin, and on a fresh
+    instance there is no admin yet to pass it on: the first account would be locked
+    out. Its owner is the operator who just started the app, so it is verified here.
+
+    Args:
+        session: The database session (the caller commits).
+        user: The account just registered.
+
+    Returns:
+        Whether the account was verified (it is the admin and SMTP is not set).
+    """
+    if get_settings().smtp_configured or not user.is_admin or user.email_verified_at:
+        return False
+    user.email_verified_at = utcnow()
+    _touch(session, user)
+    logger.info("first account verified without email user_id=%s (no SMTP_HOST)", user.id)
+    return True
 
 
 def verify_email(*, session: Session, token: str | None) -> User:

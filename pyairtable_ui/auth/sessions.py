@@ -407,7 +407,8 @@ def consume_token(
     result = session.exec(
         sa.update(AuthToken)
         .where(col(AuthToken.id) == row.id, col(AuthToken.used_at).is_(None))
-        .values(used_at=now)
+        # A used link is of no more use to anyone: its copy for the admin goes too.
+        .values(used_at=now, encrypted_link=None)
     )
     if result.rowcount != 1:
         logger.info("token rejected: used concurrently token_id=%s", row.id)
@@ -438,7 +439,7 @@ def expire_unused_tokens(
             col(AuthToken.purpose) == purpose.value,
             col(AuthToken.used_at).is_(None),
         )
-        .values(used_at=now or utcnow())
+        .values(used_at=now or utcnow(), encrypted_link=None)
     )
     session.flush()
     return result.rowcount

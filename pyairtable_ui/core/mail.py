@@ -1,9 +1,8 @@
-"""Outgoing email: verification and reset links over SMTP, or into the server log.
+"""Outgoing email: verification and reset links over SMTP.
 
-Without SMTP_HOST nothing is sent. In development the whole message, links
-included, is written to the log at WARNING level for convenience; otherwise
-only who it was for is logged (a live link in a log is a way into an account)
-and the links wait for an admin on /admin (see `notifications`).
+Without SMTP_HOST nothing is sent and only who a message was for is logged, never
+its text: a live link in a log is a way into an account. The links wait for an
+admin on /admin instead (see `auth.notifications`).
 """
 
 from __future__ import annotations
@@ -110,7 +109,7 @@ def registration_attempt_email(sign_in_link: str, reset_link: str) -> EmailText:
 
 
 def send_email(*, to: str, subject: str, text: str, settings: Settings | None = None) -> None:
-    """Send a plain-text email, or log it when SMTP is not configured.
+    """Send a plain-text email, or log who it was for when SMTP is not configured.
 
     Args:
         to: The recipient's address.
@@ -123,15 +122,12 @@ def send_email(*, to: str, subject: str, text: str, settings: Settings | None = 
     """
     settings = settings or get_settings()
     if not settings.smtp_configured:
-        if settings.app_env == "development":
-            logger.warning("EMAIL (SMTP not configured) to=%s subject=%s\n%s", to, subject, text)
-        else:
-            logger.warning(
-                "EMAIL not sent (SMTP not configured) to=%s subject=%s; "
-                "a link in it waits for an admin on /admin",
-                to,
-                subject,
-            )
+        logger.warning(
+            "EMAIL not sent (SMTP not configured) to=%s subject=%s; "
+            "a link in it waits for an admin on /admin",
+            to,
+            subject,
+        )
         return
 
     message = EmailMessage()

@@ -169,3 +169,22 @@ def save_models(*, admin_id: int, models: list[str]) -> None:
             session=db, actor=actor, models=models
         ),
     )
+
+
+def models_to_test(*, admin_id: int) -> list[str]:
+    """The models the picker offers, for "Test model" (admins only: it spends tokens).
+
+    Args:
+        admin_id: The signed-in user; must be an active admin.
+
+    Returns:
+        The allowed models, the default first.
+
+    Raises:
+        PermissionDeniedError: Not an active admin.
+    """
+    with session_scope() as db:
+        actor = _actor(db, admin_id)
+        if not (actor.is_admin and actor.is_active):
+            raise PermissionDeniedError()
+        return instance_service.get_allowed_models(session=db)

@@ -115,6 +115,11 @@ def describe_llm_error(
             "The LLM provider refused this request under its content policy. "
             "Rephrase the question and try again."
         )
+    if _is_missing_key(exc):
+        return failure(
+            f"No API key is set for the model {model}. An admin should set LLM_API_KEY "
+            "(see the README's LLM settings)."
+        )
     if isinstance(exc, litellm.AuthenticationError) or status in (401, "401"):
         return failure("The LLM provider rejected the API key. An admin should check LLM_API_KEY.")
     if isinstance(exc, litellm.PermissionDeniedError) or status in (403, "403"):
@@ -224,6 +229,16 @@ def _is_connection_failure(exc: BaseException) -> bool:
             if not isinstance(exc, litellm.exceptions.MidStreamFallbackError):
                 return True
         if str(linked).strip().endswith("Connection error."):
+            return True
+    return False
+
+
+def _is_missing_key(exc: BaseException) -> bool:
+    # The OpenAI SDK refuses to send a request without a key; litellm wraps that refusal
+    # as a server error ("Missing credentials"), which would read as the provider's fault.
+    for linked in _exception_chain(exc):
+        text = str(linked)
+        if "Missing credentials" in text or "api_key client option must be set" in text:
             return True
     return False
 

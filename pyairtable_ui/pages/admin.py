@@ -1,4 +1,5 @@
-"""`/admin`: the instance's users (role, enabled) and the models the picker offers."""
+"""`/admin`: the instance's users (role, enabled), the models the picker offers and a test
+of each, and the links no email could carry."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.core.errors import UserFacingError
 from pyairtable_ui.instance import flows
 from pyairtable_ui.instance.flows import PendingLinkRow, UserRow
+from pyairtable_ui.llm.probe import ModelTestRow, probe_models
 from pyairtable_ui.state.auth import AuthState, NotSignedInError
 
 
@@ -23,6 +25,8 @@ class AdminState(rx.State):
     # Live links (secrets): loaded only after the admin check, for admins only.
     pending_links: list[PendingLinkRow] = []
     models_text: str = ""
+    model_tests: list[ModelTestRow] = []
+    testing_models: bool = False
     error: str = ""
     notice: str = ""
 
@@ -41,6 +45,7 @@ class AdminState(rx.State):
         if admin_id is None:
             return rx.redirect(routes.CHAT, replace=True)
         self.error = self.notice = ""
+        self.model_tests = []
         await self._reload(admin_id)
         return None
 
@@ -83,6 +88,35 @@ class AdminState(rx.State):
         models = form_data.get("models", "").splitlines()
         await self._act(lambda admin_id: flows.save_models(admin_id=admin_id, models=models))
 
+    @rx.event(background=True)
+    async def test_models(self):
+        """Send one tiny request to each allowed model; show its time or its error.
+
+        In the background: a provider that does not answer must not hold the page's
+        other events for the length of a timeout.
+        """
+        async with self:
+            admin_id = await self._admin()
+            if admin_id is None:
+                self.error = "Only admins can do this."
+                return
+            if self.testing_models:
+                return
+            self.testing_models = True
+            self.model_tests = []
+            self.error = self.notice = ""
+        rows: list[ModelTestRow] = []
+        error = ""
+        try:
+            models = await asyncio.to_thread(flows.models_to_test, admin_id=admin_id)
+            rows = await probe_models(models)
+        except UserFacingError as exc:
+            error = exc.message
+        finally:
+            async with self:
+                self.model_tests, self.error = rows, error
+                self.testing_models = False
+
 
 def _pending_link_row(row: PendingLinkRow) -> rx.Component:
     return rx.table.row(
@@ -90,6 +124,17 @@ def _pending_link_row(row: PendingLinkRow) -> rx.Component:
         rx.table.cell(row["kind"]),
         rx.table.cell(rx.code(row["link"], word_break="break-all")),
         rx.table.cell(row["expires"]),
+        rx.table.cell(
+            rx.button(
+                rx.icon("copy", size=14),
+                "Copy",
+                size="1",
+                variant="soft",
+                # The link is already on this admin's screen; copying sends nothing back.
+                on_click=[rx.set_clipboard(row["link"]), rx.toast("Link copied.")],
+                aria_label="Copy the link for " + row["email"],
+            )
+        ),
     )
 
 
@@ -99,8 +144,8 @@ def _pending_links_card() -> rx.Component:
             rx.heading("Pending links", size="4", as_="h2"),
             rx.text(
                 "No mail server is set (SMTP_HOST), so these verification and password "
-                "reset links could not be emailed. Pass each one to its owner privately: "
-                "anyone with a link can use it once.",
+                "reset links could not be emailed. Copy each one and pass it to its owner "
+                "privately: anyone with a link can use it once. A used link leaves the list.",
                 size="2",
             ),
             rx.box(
@@ -111,6 +156,7 @@ def _pending_links_card() -> rx.Component:
                             rx.table.column_header_cell("Link for"),
                             rx.table.column_header_cell("Link"),
                             rx.table.column_header_cell("Expires"),
+                            rx.table.column_header_cell(""),
                         )
                     ),
                     rx.table.body(rx.foreach(AdminState.pending_links, _pending_link_row)),
@@ -122,6 +168,64 @@ def _pending_links_card() -> rx.Component:
             width="100%",
         ),
         width="100%",
+    )
+
+
+def _model_test_row(row: ModelTestRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.code(row["model"])),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(
+                    row["outcome"],
+                    color_scheme=rx.cond(row["ok"], "green", "red"),
+                    weight="medium",
+                    size="2",
+                ),
+                rx.cond(
+                    row["detail"] != "",
+                    rx.text(row["detail"], size="1", color_scheme="gray", word_break="break-word"),
+                ),
+                spacing="1",
+            )
+        ),
+    )
+
+
+def _model_tests() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.button(
+                "Test models",
+                variant="soft",
+                loading=AdminState.testing_models,
+                on_click=AdminState.test_models,
+            ),
+            rx.text(
+                "Sends one short request to each saved model, as the chat would.",
+                size="1",
+                color_scheme="gray",
+            ),
+            align="center",
+            wrap="wrap",
+        ),
+        rx.cond(
+            AdminState.model_tests.length() > 0,
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Model"),
+                        rx.table.column_header_cell("Result"),
+                    )
+                ),
+                rx.table.body(rx.foreach(AdminState.model_tests, _model_test_row)),
+                width="100%",
+                id="model-tests",
+            ),
+        ),
+        spacing="2",
+        width="100%",
+        margin_top="16px",
     )
 
 
@@ -244,6 +348,7 @@ def admin_page() -> rx.Component:
                     on_submit=AdminState.save_models,
                     width="100%",
                 ),
+                _model_tests(),
                 width="100%",
             ),
             max_width="960px",

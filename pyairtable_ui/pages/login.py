@@ -141,7 +141,7 @@ class LoginState(rx.State):
             return
         self.show_resend = False
         self.error = ""
-        self.notice = "If that account needs verifying, a new link is on its way."
+        self.notice = flows.resent_message()
 
 
 def login_page() -> rx.Component:

@@ -21,11 +21,6 @@ from pyairtable_ui.core.mail import EmailDeliveryError
 
 logger = logging.getLogger(__name__)
 
-SENT_MESSAGE = (
-    "If an account exists for that address, we sent it a link to choose a new password. "
-    "The link works for one hour."
-)
-
 
 class ResetState(rx.State):
     """Both halves of the reset flow."""
@@ -57,7 +52,7 @@ class ResetState(rx.State):
                 email=form_data.get("email", ""),
                 address=self.router.session.client_ip or "unknown",
             )
-            self.sent_message = SENT_MESSAGE
+            self.sent_message = flows.reset_requested_message()
         except EmailDeliveryError as exc:
             self.error = exc.message
         self.working = False

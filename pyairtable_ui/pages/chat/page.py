@@ -11,6 +11,7 @@ import reflex as rx
 
 from pyairtable_ui import routes
 from pyairtable_ui.components.action_review import action_card, review_dialog
+from pyairtable_ui.components.llm_setup import llm_setup_banner
 from pyairtable_ui.components.shell import private_page
 from pyairtable_ui.pages.chat.parts import answer_markdown, message_view, step_view
 from pyairtable_ui.pages.chat.rows import ConversationItem
@@ -309,6 +310,7 @@ def chat_page() -> rx.Component:
     """The conversation (about 70% on desktop) and the action sidebar (a drawer on phones)."""
     return private_page(
         _toolbar(),
+        llm_setup_banner(),
         rx.hstack(
             _conversation(),
             rx.cond(

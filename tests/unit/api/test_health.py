@@ -64,3 +64,25 @@ def test_a_redis_that_does_not_answer_is_named() -> None:
         raise RuntimeError("could not get state") from raised.value
     except RuntimeError as wrapped:
         assert describe_failure(wrapped) == REDIS_DOWN
+
+
+@pytest.mark.parametrize(
+    ("values", "reported"),
+    [({}, "not configured"), ({"llm_api_key": "sk-health-key-123456"}, "configured")],
+)
+def test_health_says_whether_an_llm_is_configured_and_stays_ready_without_one(
+    app_engine, monkeypatch, values, reported
+) -> None:
+    from pyairtable_ui.core.settings import Settings
+    from pyairtable_ui.llm import setup
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    monkeypatch.setattr(setup, "get_settings", lambda: settings)
+
+    status, body = asyncio.run(health.health_report())
+
+    assert status == 200
+    assert body["status"] == "ok"
+    assert body["llm"] == reported
+    assert "sk-health-key-123456" not in str(body)

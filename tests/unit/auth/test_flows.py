@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from pyairtable_ui.auth import flows, limits, service
 from pyairtable_ui.auth.errors import (
@@ -21,7 +21,7 @@ from pyairtable_ui.auth.errors import (
     WeakPasswordError,
 )
 from pyairtable_ui.auth.limits import make_login_limiter, make_mail_limiter
-from pyairtable_ui.auth.models import User
+from pyairtable_ui.auth.models import AuthToken, User
 from pyairtable_ui.auth.sessions import (
     create_session,
     issue_login_ticket,
@@ -29,6 +29,7 @@ from pyairtable_ui.auth.sessions import (
 )
 from pyairtable_ui.core import mail
 from pyairtable_ui.core.db import utcnow
+from pyairtable_ui.core.settings import get_settings
 
 PASSWORD = "violet tractor morning"
 NEW_PASSWORD = "amber kettle harbour"
@@ -55,8 +56,10 @@ def fresh_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def outbox(monkeypatch: pytest.MonkeyPatch) -> list[Sent]:
-    """Every email the app sends, kept instead of logged."""
+    """A mail server is set (SMTP_HOST); every email the app sends is kept here."""
     sent: list[Sent] = []
+    monkeypatch.setenv("SMTP_HOST", "smtp.invalid")
+    get_settings.cache_clear()
 
     def record(*, to: str, subject: str, text: str, settings: object = None) -> None:
         sent.append(Sent(to, subject, text))
@@ -363,3 +366,100 @@ async def test_without_smtp_links_wait_for_admins_and_stay_out_of_the_log(
     assert [p.email for p in service.list_pending_links(session=db, actor=admin)] == [
         "new@example.com"
     ]
+
+
+# --- issue 12: a first run without a mail server --------------------------------------
+
+
+async def test_without_smtp_the_first_account_is_verified_at_once_and_later_ones_wait(
+    app_db, db: Session, caplog: pytest.LogCaptureFixture
+):
+    with caplog.at_level(logging.DEBUG):
+        first = await flows.register(
+            email="owner@example.com", password=PASSWORD, name="", address=OFFICE
+        )
+        second = await flows.register(
+            email="ana@example.com", password=PASSWORD, name="", address=OFFICE
+        )
+
+    assert first.done_message == flows.FIRST_ACCOUNT_MESSAGE
+    assert "sign in now" in first.done_message
+    db.expire_all()
+    owner = service.get_user_by_email(session=db, email="owner@example.com")
+    ana = service.get_user_by_email(session=db, email="ana@example.com")
+    assert owner is not None and owner.is_admin and owner.email_verified_at is not None
+    assert ana is not None and not ana.is_admin and ana.email_verified_at is None
+    # Nobody may claim an email went out; the admin passes the link on.
+    assert "sent" not in second.done_message.lower()
+    assert "your admin will pass the verification link on" in second.done_message
+    [pending] = service.list_pending_links(session=db, actor=owner)
+    assert pending.email == "ana@example.com"  # and no link for the owner
+    token = pending.link.partition("token=")[2]
+    assert token not in caplog.text
+    assert "Confirm your email" in caplog.text  # the log says a link was issued, for whom
+
+    # Signing in before the link is opened says who has it.
+    refused = await flows.sign_in(email="ana@example.com", password=PASSWORD, address=OFFICE)
+    assert refused.unverified
+    assert refused.error == flows.UNVERIFIED_NO_MAIL_MESSAGE
+
+    # Opening the link verifies the account and takes it off the admin's list, for good.
+    await flows.verify_email(token=token)
+    db.expire_all()
+    assert service.list_pending_links(session=db, actor=owner) == []
+    row = db.exec(select(AuthToken).where(AuthToken.user_id == ana.id)).one()
+    assert row.used_at is not None and row.encrypted_link is None
+
+
+async def test_with_smtp_the_first_account_verifies_by_email_like_everyone(
+    app_db, db: Session, outbox: list[Sent]
+):
+    result = await flows.register(
+        email="owner@example.com", password=PASSWORD, name="", address=OFFICE
+    )
+
+    assert result.done_message.startswith("Check your email")
+    db.expire_all()
+    owner = service.get_user_by_email(session=db, email="owner@example.com")
+    assert owner is not None and owner.is_admin and owner.email_verified_at is None
+    [verification] = outbox
+    assert "Confirm your email" in verification.subject
+    assert service.list_pending_links(session=db, actor=owner) == []
+
+
+def test_the_pages_messages_never_claim_an_email_without_a_mail_server(monkeypatch):
+    without = [
+        flows.registered_message("ana@example.com"),
+        flows.reset_requested_message(),
+        flows.resent_message(),
+        flows.unverified_message(),
+    ]
+    monkeypatch.setenv("SMTP_HOST", "smtp.invalid")
+    get_settings.cache_clear()
+    with_mail = [
+        flows.registered_message("ana@example.com"),
+        flows.reset_requested_message(),
+        flows.resent_message(),
+        flows.unverified_message(),
+    ]
+
+    assert all("sent" not in text and "on its way" not in text for text in without)
+    assert all("admin" in text for text in without)
+    assert all("sent" in text or "on its way" in text for text in with_mail)
+
+
+async def test_a_development_instance_keeps_links_out_of_the_log_too(
+    app_db, db: Session, caplog: pytest.LogCaptureFixture, monkeypatch
+):
+    monkeypatch.setenv("APP_ENV", "development")
+    get_settings.cache_clear()
+    admin = make_user(db, "admin@example.com", admin=True)
+    make_user(db, "member@example.com")
+    with caplog.at_level(logging.DEBUG):
+        await flows.request_password_reset(email="member@example.com", address=OFFICE)
+
+    db.expire_all()
+    [pending] = service.list_pending_links(session=db, actor=admin)
+    assert pending.link not in caplog.text
+    assert pending.link.partition("token=")[2] not in caplog.text
+    assert "EMAIL not sent (SMTP not configured) to=member@example.com" in caplog.text

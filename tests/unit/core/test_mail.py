@@ -148,30 +148,19 @@ def test_unreachable_server_fails_clearly():
         )
 
 
-def test_in_development_without_smtp_the_email_and_its_link_go_to_the_log(
-    caplog: pytest.LogCaptureFixture,
+@pytest.mark.parametrize("app_env", ["development", "production"])
+def test_without_smtp_the_log_says_who_a_link_was_for_never_the_link(
+    caplog: pytest.LogCaptureFixture, app_env: str
 ):
+    # Development no longer prints the email either: links wait on /admin in every mode.
     subject, text = reset_email(LINK)
-    with caplog.at_level(logging.INFO, logger="pyairtable_ui.core.mail"):
-        send_email(
-            to="ana@example.com",
-            subject=subject,
-            text=text,
-            settings=Settings(app_env="development"),
-        )
-    [record] = [r for r in caplog.records if r.name == "pyairtable_ui.core.mail"]
-    assert record.levelno == logging.WARNING
-    logged = record.getMessage()
-    assert logged.startswith(
-        "EMAIL (SMTP not configured) to=ana@example.com subject=Reset your PyAirtable UI password"
-    )
-    assert LINK in logged
-
-
-def test_in_production_without_smtp_the_log_has_no_live_link(caplog: pytest.LogCaptureFixture):
-    subject, text = reset_email(LINK)
-    settings = Settings(app_env="production", secret_key="p" * 48)
+    settings = Settings(app_env=app_env, secret_key="p" * 48)
     with caplog.at_level(logging.DEBUG):
         send_email(to="ana@example.com", subject=subject, text=text, settings=settings)
     assert "abc123-XYZ_789" not in caplog.text
+    assert LINK not in caplog.text
+    assert (
+        "EMAIL not sent (SMTP not configured) to=ana@example.com "
+        "subject=Reset your PyAirtable UI password"
+    ) in caplog.text
     assert "waits for an admin on /admin" in caplog.text

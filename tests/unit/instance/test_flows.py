@@ -84,3 +84,13 @@ def test_the_models_are_saved_one_per_line_the_default_first(app_db: Engine):
     assert flows.admin_view(admin_id=admin_id).models == ["anthropic/claude-sonnet-4-5", "openai/x"]
     with pytest.raises(InvalidModelListError):
         flows.save_models(admin_id=admin_id, models=["not a model"])
+
+
+def test_test_model_is_for_active_admins_and_tries_the_allowed_models(app_db: Engine):
+    admin_id = make_user(app_db, "admin@example.com", admin=True)
+    member_id = make_user(app_db, "ana@example.com")
+    flows.save_models(admin_id=admin_id, models=["openai/scripted", "openai/scripted-large"])
+
+    assert flows.models_to_test(admin_id=admin_id) == ["openai/scripted", "openai/scripted-large"]
+    with pytest.raises(PermissionDeniedError):
+        flows.models_to_test(admin_id=member_id)
