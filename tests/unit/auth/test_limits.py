@@ -189,17 +189,7 @@ def test_concurrent_failures_are_all_counted(make_limiter: MakeLimiter):
 
 def test_plain_rate_limit_counts_from_the_first_event(make_limiter: MakeLimiter, clock: FakeClock):
     # The shape a "messages per minute" limit would use: fixed window, fixed lock.
-    limiter = make_limiter(
-        LimitPolicy(
-            name="chat",
-            allowed=3,
-            window=60,
-            lock=60,
-            max_lock=60,
-            backoff=1,
-            window_from_last=False,
-        )
-    )
+    limiter = make_limiter(LimitPolicy.rate_limit("chat", 3, window=60))
     for _ in range(2):
         limiter.record_failure("user:1")
         clock.advance(25)
