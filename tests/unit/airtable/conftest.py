@@ -6,7 +6,6 @@ stay fast; the limiter tests build their own clients at the real 5 requests/s.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,9 +24,6 @@ from pyairtable_ui.tools import ToolContext, ToolRegistry, build_registry
 from tests.fakes.airtable import AirtableEmulator
 from tests.fakes.airtable.fixtures import airtable_emulator, airtable_emulator_factory
 from tests.fakes.airtable.seeds import BASE_CRM_ID, TOKEN_FULL
-
-# This pass's Redis (scripts/test.sh sets REDIS_URL on the second pass), else the local one.
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 FAST_RETRIES = RetryPolicy(attempts=4, rate_limit_attempts=8, backoff=0.01, max_backoff=0.2)
 
@@ -72,18 +68,6 @@ def client(airtable_emulator: AirtableEmulator, make_client: ClientFactory) -> A
 def schema_cache() -> InProcessSchemaCache:
     """A schema cache of the test's own (never the process's, nor Redis shared with others)."""
     return InProcessSchemaCache()
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[redis.Redis]:
-    """The Redis server, or a skip when it does not answer."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.skip(f"Redis at {REDIS_URL} does not answer ({exc}); Redis backend not tested")
-    yield client
-    client.close()
 
 
 @pytest.fixture
