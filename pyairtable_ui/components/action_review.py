@@ -6,6 +6,7 @@ from typing import Any
 
 import reflex as rx
 
+from pyairtable_ui.components.forms import LABEL_STYLE, form_error, form_notice
 from pyairtable_ui.state.actions import ActionsState
 
 
@@ -278,7 +279,7 @@ def _pending_panel() -> rx.Component:
                             ActionsState.ticked_count,
                             ")",
                             html_for="typed-count",
-                            style={"fontSize": "14px", "fontWeight": "500"},
+                            style=LABEL_STYLE,
                         ),
                         rx.input(
                             id="typed-count",
@@ -348,28 +349,8 @@ def action_controls(*, on_review_again: Any = None) -> rx.Component:
             align="center",
             wrap="wrap",
         ),
-        rx.cond(
-            ActionsState.error != "",
-            rx.callout(
-                ActionsState.error,
-                icon="triangle-alert",
-                color_scheme="red",
-                size="1",
-                role="alert",
-                width="100%",
-            ),
-        ),
-        rx.cond(
-            ActionsState.notice != "",
-            rx.callout(
-                ActionsState.notice,
-                icon="info",
-                color_scheme="green",
-                size="1",
-                role="status",
-                width="100%",
-            ),
-        ),
+        form_error(ActionsState.error, size="1"),
+        form_notice(ActionsState.notice, size="1"),
         rx.cond(ActionsState.changed_rows.length() > 0, _changed_since_review(on_review_again)),
         rx.cond(
             ActionsState.recoverable & ~ActionsState.working & (ActionsState.question_step != 0),
