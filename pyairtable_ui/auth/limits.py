@@ -103,13 +103,7 @@ class LimitPolicy:
         Once used up, the key waits for the rest of the window; there is no backoff.
         """
         return cls(
-            name=name,
-            allowed=allowed,
-            window=window,
-            lock=window,
-            max_lock=window,
-            backoff=1,
-            window_from_last=False,
+            name, allowed, window, lock=window, max_lock=window, backoff=1, window_from_last=False
         )
 
     def lock_seconds(self, count: int) -> float:

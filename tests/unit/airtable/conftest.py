@@ -86,26 +86,25 @@ def session_factory(migrated_engine: Engine) -> SessionFactory:
     return session_factory_for(migrated_engine)
 
 
-@pytest.fixture
-def user_id(session_factory: SessionFactory) -> int:
-    """A saved user who owns the actions."""
+def _saved_user(session_factory: SessionFactory, name: str) -> int:
     with session_factory() as session:
-        user = User(email=f"owner-{secrets.token_hex(3)}@example.com")
+        user = User(email=f"{name}-{secrets.token_hex(3)}@example.com")
         session.add(user)
         session.flush()
         assert user.id is not None
         return user.id
+
+
+@pytest.fixture
+def user_id(session_factory: SessionFactory) -> int:
+    """A saved user who owns the actions."""
+    return _saved_user(session_factory, "owner")
 
 
 @pytest.fixture
 def other_user_id(session_factory: SessionFactory) -> int:
     """A second user, who must never see the first one's actions."""
-    with session_factory() as session:
-        user = User(email=f"other-{secrets.token_hex(3)}@example.com")
-        session.add(user)
-        session.flush()
-        assert user.id is not None
-        return user.id
+    return _saved_user(session_factory, "other")
 
 
 @pytest.fixture
