@@ -95,6 +95,15 @@ def recover_stale_actions(*, sessions: SessionFactory = session_scope) -> None:
         recovery.mark_interrupted(session=db, older_than=older_than)
 
 
+def _sidebar_items(
+    user_id: int, conversation_id: int | None, sessions: SessionFactory
+) -> list[ActionItem] | None:
+    """The sidebar's list read again, when the flow was given the sidebar's conversation."""
+    if not conversation_id:
+        return None
+    return conversation_action_items(user_id, conversation_id, sessions=sessions)
+
+
 def _read(
     sessions: SessionFactory, user_id: int, action_id: int, conversation_id: int | None = None
 ) -> Outcome:
@@ -102,12 +111,11 @@ def _read(
     with sessions() as db:
         action = get_action(session=db, user_id=user_id, action_id=action_id)
         question = recovery.undecided_batch(session=db, user_id=user_id, action_id=action_id)
-    items = (
-        conversation_action_items(user_id, conversation_id, sessions=sessions)
-        if conversation_id
-        else None
+    return Outcome(
+        action=action,
+        question=question,
+        items=_sidebar_items(user_id, conversation_id, sessions),
     )
-    return Outcome(action=action, question=question, items=items)
 
 
 def open_action(
@@ -192,12 +200,7 @@ def reject(
             action = reject_action(session=db, user_id=user_id, action_id=action_id)
     except ActionError as exc:
         return Outcome(error=exc.message)
-    items = (
-        conversation_action_items(user_id, conversation_id, sessions=sessions)
-        if conversation_id
-        else None
-    )
-    return Outcome(action=action, items=items)
+    return Outcome(action=action, items=_sidebar_items(user_id, conversation_id, sessions))
 
 
 def propose_again(
@@ -225,12 +228,7 @@ def propose_again(
             )
     except ActionError as exc:
         return Outcome(error=exc.message)
-    items = (
-        conversation_action_items(user_id, conversation_id, sessions=sessions)
-        if conversation_id
-        else None
-    )
-    return Outcome(action=proposal, items=items)
+    return Outcome(action=proposal, items=_sidebar_items(user_id, conversation_id, sessions))
 
 
 # --- running ---------------------------------------------------------------------------
@@ -238,7 +236,6 @@ def propose_again(
 
 def _ran(
     work: Callable[[], Action],
-    *,
     sessions: SessionFactory,
     user_id: int,
     action_id: int,
@@ -309,13 +306,7 @@ def approve_and_run(
             on_progress=on_progress,
         )
 
-    return _ran(
-        work,
-        sessions=sessions,
-        user_id=user_id,
-        action_id=action_id,
-        conversation_id=conversation_id,
-    )
+    return _ran(work, sessions, user_id, action_id, conversation_id)
 
 
 def roll_back(
@@ -352,10 +343,10 @@ def roll_back(
             on_progress=on_progress,
             decisions=decisions,
         ),
-        sessions=sessions,
-        user_id=user_id,
-        action_id=action_id,
-        conversation_id=conversation_id,
+        sessions,
+        user_id,
+        action_id,
+        conversation_id,
     )
 
 
@@ -392,10 +383,10 @@ def resume(
             on_progress=on_progress,
             decisions=decisions,
         ),
-        sessions=sessions,
-        user_id=user_id,
-        action_id=action_id,
-        conversation_id=conversation_id,
+        sessions,
+        user_id,
+        action_id,
+        conversation_id,
     )
 
 
@@ -506,10 +497,10 @@ def undo_action(
             resolutions=resolutions,
             on_progress=on_progress,
         ),
-        sessions=sessions,
-        user_id=user_id,
-        action_id=action_id,
-        conversation_id=conversation_id,
+        sessions,
+        user_id,
+        action_id,
+        conversation_id,
     )
 
 
@@ -557,9 +548,4 @@ def rename_instead(
             )
     except UserFacingError as exc:
         return Outcome(error=exc.message)
-    items = (
-        conversation_action_items(user_id, conversation_id, sessions=sessions)
-        if conversation_id
-        else None
-    )
-    return Outcome(action=proposal, items=items)
+    return Outcome(action=proposal, items=_sidebar_items(user_id, conversation_id, sessions))

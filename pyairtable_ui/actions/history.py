@@ -315,12 +315,14 @@ def _export_rows(
     is_admin: bool,
     filters: HistoryFilters | None,
     max_rows: int,
-) -> list[tuple[Action, str]]:
+) -> list[tuple[Action, str, list[ActionStep]]]:
+    """The actions an export holds, newest first, each with its user's email and its steps."""
     query = _query(session, actor_id=actor_id, is_admin=is_admin, filters=filters)
     rows = session.exec(
         query.order_by(col(Action.created_at).desc(), col(Action.id).desc()).limit(max_rows)
     ).all()
-    return [(action, email) for action, email in rows]
+    steps = _steps_by_action(session, [a.id for a, _ in rows if a.id is not None])
+    return [(a, email, steps[a.id]) for a, email in rows if a.id is not None]
 
 
 CSV_COLUMNS = (
@@ -360,7 +362,8 @@ def _safe_cell(value: Any) -> Any:
     return value
 
 
-def export_history_csv(
+def export_history_as(
+    kind: Literal["csv", "json"],
     *,
     session: Session,
     actor_id: int,
@@ -368,9 +371,13 @@ def export_history_csv(
     filters: HistoryFilters | None = None,
     max_rows: int = EXPORT_LIMIT,
 ) -> str:
-    """The filtered history as CSV, one line per action with counts of its steps.
+    """The filtered history as CSV or JSON text, newest first.
+
+    CSV has one line per action with counts of its steps (`CSV_COLUMNS`, a header
+    line first); JSON is a list of `ActionDetails`, every step included.
 
     Args:
+        kind: "csv" or "json".
         session: The database session.
         actor_id: The signed-in user.
         is_admin: Whether they ask as an administrator (checked in the database).
@@ -378,7 +385,7 @@ def export_history_csv(
         max_rows: The most actions exported (newest first).
 
     Returns:
-        CSV text with a header line.
+        The text.
 
     Raises:
         ActionPermissionError: As for `list_history`.
@@ -386,13 +393,14 @@ def export_history_csv(
     rows = _export_rows(
         session, actor_id=actor_id, is_admin=is_admin, filters=filters, max_rows=max_rows
     )
-    steps = _steps_by_action(session, [a.id for a, _ in rows if a.id is not None])
+    return _csv_text(rows) if kind == "csv" else _json_text(rows)
+
+
+def _csv_text(rows: list[tuple[Action, str, list[ActionStep]]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for action, email in rows:
-        assert action.id is not None
-        own = steps[action.id]
+    for action, email, own in rows:
         apply = [s for s in own if s.kind == StepKind.APPLY]
         done = [s for s in apply if s.status == StepStatus.DONE]
         line: dict[str, Any] = dict(_row(action, email))
@@ -412,34 +420,8 @@ def export_history_csv(
     return out.getvalue()
 
 
-def export_history_json(
-    *,
-    session: Session,
-    actor_id: int,
-    is_admin: bool,
-    filters: HistoryFilters | None = None,
-    max_rows: int = EXPORT_LIMIT,
-) -> str:
-    """The filtered history as JSON: a list of `ActionDetails`, every step included.
-
-    Args:
-        session: The database session.
-        actor_id: The signed-in user.
-        is_admin: Whether they ask as an administrator (checked in the database).
-        filters: As for `list_history`.
-        max_rows: The most actions exported (newest first).
-
-    Returns:
-        JSON text.
-
-    Raises:
-        ActionPermissionError: As for `list_history`.
-    """
-    rows = _export_rows(
-        session, actor_id=actor_id, is_admin=is_admin, filters=filters, max_rows=max_rows
-    )
-    steps = _steps_by_action(session, [a.id for a, _ in rows if a.id is not None])
-    details = [_details(a, email, steps[a.id]) for a, email in rows if a.id is not None]
+def _json_text(rows: list[tuple[Action, str, list[ActionStep]]]) -> str:
+    details = [_details(a, email, own) for a, email, own in rows]
     return json.dumps(details, ensure_ascii=False, indent=2, default=str)
 
 
@@ -492,11 +474,12 @@ def export_history(
     filters: HistoryFilters | None,
     sessions: SessionFactory = session_scope,
 ) -> str:
-    """The filtered history as CSV or JSON (`export_history_csv`, `export_history_json`).
+    """The filtered history as CSV or JSON, as `export_history_as`, in a session of its own.
 
     Raises:
         ActionPermissionError: As for `list_history`.
     """
-    make = export_history_csv if kind == "csv" else export_history_json
     with sessions() as db:
-        return make(session=db, actor_id=actor_id, is_admin=is_admin, filters=filters)
+        return export_history_as(
+            kind, session=db, actor_id=actor_id, is_admin=is_admin, filters=filters
+        )

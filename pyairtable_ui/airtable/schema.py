@@ -156,16 +156,38 @@ def suggest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
     return [by_normal[n] for n in ordered[:limit]]
 
 
-def _not_found_message(kind: str, name: str, where: str, names: Sequence[str], hint: str) -> str:
-    message = f'There is no {kind} "{name}" in {where}.'
-    close = suggest(name, names)
+def _require_named(
+    items: Sequence[_NamedT],
+    ref: str,
+    *,
+    error: type[UnknownNameError],
+    kind: str,
+    where: str,
+    hint: str,
+) -> _NamedT:
+    """The item with this id or name; else `error`, naming close matches.
+
+    Args:
+        items: The tables or fields to look in.
+        ref: A name (any case) or id.
+        error: What to raise when none matches.
+        kind: "table" or "field", for the message.
+        where: Where it was looked for ("this base", 'table "Tasks"').
+        hint: What to call to see them all, when there are too many to list.
+    """
+    found = _find_named(items, ref)
+    if found is not None:
+        return found
+    names = [item.name for item in items]
+    message = f'There is no {kind} "{ref}" in {where}.'
+    close = suggest(ref, names)
     if close:
         message += " Did you mean " + " or ".join(f'"{c}"' for c in close) + "?"
     if len(names) <= 40:
         message += f" {kind.capitalize()}s: " + ", ".join(f'"{n}"' for n in names) + "."
     else:
         message += f" {hint}"
-    return message
+    raise error(message, ref)
 
 
 @dataclass(frozen=True)
@@ -273,19 +295,14 @@ class TableSchema:
         Raises:
             UnknownFieldError: With close matches in its message.
         """
-        found = self.find_field(ref)
-        if found is None:
-            raise UnknownFieldError(
-                _not_found_message(
-                    "field",
-                    ref,
-                    f'table "{self.name}"',
-                    [f.name for f in self.fields],
-                    f'Call describe_table for "{self.name}" to see its fields.',
-                ),
-                ref,
-            )
-        return found
+        return _require_named(
+            self.fields,
+            ref,
+            error=UnknownFieldError,
+            kind="field",
+            where=f'table "{self.name}"',
+            hint=f'Call describe_table for "{self.name}" to see its fields.',
+        )
 
     def find_view(self, ref: str) -> dict[str, Any] | None:
         """The view with this id or name (case-insensitive), or None."""
@@ -345,19 +362,14 @@ class BaseSchema:
         Raises:
             UnknownTableError: With close matches in its message.
         """
-        found = self.find_table(ref)
-        if found is None:
-            raise UnknownTableError(
-                _not_found_message(
-                    "table",
-                    ref,
-                    "this base",
-                    [t.name for t in self.tables],
-                    "Call list_tables to see them.",
-                ),
-                ref,
-            )
-        return found
+        return _require_named(
+            self.tables,
+            ref,
+            error=UnknownTableError,
+            kind="table",
+            where="this base",
+            hint="Call list_tables to see them.",
+        )
 
     def table_name(self, table_id: str) -> str:
         """The name of a table id, or the id itself when unknown."""

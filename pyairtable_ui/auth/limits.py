@@ -96,6 +96,16 @@ class LimitPolicy:
     backoff: float = 2.0
     window_from_last: bool = True
 
+    @classmethod
+    def rate_limit(cls, name: str, allowed: int, *, window: float) -> LimitPolicy:
+        """A plain rate limit: `allowed` events per `window`, counted from the first.
+
+        Once used up, the key waits for the rest of the window; there is no backoff.
+        """
+        return cls(
+            name, allowed, window, lock=window, max_lock=window, backoff=1, window_from_last=False
+        )
+
     def lock_seconds(self, count: int) -> float:
         """How long a key with `count` recorded attempts is locked (0: not locked)."""
         if count < self.allowed:
@@ -120,33 +130,9 @@ LOGIN_ADDRESS_POLICY = LimitPolicy(
 # creates accounts: a few mails an hour per address mailed, so nobody can flood
 # a mailbox through us; a larger budget per client address, which can be a whole
 # office onboarding together, so one client cannot mail hundreds of strangers.
-MAIL_PER_EMAIL_POLICY = LimitPolicy(
-    name="mail:email",
-    allowed=3,
-    window=3600,
-    lock=3600,
-    max_lock=3600,
-    backoff=1,
-    window_from_last=False,
-)
-MAIL_PER_ADDRESS_POLICY = LimitPolicy(
-    name="mail:address",
-    allowed=200,
-    window=3600,
-    lock=3600,
-    max_lock=3600,
-    backoff=1,
-    window_from_last=False,
-)
-REGISTER_PER_ADDRESS_POLICY = LimitPolicy(
-    name="register:address",
-    allowed=100,
-    window=3600,
-    lock=3600,
-    max_lock=3600,
-    backoff=1,
-    window_from_last=False,
-)
+MAIL_PER_EMAIL_POLICY = LimitPolicy.rate_limit("mail:email", 3, window=3600)
+MAIL_PER_ADDRESS_POLICY = LimitPolicy.rate_limit("mail:address", 200, window=3600)
+REGISTER_PER_ADDRESS_POLICY = LimitPolicy.rate_limit("register:address", 100, window=3600)
 # Wrong current passwords on the settings page, per user: a stolen session must
 # not be able to guess the password it does not know.
 PASSWORD_CHANGE_POLICY = LimitPolicy(

@@ -6,7 +6,23 @@ from typing import Any
 
 import reflex as rx
 
+from pyairtable_ui.components.forms import LABEL_STYLE, form_error, form_notice
 from pyairtable_ui.state.actions import ActionsState
+
+# The line between two rows of one of the dialog's lists.
+_ROW_BORDER = f"1px solid {rx.color('gray', 4)}"
+
+
+def _scrolling_list(items: Any, render: Any, *, max_height: str) -> rx.Component:
+    """One of the dialog's lists: full width, scrolling inside once taller than `max_height`."""
+    return rx.box(rx.foreach(items, render), max_height=max_height, overflow_y="auto", width="100%")
+
+
+def _choice(value: str, text: str) -> rx.Component:
+    """One labelled option of a radio group."""
+    return rx.el.label(
+        rx.radio_group.item(value=value), text, style={"display": "flex", "gap": "6px"}
+    )
 
 
 def action_card(action: Any) -> rx.Component:
@@ -66,7 +82,7 @@ def _review_row(row: Any) -> rx.Component:
         align="start",
         width="100%",
         padding_y="6px",
-        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        border_bottom=_ROW_BORDER,
     )
 
 
@@ -85,16 +101,8 @@ def _undo_row(row: Any) -> rx.Component:
             row["conflict"],
             rx.radio_group.root(
                 rx.hstack(
-                    rx.el.label(
-                        rx.radio_group.item(value="overwrite"),
-                        " Overwrite with the old values",
-                        style={"display": "flex", "gap": "6px"},
-                    ),
-                    rx.el.label(
-                        rx.radio_group.item(value="skip"),
-                        " Leave this record as it is",
-                        style={"display": "flex", "gap": "6px"},
-                    ),
+                    _choice("overwrite", " Overwrite with the old values"),
+                    _choice("skip", " Leave this record as it is"),
                     spacing="4",
                     wrap="wrap",
                 ),
@@ -107,7 +115,7 @@ def _undo_row(row: Any) -> rx.Component:
         spacing="1",
         width="100%",
         padding_y="6px",
-        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        border_bottom=_ROW_BORDER,
     )
 
 
@@ -137,12 +145,7 @@ def _changed_since_review(also: Any = None) -> rx.Component:
             rx.text(ActionsState.changed_summary, size="2", weight="medium"),
             align="start",
         ),
-        rx.box(
-            rx.foreach(ActionsState.changed_rows, _changed_row),
-            max_height="30vh",
-            overflow_y="auto",
-            width="100%",
-        ),
+        _scrolling_list(ActionsState.changed_rows, _changed_row, max_height="30vh"),
         rx.cond(
             ~ActionsState.working,
             rx.button(
@@ -179,7 +182,7 @@ def _candidate_row(row: Any) -> rx.Component:
         wrap="wrap",
         width="100%",
         padding_y="4px",
-        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        border_bottom=_ROW_BORDER,
     )
 
 
@@ -195,19 +198,11 @@ def _question_panel() -> rx.Component:
             size="2",
         ),
         rx.text("The batch was to create:", size="1", weight="medium"),
-        rx.box(
-            rx.foreach(ActionsState.question_sent, lambda line: rx.text(line, size="1")),
-            max_height="20vh",
-            overflow_y="auto",
-            width="100%",
+        _scrolling_list(
+            ActionsState.question_sent, lambda line: rx.text(line, size="1"), max_height="20vh"
         ),
         rx.text("Records created in the table since it was sent:", size="1", weight="medium"),
-        rx.box(
-            rx.foreach(ActionsState.question_rows, _candidate_row),
-            max_height="25vh",
-            overflow_y="auto",
-            width="100%",
-        ),
+        _scrolling_list(ActionsState.question_rows, _candidate_row, max_height="25vh"),
         rx.hstack(
             rx.cond(
                 forward,
@@ -262,12 +257,7 @@ def _pending_panel() -> rx.Component:
                 "Untick all", size="1", variant="ghost", on_click=ActionsState.set_all(False)
             ),
         ),
-        rx.box(
-            rx.foreach(ActionsState.rows, _review_row),
-            max_height="45vh",
-            overflow_y="auto",
-            width="100%",
-        ),
+        _scrolling_list(ActionsState.rows, _review_row, max_height="45vh"),
         rx.form(
             rx.vstack(
                 rx.cond(
@@ -278,7 +268,7 @@ def _pending_panel() -> rx.Component:
                             ActionsState.ticked_count,
                             ")",
                             html_for="typed-count",
-                            style={"fontSize": "14px", "fontWeight": "500"},
+                            style=LABEL_STYLE,
                         ),
                         rx.input(
                             id="typed-count",
@@ -348,28 +338,8 @@ def action_controls(*, on_review_again: Any = None) -> rx.Component:
             align="center",
             wrap="wrap",
         ),
-        rx.cond(
-            ActionsState.error != "",
-            rx.callout(
-                ActionsState.error,
-                icon="triangle-alert",
-                color_scheme="red",
-                size="1",
-                role="alert",
-                width="100%",
-            ),
-        ),
-        rx.cond(
-            ActionsState.notice != "",
-            rx.callout(
-                ActionsState.notice,
-                icon="info",
-                color_scheme="green",
-                size="1",
-                role="status",
-                width="100%",
-            ),
-        ),
+        form_error(ActionsState.error, size="1"),
+        form_notice(ActionsState.notice, size="1"),
         rx.cond(ActionsState.changed_rows.length() > 0, _changed_since_review(on_review_again)),
         rx.cond(
             ActionsState.recoverable & ~ActionsState.working & (ActionsState.question_step != 0),
@@ -396,12 +366,7 @@ def action_controls(*, on_review_again: Any = None) -> rx.Component:
                 rx.foreach(
                     ActionsState.undo_notes, lambda n: rx.text(n, size="1", color_scheme="gray")
                 ),
-                rx.box(
-                    rx.foreach(ActionsState.undo_rows, _undo_row),
-                    max_height="40vh",
-                    overflow_y="auto",
-                    width="100%",
-                ),
+                _scrolling_list(ActionsState.undo_rows, _undo_row, max_height="40vh"),
                 rx.cond(
                     ActionsState.undo_possible,
                     rx.button(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import reflex as rx
+from reflex.event import EventType
 
 from pyairtable_ui.auth.passwords import MIN_PASSWORD_LENGTH
 
@@ -12,6 +13,14 @@ PASSWORD_RULES_HINT = (
     f"At least {MIN_PASSWORD_LENGTH} characters and hard to guess: not your name or "
     "email, not a common password with a digit added. A few random words work well."
 )
+
+
+CalloutSize = Literal["1", "2", "3"]
+
+PASSWORDS_DIFFER = "The two passwords are not the same."
+
+# How every form label reads, whether `field` draws it or a page labels its own control.
+LABEL_STYLE = {"fontWeight": "500", "fontSize": "14px"}
 
 
 def field(
@@ -28,7 +37,7 @@ def field(
     """A labelled input with its hint and its error right below it."""
     input_id = f"field-{name}"
     return rx.vstack(
-        rx.el.label(label, html_for=input_id, style={"fontWeight": "500", "fontSize": "14px"}),
+        rx.el.label(label, html_for=input_id, style=LABEL_STYLE),
         rx.input(
             id=input_id,
             name=name,
@@ -52,19 +61,31 @@ def field(
     )
 
 
-def form_error(message: rx.Var[str] | str) -> rx.Component:
-    """A form-level error (not tied to one field), announced to screen readers."""
+def form_error(message: rx.Var[str] | str, *, size: CalloutSize | None = None) -> rx.Component:
+    """A form-level error (not tied to one field), announced to screen readers.
+
+    `size` "1" where it sits among small controls (the review dialog); else the default.
+    """
     return rx.cond(
         message != "",
-        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert", width="100%"),
+        rx.callout(
+            message,
+            icon="triangle-alert",
+            color_scheme="red",
+            size=size,
+            role="alert",
+            width="100%",
+        ),
     )
 
 
-def form_notice(message: rx.Var[str] | str) -> rx.Component:
-    """A form-level success or information message."""
+def form_notice(message: rx.Var[str] | str, *, size: CalloutSize | None = None) -> rx.Component:
+    """A form-level success or information message (`size` as for `form_error`)."""
     return rx.cond(
         message != "",
-        rx.callout(message, icon="info", color_scheme="green", role="status", width="100%"),
+        rx.callout(
+            message, icon="info", color_scheme="green", size=size, role="status", width="100%"
+        ),
     )
 
 
@@ -86,6 +107,40 @@ def secret_form(*children: rx.Component, **props: Any) -> rx.Component:
         method="post",
         **props,
     )
+
+
+def auth_form(
+    *children: rx.Component, on_submit: EventType[dict[str, str]], secret: bool = True
+) -> rx.Component:
+    """The one form of a sign-in page's card, its fields stacked full width.
+
+    `secret` (the default) when it holds a password (see `secret_form`).
+    """
+    fields = rx.vstack(*children, spacing="3", width="100%")
+    form = secret_form if secret else rx.form
+    return form(fields, on_submit=on_submit, width="100%")
+
+
+def submit_button(label: str, *, loading: rx.Var[bool] | bool) -> rx.Component:
+    """The full-width button that sends a sign-in page's form, busy while it works."""
+    return rx.button(label, type="submit", size="3", width="100%", loading=loading)
+
+
+def email_field(*, error: rx.Var[str] | str = "") -> rx.Component:
+    """The field an account's email is typed in (named "email")."""
+    return field(
+        "Email",
+        "email",
+        type_="email",
+        autocomplete="email",
+        error=error,
+        placeholder="you@company.com",
+    )
+
+
+def repeat_password_field(label: str, name: str, *, error: rx.Var[str] | str) -> rx.Component:
+    """The field a chosen password is typed again in; the page compares the two."""
+    return field(label, name, type_="password", autocomplete="new-password", error=error)
 
 
 def new_password_field(label: str, name: str, *, error: rx.Var[str] | str = "") -> rx.Component:

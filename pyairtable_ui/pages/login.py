@@ -12,7 +12,14 @@ import sqlalchemy as sa
 from pyairtable_ui import routes
 from pyairtable_ui.api.oauth_routes import OIDC_START
 from pyairtable_ui.auth import flows
-from pyairtable_ui.components.forms import field, form_error, form_notice, secret_form
+from pyairtable_ui.components.forms import (
+    auth_form,
+    email_field,
+    field,
+    form_error,
+    form_notice,
+    submit_button,
+)
 from pyairtable_ui.components.layout import auth_card
 from pyairtable_ui.core.mail import EmailDeliveryError
 from pyairtable_ui.core.settings import get_settings
@@ -149,25 +156,12 @@ def login_page() -> rx.Component:
     return auth_card(
         "Sign in",
         form_notice(LoginState.notice),
-        secret_form(
-            rx.vstack(
-                field(
-                    "Email",
-                    "email",
-                    type_="email",
-                    autocomplete="email",
-                    placeholder="you@company.com",
-                ),
-                field("Password", "password", type_="password", autocomplete="current-password"),
-                form_error(LoginState.error),
-                rx.button(
-                    "Sign in", type="submit", size="3", width="100%", loading=LoginState.working
-                ),
-                spacing="3",
-                width="100%",
-            ),
+        auth_form(
+            email_field(),
+            field("Password", "password", type_="password", autocomplete="current-password"),
+            form_error(LoginState.error),
+            submit_button("Sign in", loading=LoginState.working),
             on_submit=LoginState.login,
-            width="100%",
         ),
         rx.cond(
             LoginState.oidc_name != "",

@@ -9,11 +9,15 @@ import reflex as rx
 from pyairtable_ui import routes
 from pyairtable_ui.auth import flows
 from pyairtable_ui.components.forms import (
+    PASSWORDS_DIFFER,
+    auth_form,
+    email_field,
     field,
     form_error,
     form_notice,
     new_password_field,
-    secret_form,
+    repeat_password_field,
+    submit_button,
 )
 from pyairtable_ui.components.layout import auth_card
 from pyairtable_ui.state.auth import AuthState
@@ -51,7 +55,7 @@ class RegisterState(rx.State):
         email = form_data.get("email", "").strip()
         password = form_data.get("password", "")
         if password != form_data.get("confirm", ""):
-            self.confirm_error = "The two passwords are not the same."
+            self.confirm_error = PASSWORDS_DIFFER
             return
         self.working = True
         yield
@@ -80,45 +84,23 @@ def register_page() -> rx.Component:
                 rx.link("Go to sign in", href=routes.LOGIN),
                 width="100%",
             ),
-            secret_form(
-                rx.vstack(
-                    field(
-                        "Name",
-                        "name",
-                        error=RegisterState.name_error,
-                        autocomplete="name",
-                        required=False,
-                        placeholder="Ana Silva",
-                    ),
-                    field(
-                        "Email",
-                        "email",
-                        type_="email",
-                        autocomplete="email",
-                        error=RegisterState.email_error,
-                        placeholder="you@company.com",
-                    ),
-                    new_password_field("Password", "password", error=RegisterState.password_error),
-                    field(
-                        "Repeat the password",
-                        "confirm",
-                        type_="password",
-                        autocomplete="new-password",
-                        error=RegisterState.confirm_error,
-                    ),
-                    form_error(RegisterState.error),
-                    rx.button(
-                        "Create account",
-                        type="submit",
-                        size="3",
-                        width="100%",
-                        loading=RegisterState.working,
-                    ),
-                    spacing="3",
-                    width="100%",
+            auth_form(
+                field(
+                    "Name",
+                    "name",
+                    error=RegisterState.name_error,
+                    autocomplete="name",
+                    required=False,
+                    placeholder="Ana Silva",
                 ),
+                email_field(error=RegisterState.email_error),
+                new_password_field("Password", "password", error=RegisterState.password_error),
+                repeat_password_field(
+                    "Repeat the password", "confirm", error=RegisterState.confirm_error
+                ),
+                form_error(RegisterState.error),
+                submit_button("Create account", loading=RegisterState.working),
                 on_submit=RegisterState.register,
-                width="100%",
             ),
         ),
         rx.text(

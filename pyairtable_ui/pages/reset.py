@@ -10,11 +10,14 @@ from pyairtable_ui import routes
 from pyairtable_ui.auth import flows
 from pyairtable_ui.auth.errors import AuthError, WeakPasswordError
 from pyairtable_ui.components.forms import (
-    field,
+    PASSWORDS_DIFFER,
+    auth_form,
+    email_field,
     form_error,
     form_notice,
     new_password_field,
-    secret_form,
+    repeat_password_field,
+    submit_button,
 )
 from pyairtable_ui.components.layout import auth_card
 from pyairtable_ui.core.mail import EmailDeliveryError
@@ -65,7 +68,7 @@ class ResetState(rx.State):
         self.password_error = self.confirm_error = self.error = ""
         password = form_data.get("password", "")
         if password != form_data.get("confirm", ""):
-            self.confirm_error = "The two passwords are not the same."
+            self.confirm_error = PASSWORDS_DIFFER
             return
         self.working = True
         yield
@@ -89,55 +92,24 @@ def reset_page() -> rx.Component:
         "Reset your password",
         rx.cond(
             ResetState.has_token,
-            secret_form(
-                rx.vstack(
-                    new_password_field("New password", "password", error=ResetState.password_error),
-                    field(
-                        "Repeat the new password",
-                        "confirm",
-                        type_="password",
-                        autocomplete="new-password",
-                        error=ResetState.confirm_error,
-                    ),
-                    form_error(ResetState.error),
-                    rx.button(
-                        "Set new password",
-                        type="submit",
-                        size="3",
-                        width="100%",
-                        loading=ResetState.working,
-                    ),
-                    spacing="3",
-                    width="100%",
+            auth_form(
+                new_password_field("New password", "password", error=ResetState.password_error),
+                repeat_password_field(
+                    "Repeat the new password", "confirm", error=ResetState.confirm_error
                 ),
+                form_error(ResetState.error),
+                submit_button("Set new password", loading=ResetState.working),
                 on_submit=ResetState.set_password,
-                width="100%",
             ),
             rx.cond(
                 ResetState.sent_message != "",
                 form_notice(ResetState.sent_message),
-                rx.form(
-                    rx.vstack(
-                        field(
-                            "Email",
-                            "email",
-                            type_="email",
-                            autocomplete="email",
-                            placeholder="you@company.com",
-                        ),
-                        form_error(ResetState.error),
-                        rx.button(
-                            "Email me a reset link",
-                            type="submit",
-                            size="3",
-                            width="100%",
-                            loading=ResetState.working,
-                        ),
-                        spacing="3",
-                        width="100%",
-                    ),
+                auth_form(
+                    email_field(),
+                    form_error(ResetState.error),
+                    submit_button("Email me a reset link", loading=ResetState.working),
                     on_submit=ResetState.request_link,
-                    width="100%",
+                    secret=False,
                 ),
             ),
         ),

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 import reflex as rx
+from reflex.event import EventType
 
 from pyairtable_ui import routes
 from pyairtable_ui.account import flows as account
@@ -15,10 +16,13 @@ from pyairtable_ui.airtable.access import check_user_access
 from pyairtable_ui.auth import flows as auth_flows
 from pyairtable_ui.auth.errors import AuthError
 from pyairtable_ui.components.forms import (
+    LABEL_STYLE,
+    PASSWORDS_DIFFER,
     field,
     form_error,
     form_notice,
     new_password_field,
+    repeat_password_field,
     secret_form,
     token_field,
 )
@@ -124,7 +128,7 @@ class SettingsState(rx.State):
         self._clear_messages()
         new = form_data.get("new_password", "")
         if new != form_data.get("confirm_password", ""):
-            self.confirm_error = "The two passwords are not the same."
+            self.confirm_error = PASSWORDS_DIFFER
             return
         self.changing_password = True
         yield
@@ -251,6 +255,20 @@ class SettingsState(rx.State):
         return SettingsState.reload_sessions
 
 
+def _card_form(
+    *children: rx.Component, on_submit: EventType[dict[str, str]], secret: bool = False
+) -> rx.Component:
+    """One form of a settings card, its controls stacked and left-aligned.
+
+    A `secret` form (a password, a token) empties its fields once sent, so what was
+    typed does not stay on the page.
+    """
+    controls = rx.vstack(*children, spacing="2", width="100%", align="start")
+    if secret:
+        return secret_form(controls, on_submit=on_submit, reset_on_submit=True, width="100%")
+    return rx.form(controls, on_submit=on_submit, width="100%")
+
+
 def _section(title: str, *children: rx.Component) -> rx.Component:
     return rx.card(
         rx.vstack(rx.heading(title, size="4", as_="h2"), *children, spacing="3", width="100%"),
@@ -290,65 +308,51 @@ def settings_page() -> rx.Component:
             _section(
                 "Profile",
                 rx.text("Email: ", AuthState.user_email, size="2"),
-                rx.form(
-                    rx.vstack(
-                        rx.el.label(
-                            "Name",
-                            html_for="field-display_name",
-                            style={"fontWeight": "500", "fontSize": "14px"},
-                        ),
-                        rx.input(
-                            id="field-display_name",
-                            name="display_name",
-                            default_value=SettingsState.display_name,
-                            width="100%",
-                            key=SettingsState.display_name,
-                        ),
-                        form_error(SettingsState.profile_error),
-                        form_notice(SettingsState.profile_notice),
-                        rx.button("Save profile", type="submit"),
-                        spacing="2",
-                        width="100%",
-                        align="start",
+                _card_form(
+                    rx.el.label(
+                        "Name",
+                        html_for="field-display_name",
+                        style=LABEL_STYLE,
                     ),
+                    rx.input(
+                        id="field-display_name",
+                        name="display_name",
+                        default_value=SettingsState.display_name,
+                        width="100%",
+                        key=SettingsState.display_name,
+                    ),
+                    form_error(SettingsState.profile_error),
+                    form_notice(SettingsState.profile_notice),
+                    rx.button("Save profile", type="submit"),
                     on_submit=SettingsState.save_profile,
-                    width="100%",
                 ),
             ),
             _section(
                 "Password",
-                secret_form(
-                    rx.vstack(
-                        field(
-                            "Current password",
-                            "current_password",
-                            type_="password",
-                            autocomplete="current-password",
-                            error=SettingsState.current_password_error,
-                        ),
-                        new_password_field(
-                            "New password", "new_password", error=SettingsState.new_password_error
-                        ),
-                        field(
-                            "Repeat the new password",
-                            "confirm_password",
-                            type_="password",
-                            autocomplete="new-password",
-                            error=SettingsState.confirm_error,
-                        ),
-                        form_notice(SettingsState.password_notice),
-                        rx.button(
-                            "Change password",
-                            type="submit",
-                            loading=SettingsState.changing_password,
-                        ),
-                        spacing="2",
-                        width="100%",
-                        align="start",
+                _card_form(
+                    field(
+                        "Current password",
+                        "current_password",
+                        type_="password",
+                        autocomplete="current-password",
+                        error=SettingsState.current_password_error,
+                    ),
+                    new_password_field(
+                        "New password", "new_password", error=SettingsState.new_password_error
+                    ),
+                    repeat_password_field(
+                        "Repeat the new password",
+                        "confirm_password",
+                        error=SettingsState.confirm_error,
+                    ),
+                    form_notice(SettingsState.password_notice),
+                    rx.button(
+                        "Change password",
+                        type="submit",
+                        loading=SettingsState.changing_password,
                     ),
                     on_submit=SettingsState.change_password,
-                    reset_on_submit=True,
-                    width="100%",
+                    secret=True,
                 ),
             ),
             _section(
@@ -383,63 +387,49 @@ def settings_page() -> rx.Component:
                     ),
                     wrap="wrap",
                 ),
-                secret_form(
-                    rx.vstack(
-                        token_field("Replace with a new personal access token", required=False),
-                        rx.button(
-                            "Connect this token", type="submit", loading=SettingsState.checking
-                        ),
-                        spacing="2",
-                        width="100%",
-                        align="start",
-                    ),
+                _card_form(
+                    token_field("Replace with a new personal access token", required=False),
+                    rx.button("Connect this token", type="submit", loading=SettingsState.checking),
                     on_submit=SettingsState.replace_token,
-                    reset_on_submit=True,
-                    width="100%",
+                    secret=True,
                 ),
             ),
             _section(
                 "Defaults for new conversations",
-                rx.form(
-                    rx.vstack(
-                        rx.el.label("Base", style={"fontWeight": "500", "fontSize": "14px"}),
-                        rx.select.root(
-                            rx.select.trigger(
-                                placeholder="Choose a base",
-                                width="100%",
-                                aria_label="Default base",
-                            ),
-                            rx.select.content(
-                                rx.foreach(
-                                    SettingsState.bases,
-                                    lambda b: rx.select.item(b["name"], value=b["id"]),
-                                )
-                            ),
-                            name="default_base_id",
-                            value=SettingsState.default_base_id,
-                            on_change=SettingsState.set_default_base_id,
+                _card_form(
+                    rx.el.label("Base", style=LABEL_STYLE),
+                    rx.select.root(
+                        rx.select.trigger(
+                            placeholder="Choose a base",
+                            width="100%",
+                            aria_label="Default base",
                         ),
-                        rx.el.label("Model", style={"fontWeight": "500", "fontSize": "14px"}),
-                        rx.select.root(
-                            rx.select.trigger(width="100%", aria_label="Default model"),
-                            rx.select.content(
-                                rx.foreach(
-                                    SettingsState.models,
-                                    lambda m: rx.select.item(m, value=m),
-                                )
-                            ),
-                            name="default_model",
-                            value=SettingsState.default_model,
-                            on_change=SettingsState.set_default_model_value,
+                        rx.select.content(
+                            rx.foreach(
+                                SettingsState.bases,
+                                lambda b: rx.select.item(b["name"], value=b["id"]),
+                            )
                         ),
-                        form_notice(SettingsState.defaults_notice),
-                        rx.button("Save defaults", type="submit"),
-                        spacing="2",
-                        width="100%",
-                        align="start",
+                        name="default_base_id",
+                        value=SettingsState.default_base_id,
+                        on_change=SettingsState.set_default_base_id,
                     ),
+                    rx.el.label("Model", style=LABEL_STYLE),
+                    rx.select.root(
+                        rx.select.trigger(width="100%", aria_label="Default model"),
+                        rx.select.content(
+                            rx.foreach(
+                                SettingsState.models,
+                                lambda m: rx.select.item(m, value=m),
+                            )
+                        ),
+                        name="default_model",
+                        value=SettingsState.default_model,
+                        on_change=SettingsState.set_default_model_value,
+                    ),
+                    form_notice(SettingsState.defaults_notice),
+                    rx.button("Save defaults", type="submit"),
                     on_submit=SettingsState.save_defaults,
-                    width="100%",
                 ),
             ),
             _section(

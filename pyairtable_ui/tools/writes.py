@@ -22,6 +22,7 @@ from pyairtable_ui.actions.plan import (
     RecordsPlan,
     RenameFieldOperation,
     RenameTableOperation,
+    SchemaOperation,
     SchemaPlan,
 )
 from pyairtable_ui.actions.service import propose_action
@@ -41,7 +42,13 @@ from pyairtable_ui.tools.arguments import (
     UpdateRecordsArguments,
     UpsertRecordsArguments,
 )
-from pyairtable_ui.tools.registry import Tool, ToolContext, ToolInputError, ToolResult
+from pyairtable_ui.tools.registry import (
+    Tool,
+    ToolContext,
+    ToolFunction,
+    ToolInputError,
+    ToolResult,
+)
 
 MAX_PROBLEMS = 10
 
@@ -223,85 +230,105 @@ def _plural(count: int, word: str = "record") -> str:
 # --- record tools -----------------------------------------------------------------
 
 
+class _RecordChecks:
+    """What the record tools check their records with, and what the checks found.
+
+    One table and one typecast setting per call; the problems and the select
+    options typecast would add are collected across all records, so that the
+    model hears every problem at once and the preview shows every new option.
+    """
+
+    def __init__(self, ctx: ToolContext, table: TableSchema, *, typecast: bool) -> None:
+        self.ctx = ctx
+        self.table = table
+        self.typecast = typecast
+        self.problems = _Problems()
+        self.new_options: dict[str, list[str]] = {}
+
+    def fields(self, index: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """The fields of `records[index]` by their exact names (see `check_fields`)."""
+        return check_fields(
+            self.ctx,
+            self.table,
+            fields,
+            typecast=self.typecast,
+            where=f"records[{index}].fields",
+            problems=self.problems,
+            new_options=self.new_options,
+        )
+
+
+def _propose_records(
+    checks: _RecordChecks,
+    args: ToolArguments,
+    *,
+    op: RecordOp,
+    operations: list[RecordOperation],
+    summary: str,
+    merge_on: list[str] | None = None,
+) -> ToolResult:
+    """Refuse on any problem found, else propose the records plan of tool `{op}_records`.
+
+    A delete always needs a typed confirmation; other writes need one above the
+    instance's threshold of records.
+    """
+    tool_name = f"{op}_records"
+    checks.problems.raise_if_any(tool_name)
+    ctx = checks.ctx
+    count = len(operations)
+    plan = RecordsPlan(
+        kind="records",
+        op=op,
+        typecast=checks.typecast,
+        fields_to_merge_on=merge_on,
+        operations=operations,
+        new_select_options=checks.new_options or None,
+    )
+    return _propose(
+        ctx,
+        tool_name=tool_name,
+        table=checks.table,
+        arguments=args,
+        plan=plan,
+        summary=summary,
+        record_count=count,
+        typed=op == "delete" or count > ctx.confirm_threshold,
+    )
+
+
 def create_records(ctx: ToolContext, args: CreateRecordsArguments) -> ToolResult:
     """Propose creating records."""
     table = ctx.resolve_table(args.table)
-    typecast = args.typecast
-    problems = _Problems()
-    new_options: dict[str, list[str]] = {}
+    checks = _RecordChecks(ctx, table, typecast=args.typecast)
     operations = [
-        RecordOperation(
-            op="create",
-            fields=check_fields(
-                ctx,
-                table,
-                r.fields,
-                typecast=typecast,
-                where=f"records[{i}].fields",
-                problems=problems,
-                new_options=new_options,
-            ),
-        )
+        RecordOperation(op="create", fields=checks.fields(i, r.fields))
         for i, r in enumerate(args.records)
     ]
-    problems.raise_if_any("create_records")
-    count = len(operations)
-    plan = _record_plan("create", operations, typecast, new_options)
-    return _propose(
-        ctx,
-        tool_name="create_records",
-        table=table,
-        arguments=args,
-        plan=plan,
-        summary=f"Create {_plural(count)} in {table.name}{_fields_summary(operations)}",
-        record_count=count,
-        typed=count > ctx.confirm_threshold,
-    )
+    summary = f"Create {_plural(len(operations))} in {table.name}{_fields_summary(operations)}"
+    return _propose_records(checks, args, op="create", operations=operations, summary=summary)
 
 
 def update_records(ctx: ToolContext, args: UpdateRecordsArguments) -> ToolResult:
     """Propose updating records (only the fields given change)."""
     table = ctx.resolve_table(args.table)
-    typecast = args.typecast
-    problems = _Problems()
-    new_options: dict[str, list[str]] = {}
+    checks = _RecordChecks(ctx, table, typecast=args.typecast)
     seen: set[str] = set()
     operations: list[RecordOperation] = []
     for i, r in enumerate(args.records):
         if r.id in seen:
-            problems.add(f"records[{i}].id: {r.id} appears twice; merge its fields.")
+            checks.problems.add(f"records[{i}].id: {r.id} appears twice; merge its fields.")
         seen.add(r.id)
-        fields = check_fields(
-            ctx,
-            table,
-            r.fields,
-            typecast=typecast,
-            where=f"records[{i}].fields",
-            problems=problems,
-            new_options=new_options,
-        )
+        fields = checks.fields(i, r.fields)
         operations.append(RecordOperation(op="update", record_id=r.id, fields=fields))
-    problems.raise_if_any("update_records")
-    count = len(operations)
-    plan = _record_plan("update", operations, typecast, new_options)
-    return _propose(
-        ctx,
-        tool_name="update_records",
-        table=table,
-        arguments=args,
-        plan=plan,
-        summary=f"Update {_plural(count)} in {table.name}{_fields_summary(operations)}",
-        record_count=count,
-        typed=count > ctx.confirm_threshold,
-    )
+    summary = f"Update {_plural(len(operations))} in {table.name}{_fields_summary(operations)}"
+    return _propose_records(checks, args, op="update", operations=operations, summary=summary)
 
 
 def upsert_records(ctx: ToolContext, args: UpsertRecordsArguments) -> ToolResult:
     """Propose creating or updating records matched on `fields_to_merge_on`."""
     table = ctx.resolve_table(args.table)
-    typecast = args.typecast
-    problems = _Problems()
-    new_options: dict[str, list[str]] = {}
+    checks = _RecordChecks(ctx, table, typecast=args.typecast)
+    problems = checks.problems
     merge_on: list[str] = []
     for ref in args.fields_to_merge_on:
         try:
@@ -314,36 +341,23 @@ def upsert_records(ctx: ToolContext, args: UpsertRecordsArguments) -> ToolResult
         merge_on.append(f.name)
     operations: list[RecordOperation] = []
     for i, r in enumerate(args.records):
-        fields = check_fields(
-            ctx,
-            table,
-            r.fields,
-            typecast=typecast,
-            where=f"records[{i}].fields",
-            problems=problems,
-            new_options=new_options,
-        )
+        fields = checks.fields(i, r.fields)
         missing = [name for name in merge_on if fields.get(name) in (None, "")]
         if missing:
             problems.add(
                 f"records[{i}].fields: needs a value for {', '.join(missing)} to match on."
             )
         operations.append(RecordOperation(op="upsert", fields=fields))
-    problems.raise_if_any("upsert_records")
-    count = len(operations)
-    plan = _record_plan("upsert", operations, typecast, new_options, merge_on=merge_on)
-    return _propose(
-        ctx,
-        tool_name="upsert_records",
-        table=table,
-        arguments=args,
-        plan=plan,
+    return _propose_records(
+        checks,
+        args,
+        op="upsert",
+        operations=operations,
         summary=(
-            f"Create or update {_plural(count)} in {table.name} matched on "
+            f"Create or update {_plural(len(operations))} in {table.name} matched on "
             f"{', '.join(merge_on)}{_fields_summary(operations)}"
         ),
-        record_count=count,
-        typed=count > ctx.confirm_threshold,
+        merge_on=merge_on,
     )
 
 
@@ -351,35 +365,12 @@ def delete_records(ctx: ToolContext, args: DeleteRecordsArguments) -> ToolResult
     """Propose deleting records (always needs a typed confirmation)."""
     table = ctx.resolve_table(args.table)
     ids = list(dict.fromkeys(args.record_ids))
-    operations = [RecordOperation(op="delete", record_id=rid) for rid in ids]
-    plan = _record_plan("delete", operations, False, {})
-    return _propose(
-        ctx,
-        tool_name="delete_records",
-        table=table,
-        arguments=args,
-        plan=plan,
+    return _propose_records(
+        _RecordChecks(ctx, table, typecast=False),
+        args,
+        op="delete",
+        operations=[RecordOperation(op="delete", record_id=rid) for rid in ids],
         summary=f"Delete {_plural(len(ids))} from {table.name}",
-        record_count=len(ids),
-        typed=True,
-    )
-
-
-def _record_plan(
-    op: RecordOp,
-    operations: list[RecordOperation],
-    typecast: bool,
-    new_options: dict[str, list[str]],
-    *,
-    merge_on: list[str] | None = None,
-) -> RecordsPlan:
-    return RecordsPlan(
-        kind="records",
-        op=op,
-        typecast=typecast,
-        fields_to_merge_on=merge_on,
-        operations=operations,
-        new_select_options=new_options or None,
     )
 
 
@@ -425,6 +416,28 @@ def field_spec(
     return result
 
 
+def _propose_schema(
+    ctx: ToolContext,
+    args: ToolArguments,
+    *,
+    table: TableSchema | None,
+    operation: SchemaOperation,
+    summary: str,
+) -> ToolResult:
+    """Propose a one-operation schema plan; the operation's op names its tool."""
+    plan = SchemaPlan(kind="schema", op=operation.op, operations=[operation])
+    return _propose(
+        ctx,
+        tool_name=operation.op,
+        table=table,
+        arguments=args,
+        plan=plan,
+        summary=summary,
+        record_count=0,
+        typed=False,
+    )
+
+
 def create_table(ctx: ToolContext, args: CreateTableArguments) -> ToolResult:
     """Propose a new table (the first field is its primary field)."""
     schema = ctx.schema()
@@ -449,16 +462,12 @@ def create_table(ctx: ToolContext, args: CreateTableArguments) -> ToolResult:
         fields=fields,
         description=args.description or None,
     )
-    plan = SchemaPlan(kind="schema", op="create_table", operations=[operation])
-    return _propose(
+    return _propose_schema(
         ctx,
-        tool_name="create_table",
+        args,
         table=None,
-        arguments=args,
-        plan=plan,
+        operation=operation,
         summary=f"Create table {name} with {_plural(len(fields), 'field')}",
-        record_count=0,
-        typed=False,
     )
 
 
@@ -470,20 +479,12 @@ def create_field(ctx: ToolContext, args: CreateFieldArguments) -> ToolResult:
     if table.find_field(spec["name"]) is not None:
         problems.add(f'name: table "{table.name}" already has a field "{spec["name"]}".')
     problems.raise_if_any("create_field")
-    plan = SchemaPlan(
-        kind="schema",
-        op="create_field",
-        operations=[CreateFieldOperation(op="create_field", **spec)],
-    )
-    return _propose(
+    return _propose_schema(
         ctx,
-        tool_name="create_field",
+        args,
         table=table,
-        arguments=args,
-        plan=plan,
+        operation=CreateFieldOperation(op="create_field", **spec),
         summary=f"Add field {spec['name']} ({spec['type']}) to {table.name}",
-        record_count=0,
-        typed=False,
     )
 
 
@@ -496,16 +497,12 @@ def rename_table(ctx: ToolContext, args: RenameTableArguments) -> ToolResult:
     if other is not None and other.id != table.id:
         raise ToolInputError(f'A table "{other.name}" exists already; choose another name.')
     operation = RenameTableOperation(op="rename_table", name=new_name, old_name=table.name)
-    plan = SchemaPlan(kind="schema", op="rename_table", operations=[operation])
-    return _propose(
+    return _propose_schema(
         ctx,
-        tool_name="rename_table",
+        args,
         table=table,
-        arguments=args,
-        plan=plan,
+        operation=operation,
         summary=f"Rename table {table.name} to {new_name}",
-        record_count=0,
-        typed=False,
     )
 
 
@@ -520,16 +517,12 @@ def rename_field(ctx: ToolContext, args: RenameFieldArguments) -> ToolResult:
     operation = RenameFieldOperation(
         op="rename_field", field_id=f.id, name=new_name, old_name=f.name
     )
-    plan = SchemaPlan(kind="schema", op="rename_field", operations=[operation])
-    return _propose(
+    return _propose_schema(
         ctx,
-        tool_name="rename_field",
+        args,
         table=table,
-        arguments=args,
-        plan=plan,
+        operation=operation,
         summary=f"Rename field {f.name} in {table.name} to {new_name}",
-        record_count=0,
-        typed=False,
     )
 
 
@@ -558,74 +551,50 @@ def add_comment(ctx: ToolContext, args: AddCommentArguments) -> ToolResult:
 
 _PROPOSES = " Proposes an action the user must confirm; nothing is written at once."
 
+
+def _write_tool(
+    name: str, description: str, arguments: type[ToolArguments], function: ToolFunction
+) -> Tool:
+    """A tool that proposes an action: the registry and the model both learn that it writes."""
+    return Tool(
+        name=name,
+        description=description + _PROPOSES,
+        arguments=arguments,
+        function=function,
+        writes=True,
+    )
+
+
 WRITE_TOOLS = [
-    Tool(
-        name="create_records",
-        description="Create records." + _PROPOSES,
-        arguments=CreateRecordsArguments,
-        function=create_records,
-        writes=True,
+    _write_tool("create_records", "Create records.", CreateRecordsArguments, create_records),
+    _write_tool(
+        "update_records",
+        "Change fields of records by id (other fields stay).",
+        UpdateRecordsArguments,
+        update_records,
     ),
-    Tool(
-        name="update_records",
-        description="Change fields of records by id (other fields stay)." + _PROPOSES,
-        arguments=UpdateRecordsArguments,
-        function=update_records,
-        writes=True,
+    _write_tool(
+        "upsert_records",
+        "Update records whose fields_to_merge_on values match, create the rest.",
+        UpsertRecordsArguments,
+        upsert_records,
     ),
-    Tool(
-        name="upsert_records",
-        description=(
-            "Update records whose fields_to_merge_on values match, create the rest." + _PROPOSES
-        ),
-        arguments=UpsertRecordsArguments,
-        function=upsert_records,
-        writes=True,
+    _write_tool("delete_records", "Delete records by id.", DeleteRecordsArguments, delete_records),
+    _write_tool(
+        "create_table",
+        "Create a table; the first field is the primary field.",
+        CreateTableArguments,
+        create_table,
     ),
-    Tool(
-        name="delete_records",
-        description="Delete records by id." + _PROPOSES,
-        arguments=DeleteRecordsArguments,
-        function=delete_records,
-        writes=True,
+    _write_tool(
+        "create_field",
+        "Add a field to a table (choices for selects, linked_table for links).",
+        CreateFieldArguments,
+        create_field,
     ),
-    Tool(
-        name="create_table",
-        description="Create a table; the first field is the primary field." + _PROPOSES,
-        arguments=CreateTableArguments,
-        function=create_table,
-        writes=True,
-    ),
-    Tool(
-        name="create_field",
-        description=(
-            "Add a field to a table (choices for selects, linked_table for links)." + _PROPOSES
-        ),
-        arguments=CreateFieldArguments,
-        function=create_field,
-        writes=True,
-    ),
-    Tool(
-        name="rename_table",
-        description="Rename a table." + _PROPOSES,
-        arguments=RenameTableArguments,
-        function=rename_table,
-        writes=True,
-    ),
-    Tool(
-        name="rename_field",
-        description="Rename a field." + _PROPOSES,
-        arguments=RenameFieldArguments,
-        function=rename_field,
-        writes=True,
-    ),
-    Tool(
-        name="add_comment",
-        description="Comment on a record." + _PROPOSES,
-        arguments=AddCommentArguments,
-        function=add_comment,
-        writes=True,
-    ),
+    _write_tool("rename_table", "Rename a table.", RenameTableArguments, rename_table),
+    _write_tool("rename_field", "Rename a field.", RenameFieldArguments, rename_field),
+    _write_tool("add_comment", "Comment on a record.", AddCommentArguments, add_comment),
 ]
 
 # The tools whose calls become actions, in the order the model sees them (the history

@@ -1,16 +1,21 @@
-"""Fixtures for service-level tests: an engine on this pass's database."""
+"""Fixtures for service-level tests: an engine on this pass's database, the Redis server."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+import redis
 from sqlalchemy.engine import Engine
 
 from pyairtable_ui.core import migrations
 from pyairtable_ui.core.db import get_engine, make_engine
 from pyairtable_ui.core.settings import get_settings
 from tests.support.databases import fresh_database_url
+
+# This pass's Redis (scripts/test.sh sets REDIS_URL on the second pass), else the local one.
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
@@ -34,3 +39,15 @@ def app_database(migrated_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> It
     get_engine().dispose()
     get_settings.cache_clear()
     get_engine.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[redis.Redis]:
+    """The Redis server, or a skip when it does not answer."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.skip(f"Redis at {REDIS_URL} does not answer ({exc}); the Redis store not tested")
+    yield client
+    client.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,13 @@ def conversation_id(session_factory, user_id) -> int:
         session.flush()
         assert conversation.id is not None
         return conversation.id
+
+
+def run_all(user_id: int, action_id: int, **airtable: Any) -> flows.Outcome:
+    """Approve every row that can run (no typed count) and write them."""
+    return flows.approve_and_run(
+        user_id, action_id, approved_row_ids=None, typed_count=None, **airtable
+    )
 
 
 def item_names(emulator) -> dict[str, str]:
@@ -101,14 +109,7 @@ def test_a_stale_preview_is_refused_with_the_action_as_it_stands(
         action.preview = {**action.preview, "built_at": built}
         session.add(action)
 
-    ran = flows.approve_and_run(
-        user_id,
-        action_id,
-        approved_row_ids=None,
-        typed_count=None,
-        sessions=session_factory,
-        client_for=client_for,
-    )
+    ran = run_all(user_id, action_id, sessions=session_factory, client_for=client_for)
 
     assert ran.stale is True and "Refresh the preview" in ran.error
     assert ran.action is not None and ran.action.status == ActionStatus.PREVIEWED
@@ -138,9 +139,7 @@ def test_another_users_action_is_not_found_by_any_flow(
         flows.open_action(other_user_id, action_id, **options),
         flows.review(other_user_id, action_id, **airtable),
         flows.reject(other_user_id, action_id, **options),
-        flows.approve_and_run(
-            other_user_id, action_id, approved_row_ids=None, typed_count=None, **airtable
-        ),
+        run_all(other_user_id, action_id, **airtable),
         flows.plan_undo(other_user_id, action_id, **airtable),
         flows.resume(other_user_id, action_id, **airtable),
         flows.roll_back(other_user_id, action_id, **airtable),
@@ -172,14 +171,7 @@ def test_undo_shows_what_it_does_then_puts_the_values_back(
 ):
     action_id = propose(session_factory, user_id, rename_items_plan([1, 2]))
     flows.review(user_id, action_id, sessions=session_factory, client_for=client_for)
-    flows.approve_and_run(
-        user_id,
-        action_id,
-        approved_row_ids=None,
-        typed_count=None,
-        sessions=session_factory,
-        client_for=client_for,
-    )
+    run_all(user_id, action_id, sessions=session_factory, client_for=client_for)
 
     planned = flows.plan_undo(user_id, action_id, sessions=session_factory, client_for=client_for)
 
@@ -220,14 +212,7 @@ def test_a_failed_batch_is_shown_and_rolled_back(
     flows.review(user_id, action_id, sessions=session_factory, client_for=client_for)
     items_emulator.inject_failure(method="POST", path_contains=TABLE_ITEMS_ID, after=1, status=422)
 
-    ran = flows.approve_and_run(
-        user_id,
-        action_id,
-        approved_row_ids=None,
-        typed_count=None,
-        sessions=session_factory,
-        client_for=client_for,
-    )
+    ran = run_all(user_id, action_id, sessions=session_factory, client_for=client_for)
 
     assert ran.error == "" and ran.action is not None
     assert ran.action.status == ActionStatus.FAILED
@@ -253,9 +238,7 @@ def test_a_created_field_cannot_be_undone_and_the_rename_is_proposed_instead(
     }
     created = propose(session_factory, user_id, plan, tool_name="create_field", **DEALS)
     flows.review(user_id, created, **airtable)
-    done = flows.approve_and_run(
-        user_id, created, approved_row_ids=None, typed_count=None, **airtable
-    )
+    done = run_all(user_id, created, **airtable)
     assert done.action is not None and done.action.undo_status == UndoStatus.NOT_POSSIBLE
     assert rows.can_offer_undo(done.action.status, done.action.undo_status, "create_field")
     assert not rows.can_offer_undo(done.action.status, done.action.undo_status, "update_records")
@@ -274,9 +257,7 @@ def test_a_created_field_cannot_be_undone_and_the_rename_is_proposed_instead(
     rename = proposed.action.id
     assert rename is not None
     flows.review(user_id, rename, **airtable)
-    renamed = flows.approve_and_run(
-        user_id, rename, approved_row_ids=None, typed_count=None, **airtable
-    )
+    renamed = run_all(user_id, rename, **airtable)
     assert renamed.action is not None and renamed.action.status == ActionStatus.DONE
     tables = client.request("GET", "meta", "bases", BASE_CRM_ID, "tables")["tables"]
     deals = next(t for t in tables if t["id"] == TABLE_DEALS_ID)

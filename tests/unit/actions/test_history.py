@@ -15,8 +15,7 @@ from pyairtable_ui.actions.execution import execute_action
 from pyairtable_ui.actions.history import (
     HistoryFilters,
     action_details,
-    export_history_csv,
-    export_history_json,
+    export_history_as,
     list_history,
 )
 from pyairtable_ui.actions.models import Action
@@ -133,9 +132,10 @@ def test_details_show_arguments_and_every_request_with_before_and_after(
 
 def test_exports_carry_the_same_rows_as_csv_and_json(session_factory, user_id, history):
     with session_factory() as session:
-        text = export_history_csv(session=session, actor_id=user_id, is_admin=False)
+        text = export_history_as("csv", session=session, actor_id=user_id, is_admin=False)
         data = json.loads(
-            export_history_json(
+            export_history_as(
+                "json",
                 session=session,
                 actor_id=user_id,
                 is_admin=False,

@@ -6,7 +6,6 @@ stay fast; the limiter tests build their own clients at the real 5 requests/s.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,9 +25,6 @@ from pyairtable_ui.tools import ToolContext, ToolRegistry, build_registry
 from tests.fakes.airtable import AirtableEmulator
 from tests.fakes.airtable.fixtures import airtable_emulator, airtable_emulator_factory
 from tests.fakes.airtable.seeds import BASE_CRM_ID, TOKEN_FULL
-
-# This pass's Redis (scripts/test.sh sets REDIS_URL on the second pass), else the local one.
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 FAST_RETRIES = RetryPolicy(attempts=4, rate_limit_attempts=8, backoff=0.01, max_backoff=0.2)
 
@@ -81,18 +77,6 @@ def aggregate_cache() -> InProcessAggregateCache:
     return InProcessAggregateCache()
 
 
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[redis.Redis]:
-    """The Redis server, or a skip when it does not answer."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.skip(f"Redis at {REDIS_URL} does not answer ({exc}); Redis backend not tested")
-    yield client
-    client.close()
-
-
 @pytest.fixture
 def redis_prefix(redis_server: redis.Redis) -> Iterator[str]:
     """A key prefix no other test run uses; its keys are deleted afterwards."""
@@ -109,26 +93,25 @@ def session_factory(migrated_engine: Engine) -> SessionFactory:
     return session_factory_for(migrated_engine)
 
 
-@pytest.fixture
-def user_id(session_factory: SessionFactory) -> int:
-    """A saved user who owns the actions."""
+def _saved_user(session_factory: SessionFactory, name: str) -> int:
     with session_factory() as session:
-        user = User(email=f"owner-{secrets.token_hex(3)}@example.com")
+        user = User(email=f"{name}-{secrets.token_hex(3)}@example.com")
         session.add(user)
         session.flush()
         assert user.id is not None
         return user.id
+
+
+@pytest.fixture
+def user_id(session_factory: SessionFactory) -> int:
+    """A saved user who owns the actions."""
+    return _saved_user(session_factory, "owner")
 
 
 @pytest.fixture
 def other_user_id(session_factory: SessionFactory) -> int:
     """A second user, who must never see the first one's actions."""
-    with session_factory() as session:
-        user = User(email=f"other-{secrets.token_hex(3)}@example.com")
-        session.add(user)
-        session.flush()
-        assert user.id is not None
-        return user.id
+    return _saved_user(session_factory, "other")
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pyairtable_ui.airtable.limiter import (
     window_for,
 )
 from tests.fakes.airtable.seeds import BASE_CRM_ID, BASE_PROJECTS_ID, TOKEN_FULL
-from tests.unit.airtable.conftest import REDIS_URL
+from tests.unit.conftest import REDIS_URL
 
 
 class FakeClock:

@@ -23,7 +23,7 @@ from pyairtable_ui.airtable.schema import (
 )
 from pyairtable_ui.tools import build_registry
 from tests.fakes.airtable.seeds import BASE_CRM_ID, TOKEN_CRM_ONLY, TOKEN_NO_BASES
-from tests.unit.airtable.conftest import REDIS_URL
+from tests.unit.conftest import REDIS_URL
 
 SCHEMA_ENDPOINT = "GET /v0/meta/bases/{baseId}/tables"
 

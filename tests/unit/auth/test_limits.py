@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import secrets
 from collections.abc import Callable, Iterator
 
@@ -25,9 +24,7 @@ from pyairtable_ui.auth.limits import (
 )
 from pyairtable_ui.core.settings import get_settings
 from tests.unit.auth.threads import run_together
-
-# This pass's Redis (scripts/test.sh sets REDIS_URL on the second pass), else the local one.
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+from tests.unit.conftest import REDIS_URL
 
 
 class FakeClock:
@@ -46,17 +43,6 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.skip(f"Redis at {REDIS_URL} does not answer ({exc}); Redis limiter not tested")
-    yield client
-    client.close()
 
 
 MakeLimiter = Callable[[LimitPolicy], AttemptLimiter]
@@ -189,17 +175,7 @@ def test_concurrent_failures_are_all_counted(make_limiter: MakeLimiter):
 
 def test_plain_rate_limit_counts_from_the_first_event(make_limiter: MakeLimiter, clock: FakeClock):
     # The shape a "messages per minute" limit would use: fixed window, fixed lock.
-    limiter = make_limiter(
-        LimitPolicy(
-            name="chat",
-            allowed=3,
-            window=60,
-            lock=60,
-            max_lock=60,
-            backoff=1,
-            window_from_last=False,
-        )
-    )
+    limiter = make_limiter(LimitPolicy.rate_limit("chat", 3, window=60))
     for _ in range(2):
         limiter.record_failure("user:1")
         clock.advance(25)

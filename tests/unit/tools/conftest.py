@@ -1,4 +1,4 @@
-"""The tool tests share the Airtable layer's fixtures."""
+"""The tool tests share the Airtable layer's fixtures (redis_server comes from tests/unit)."""
 
 from tests.unit.airtable.conftest import (
     aggregate_cache,
@@ -10,7 +10,6 @@ from tests.unit.airtable.conftest import (
     make_ctx,
     other_user_id,
     redis_prefix,
-    redis_server,
     registry,
     schema_cache,
     session_factory,
@@ -28,7 +27,6 @@ __all__ = [
     "make_ctx",
     "other_user_id",
     "redis_prefix",
-    "redis_server",
     "registry",
     "schema_cache",
     "session_factory",
