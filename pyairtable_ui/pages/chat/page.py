@@ -221,7 +221,11 @@ def _conversation() -> rx.Component:
             ),
             rx.foreach(
                 ChatState.messages,
-                lambda m: rx.cond(m["role"] == "tool", step_view(m), message_view(m)),
+                lambda m, i: rx.cond(
+                    m["role"] == "tool",
+                    step_view(m),
+                    message_view(m, is_answer=i == ChatState.answer_index),
+                ),
             ),
             rx.cond(
                 ChatState.streaming_text != "",

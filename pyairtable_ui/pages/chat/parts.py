@@ -118,8 +118,14 @@ def _status_badge(status: rx.Var[str]) -> rx.Component:
     )
 
 
-def message_view(message: Any) -> rx.Component:
-    """A user question, an assistant answer (Markdown, no raw HTML) or an error."""
+def message_view(message: Any, *, is_answer: rx.Var[bool]) -> rx.Component:
+    """A user question, an assistant answer (Markdown, no raw HTML) or an error.
+
+    Args:
+        message: The row (a `ChatItem` var).
+        is_answer: Whether the row is the answer to the last question
+            (`ChatState.answer_index`): only that one can be regenerated.
+    """
     return rx.match(
         message["role"],
         (
@@ -168,16 +174,13 @@ def message_view(message: Any) -> rx.Component:
                     ],
                 ),
                 rx.cond(
-                    message["id"] == ChatState.messages[-1]["id"],
-                    rx.cond(
-                        ~ChatState.running,
-                        rx.icon_button(
-                            rx.icon("refresh-cw", size=12),
-                            variant="ghost",
-                            size="1",
-                            aria_label="Regenerate",
-                            on_click=ChatState.regenerate,
-                        ),
+                    is_answer & ~ChatState.running,
+                    rx.icon_button(
+                        rx.icon("refresh-cw", size=12),
+                        variant="ghost",
+                        size="1",
+                        aria_label="Regenerate",
+                        on_click=ChatState.regenerate,
                     ),
                 ),
                 spacing="2",

@@ -26,6 +26,7 @@ from pyairtable_ui.pages.chat.rows import (
     conversation_items,
     error_item,
     item_from_row,
+    last_answer_index,
     last_turn_stats,
     last_turn_text,
     running_step_item,
@@ -71,6 +72,11 @@ class ChatState(rx.State):
     def base_name(self) -> str:
         """The name of the selected base."""
         return next((b["name"] for b in self.bases if b["id"] == self.base_id), self.base_id)
+
+    @rx.var
+    def answer_index(self) -> int:
+        """Which row is the last question's answer (-1: none); it alone offers Regenerate."""
+        return last_answer_index(self.messages)
 
     # --- loading -------------------------------------------------------------------
 
