@@ -274,6 +274,8 @@ def _conversation() -> rx.Component:
                         color_scheme="red",
                         on_click=ChatState.stop,
                         size="3",
+                        title="Stop the answer (Esc)",
+                        id="stop-button",
                     ),
                     rx.button(rx.icon("send", size=16), "Send", type="submit", size="3"),
                 ),

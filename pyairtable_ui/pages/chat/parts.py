@@ -124,7 +124,8 @@ def message_view(message: Any, *, is_answer: rx.Var[bool]) -> rx.Component:
     Args:
         message: The row (a `ChatItem` var).
         is_answer: Whether the row is the answer to the last question
-            (`ChatState.answer_index`): only that one can be regenerated.
+            (`ChatState.answer_index`): only that one offers Regenerate, or Retry
+            when it is an error.
     """
     return rx.match(
         message["role"],
@@ -146,13 +147,27 @@ def message_view(message: Any, *, is_answer: rx.Var[bool]) -> rx.Component:
         ),
         (
             "error",
-            rx.callout(
-                message["content"],
-                icon="triangle-alert",
-                color_scheme="red",
-                role="alert",
+            rx.box(
+                rx.callout(
+                    message["content"],
+                    icon="triangle-alert",
+                    color_scheme="red",
+                    role="alert",
+                    class_name="error-message",
+                ),
+                rx.cond(
+                    is_answer & ~ChatState.running,
+                    rx.button(
+                        rx.icon("rotate-ccw", size=14),
+                        "Retry",
+                        variant="soft",
+                        size="1",
+                        margin_top="6px",
+                        on_click=ChatState.retry,
+                    ),
+                ),
                 margin_y="8px",
-                class_name="error-message",
+                width="100%",
             ),
         ),
         rx.box(
