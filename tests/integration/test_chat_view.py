@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
 from tests.fakes.llm import Reply, ToolCall
 from tests.integration.accounts import new_account, onboard
+from tests.integration.conftest import ACTION_TIMEOUT_MS
 from tests.integration.test_chat import MODEL, ask
 from tests.support.seeds import app_tokens
 
@@ -157,3 +158,90 @@ def test_an_answer_that_ended_in_an_error_can_be_retried(chat: Page, llm) -> Non
     chat.reload()
     expect(chat.locator(".user-message")).to_have_count(1)
     expect(answers(chat).last).to_contain_text("Three tasks are open.")
+
+
+# --- C: answers in view -----------------------------------------------------------------
+
+VIEWPORTS = {"phone": (375, 800), "desktop": (1280, 800)}
+
+
+@pytest.fixture(params=sorted(VIEWPORTS))
+def sized_chat(request, app_server, mailbox, browser, airtable, llm, unique_email):
+    """The chat (signed in, onboarded) at 375x800 (a phone) and at 1280x800."""
+    width, height = VIEWPORTS[request.param]
+    phone = width < 600
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone
+    )
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    page = context.new_page()
+    yield open_chat(page, app_server, mailbox, airtable, unique_email)
+    context.close()
+
+
+def lines(tag: str, count: int = 40) -> str:
+    """An answer of `count` paragraphs, each naming its answer and number."""
+    return "\n\n".join(f"{tag} line {i} of {count}." for i in range(1, count + 1))
+
+
+def ask_for_lines(page: Page, llm, tag: str) -> None:
+    """Ask, and wait until the streamed 40-line answer has ended."""
+    llm.queue(Reply(content=lines(tag), chunk_delay=0.005), model=MODEL)
+    ask(page, f"Give me 40 lines ({tag})")
+    expect(answers(page).last).to_contain_text(f"{tag} line 40 of 40.")
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+
+
+def scroll_top(page: Page) -> float:
+    return page.locator("#conversation").evaluate("el => el.scrollTop")
+
+
+# Still streaming, past its 20th line, and the conversation is at its foot.
+FOLLOWED_WHILE_STREAMING = """() => {
+    const box = document.getElementById("conversation");
+    const streaming = document.getElementById("streaming-message");
+    return !!streaming && streaming.textContent.includes("line 21 of")
+        && box.scrollHeight - box.scrollTop - box.clientHeight <= 24;
+}"""
+
+
+def test_a_long_answer_is_followed_while_it_streams_and_ends_in_view(sized_chat: Page, llm) -> None:
+    llm.queue(Reply(content=lines("First"), chunk_delay=0.02), model=MODEL)
+    ask(sized_chat, "Give me 40 lines (First)")
+    sized_chat.wait_for_function(FOLLOWED_WHILE_STREAMING)
+    expect(answers(sized_chat).last).to_contain_text("First line 40 of 40.")
+    expect(sized_chat.get_by_role("button", name="Send")).to_be_visible()
+
+    expect(sized_chat.get_by_text("First line 40 of 40.")).to_be_in_viewport()
+    expect(sized_chat.get_by_text("First line 1 of 40.")).not_to_be_in_viewport()
+    assert scroll_top(sized_chat) > 0
+    expect(sized_chat.get_by_role("button", name="Jump to latest")).to_be_hidden()
+    # The page itself does not scroll: the conversation does, under a fixed composer.
+    expect(sized_chat.get_by_role("textbox", name="Message")).to_be_in_viewport()
+
+
+def test_scrolled_up_a_new_answer_offers_jump_to_latest_and_leaves_the_view(
+    sized_chat: Page, llm
+) -> None:
+    ask_for_lines(sized_chat, llm, "First")
+    expect(sized_chat.get_by_text("First line 40 of 40.")).to_be_in_viewport()
+    jump = sized_chat.get_by_role("button", name="Jump to latest")
+
+    sized_chat.locator("#conversation").hover()
+    sized_chat.mouse.wheel(0, -600)
+    expect(jump).to_be_visible()
+    expect(sized_chat.get_by_text("First line 40 of 40.")).not_to_be_in_viewport()
+    where = scroll_top(sized_chat)
+
+    ask_for_lines(sized_chat, llm, "Second")
+
+    assert scroll_top(sized_chat) == where, "a new answer does not move a reader who scrolled up"
+    expect(jump).to_be_visible()
+    expect(sized_chat.get_by_text("Second line 40 of 40.")).not_to_be_in_viewport()
+
+    jump.click()
+    expect(sized_chat.get_by_text("Second line 40 of 40.")).to_be_in_viewport()
+    expect(jump).to_be_hidden()
+    # Back at the bottom, the next answer is followed again.
+    ask_for_lines(sized_chat, llm, "Third")
+    expect(sized_chat.get_by_text("Third line 40 of 40.")).to_be_in_viewport()
