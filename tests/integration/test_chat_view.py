@@ -245,3 +245,30 @@ def test_scrolled_up_a_new_answer_offers_jump_to_latest_and_leaves_the_view(
     # Back at the bottom, the next answer is followed again.
     ask_for_lines(sized_chat, llm, "Third")
     expect(sized_chat.get_by_text("Third line 40 of 40.")).to_be_in_viewport()
+
+
+def test_a_question_whose_turn_could_not_start_is_sent_again_by_retry(
+    chat: Page, llm, airtable
+) -> None:
+    # The base cannot be read: the turn stops before the question is stored.
+    airtable.inject_failure(
+        method="GET", path_contains=f"/v0/meta/bases/{BASE_PROJECTS_ID}", status=403, count=None
+    )
+    ask(chat, "How many projects are there?")
+    expect(chat.locator(".error-message").last).to_be_visible()
+    assert llm.requests == [], "the turn did not start"
+    airtable.clear_failures()
+
+    llm.queue(Reply(content="There are two projects."), model=MODEL)
+    chat.get_by_role("button", name="Retry").click()
+
+    expect(answers(chat).last).to_contain_text("There are two projects.")
+    expect(chat.locator(".error-message")).to_have_count(0)
+    assert llm.requests[-1]["messages"][-1] == {
+        "role": "user",
+        "content": "How many projects are there?",
+    }
+    # Stored once, now that it was answered.
+    chat.reload()
+    expect(chat.locator(".user-message")).to_have_count(1)
+    expect(answers(chat).last).to_contain_text("There are two projects.")
