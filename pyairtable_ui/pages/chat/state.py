@@ -77,7 +77,7 @@ class ChatState(rx.State):
 
     @rx.var
     def answer_index(self) -> int:
-        """Which row is the last question's answer (-1: none); it alone offers Regenerate."""
+        """Which row answers the last question (-1: none): only it offers Regenerate or Retry."""
         return last_answer_index(self.messages)
 
     # --- loading -------------------------------------------------------------------
