@@ -6,6 +6,8 @@ request the emulator holds back.
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import time
 
 import pytest
@@ -247,28 +249,42 @@ def test_scrolled_up_a_new_answer_offers_jump_to_latest_and_leaves_the_view(
     expect(sized_chat.get_by_text("Third line 40 of 40.")).to_be_in_viewport()
 
 
+def fresh_token(airtable) -> str:
+    """A new token with the full seed token's rights: no schema is cached for it yet."""
+    token = f"patEmuFresh{secrets.token_hex(3)}.{secrets.token_hex(32)}"
+    with airtable.state.lock:
+        full = airtable.state.tokens[app_tokens(airtable).full]
+        airtable.state.tokens[token] = dataclasses.replace(full, token=token)
+    return token
+
+
 def test_a_question_whose_turn_could_not_start_is_sent_again_by_retry(
-    chat: Page, llm, airtable
+    app_server, mailbox, page: Page, airtable, llm, unique_email
 ) -> None:
-    # The base cannot be read: the turn stops before the question is stored.
+    new_account(page, app_server.url, mailbox, unique_email)
+    onboard(page, fresh_token(airtable), app_tokens(airtable).base_name)
+    # The base's tables cannot be read: the turn stops before the question is stored.
     airtable.inject_failure(
-        method="GET", path_contains=f"/v0/meta/bases/{BASE_PROJECTS_ID}", status=403, count=None
+        method="GET",
+        path_contains=f"/v0/meta/bases/{BASE_PROJECTS_ID}/tables",
+        status=403,
+        count=None,
     )
-    ask(chat, "How many projects are there?")
-    expect(chat.locator(".error-message").last).to_be_visible()
+    ask(page, "How many projects are there?")
+    expect(page.locator(".error-message").last).to_be_visible()
     assert llm.requests == [], "the turn did not start"
     airtable.clear_failures()
 
     llm.queue(Reply(content="There are two projects."), model=MODEL)
-    chat.get_by_role("button", name="Retry").click()
+    page.get_by_role("button", name="Retry").click()
 
-    expect(answers(chat).last).to_contain_text("There are two projects.")
-    expect(chat.locator(".error-message")).to_have_count(0)
+    expect(answers(page).last).to_contain_text("There are two projects.")
+    expect(page.locator(".error-message")).to_have_count(0)
     assert llm.requests[-1]["messages"][-1] == {
         "role": "user",
         "content": "How many projects are there?",
     }
     # Stored once, now that it was answered.
-    chat.reload()
-    expect(chat.locator(".user-message")).to_have_count(1)
-    expect(answers(chat).last).to_contain_text("There are two projects.")
+    page.reload()
+    expect(page.locator(".user-message")).to_have_count(1)
+    expect(answers(page).last).to_contain_text("There are two projects.")
