@@ -76,6 +76,8 @@ app = rx.App(
     head_components=[
         rx.el.meta(name="viewport", content="width=device-width, initial-scale=1"),
         rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
+        # The chat's keyboard and scrolling, in the browser (a file: the CSP allows 'self').
+        rx.el.script(src="/chat_view.js", defer=True),
     ],
 )
 app.register_lifespan_task(prepare_database)

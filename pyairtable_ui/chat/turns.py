@@ -102,8 +102,17 @@ class TurnOutcome:
     error: str | None = None
 
 
+@dataclass
+class _RunningTurn:
+    """A turn in the Stop registry; `stopping` once it was cancelled."""
+
+    task: asyncio.Task[Any]
+    prepared: PreparedTurn
+    stopping: bool = False
+
+
 # The running turn under each key, so Stop can cancel it at once.
-_RUNNING_TURNS: dict[str, tuple[asyncio.Task[Any], PreparedTurn]] = {}
+_RUNNING_TURNS: dict[str, _RunningTurn] = {}
 
 
 async def answer(
@@ -173,7 +182,7 @@ async def run_turn(
             on_event=record_then_show,
         )
     )
-    _RUNNING_TURNS[turn_key] = (task, prepared)
+    _RUNNING_TURNS[turn_key] = _RunningTurn(task, prepared)
     started = time.monotonic()
     try:
         await task
@@ -192,18 +201,25 @@ async def run_turn(
 def stop_turn(turn_key: str) -> bool:
     """Stop the turn running under `turn_key`: its tool now, then its model call.
 
+    The turn is cancelled once. While it reports how it stopped (the running step
+    marked stopped, then `TurnStopped`), a second Stop (a double click, or the page
+    stopping it again from its event handler) must not cancel that report too:
+    the step would spin and the answer never show as stopped until a reload.
+
     Args:
         turn_key: The key the turn was started with.
 
     Returns:
-        Whether a turn was running under that key in this process.
+        Whether a turn was running under that key in this process (also when it
+        was already stopping).
     """
     entry = _RUNNING_TURNS.get(turn_key)
     if entry is None:
         return False
-    task, prepared = entry
-    prepared.tools.cancel()
-    task.cancel()
+    if not entry.stopping:
+        entry.stopping = True
+        entry.prepared.tools.cancel()
+        entry.task.cancel()
     return True
 
 

@@ -211,6 +211,30 @@ def _empty_state() -> rx.Component:
     )
 
 
+def _jump_to_latest() -> rx.Component:
+    """Over the foot of the conversation; shown by assets/chat_view.js when scrolled up."""
+    return rx.box(
+        rx.button(
+            rx.icon("arrow-down", size=14),
+            "Jump to latest",
+            type="button",
+            size="2",
+            radius="full",
+            variant="solid",
+            id="jump-to-latest",
+            position="absolute",
+            bottom="8px",
+            left="50%",
+            transform="translateX(-50%)",
+            z_index="5",
+            box_shadow="0 2px 8px rgba(0, 0, 0, 0.2)",
+        ),
+        position="relative",
+        width="100%",
+        height="0",
+    )
+
+
 def _conversation() -> rx.Component:
     return rx.vstack(
         _title_bar(),
@@ -221,7 +245,11 @@ def _conversation() -> rx.Component:
             ),
             rx.foreach(
                 ChatState.messages,
-                lambda m: rx.cond(m["role"] == "tool", step_view(m), message_view(m)),
+                lambda m, i: rx.cond(
+                    m["role"] == "tool",
+                    step_view(m),
+                    message_view(m, is_answer=i == ChatState.answer_index),
+                ),
             ),
             rx.cond(
                 ChatState.streaming_text != "",
@@ -241,7 +269,11 @@ def _conversation() -> rx.Component:
             padding="16px",
             width="100%",
             id="conversation",
+            # Followed in the browser (assets/chat_view.js); another conversation re-pins it.
+            data_conversation=ChatState.conversation_id,
+            on_mount=rx.call_script("window.chatView && window.chatView.attach()"),
         ),
+        _jump_to_latest(),
         rx.cond(
             ChatState.notice != "",
             rx.callout(ChatState.notice, icon="info", size="1", margin_x="16px", role="status"),
@@ -270,6 +302,8 @@ def _conversation() -> rx.Component:
                         color_scheme="red",
                         on_click=ChatState.stop,
                         size="3",
+                        title="Stop the answer (Esc)",
+                        id="stop-button",
                     ),
                     rx.button(rx.icon("send", size=16), "Send", type="submit", size="3"),
                 ),

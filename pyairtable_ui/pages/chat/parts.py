@@ -118,8 +118,15 @@ def _status_badge(status: rx.Var[str]) -> rx.Component:
     )
 
 
-def message_view(message: Any) -> rx.Component:
-    """A user question, an assistant answer (Markdown, no raw HTML) or an error."""
+def message_view(message: Any, *, is_answer: rx.Var[bool]) -> rx.Component:
+    """A user question, an assistant answer (Markdown, no raw HTML) or an error.
+
+    Args:
+        message: The row (a `ChatItem` var).
+        is_answer: Whether the row is the answer to the last question
+            (`ChatState.answer_index`): only that one offers Regenerate, or Retry
+            when it is an error.
+    """
     return rx.match(
         message["role"],
         (
@@ -140,13 +147,27 @@ def message_view(message: Any) -> rx.Component:
         ),
         (
             "error",
-            rx.callout(
-                message["content"],
-                icon="triangle-alert",
-                color_scheme="red",
-                role="alert",
+            rx.box(
+                rx.callout(
+                    message["content"],
+                    icon="triangle-alert",
+                    color_scheme="red",
+                    role="alert",
+                    class_name="error-message",
+                ),
+                rx.cond(
+                    is_answer & ~ChatState.running,
+                    rx.button(
+                        rx.icon("rotate-ccw", size=14),
+                        "Retry",
+                        variant="soft",
+                        size="1",
+                        margin_top="6px",
+                        on_click=ChatState.retry,
+                    ),
+                ),
                 margin_y="8px",
-                class_name="error-message",
+                width="100%",
             ),
         ),
         rx.box(
@@ -168,16 +189,13 @@ def message_view(message: Any) -> rx.Component:
                     ],
                 ),
                 rx.cond(
-                    message["id"] == ChatState.messages[-1]["id"],
-                    rx.cond(
-                        ~ChatState.running,
-                        rx.icon_button(
-                            rx.icon("refresh-cw", size=12),
-                            variant="ghost",
-                            size="1",
-                            aria_label="Regenerate",
-                            on_click=ChatState.regenerate,
-                        ),
+                    is_answer & ~ChatState.running,
+                    rx.icon_button(
+                        rx.icon("refresh-cw", size=12),
+                        variant="ghost",
+                        size="1",
+                        aria_label="Regenerate",
+                        on_click=ChatState.regenerate,
                     ),
                 ),
                 spacing="2",

@@ -195,6 +195,28 @@ def through_last_question(items: list[ChatItem]) -> list[ChatItem]:
     return items[: last_user + 1]
 
 
+def last_answer_index(items: list[ChatItem]) -> int:
+    """Where the answer to the last question is, or -1 when it has none (yet).
+
+    Regenerate and Retry act on that answer only. Rows added while the page is open
+    all have id 0, so the position, not the id, tells which answer is the last one.
+    Of an answer that is a failed text followed by its error, the error is the row.
+
+    Args:
+        items: The conversation's rows, oldest first.
+
+    Returns:
+        The index of the last assistant or error row after the last question.
+    """
+    for index in range(len(items) - 1, -1, -1):
+        role = items[index]["role"]
+        if role == "user":
+            return -1
+        if role in ("assistant", "error"):
+            return index
+    return -1
+
+
 def _item(
     *,
     role: str,

@@ -26,6 +26,7 @@ from pyairtable_ui.pages.chat.rows import (
     conversation_items,
     error_item,
     item_from_row,
+    last_answer_index,
     last_turn_stats,
     last_turn_text,
     running_step_item,
@@ -66,11 +67,18 @@ class ChatState(rx.State):
     conversations_open: bool = False
     turn_stats: str = ""
     renaming: bool = False
+    # A question whose turn could not start (so it was not stored), for Retry to send again.
+    _unsent_question: str = ""
 
     @rx.var
     def base_name(self) -> str:
         """The name of the selected base."""
         return next((b["name"] for b in self.bases if b["id"] == self.base_id), self.base_id)
+
+    @rx.var
+    def answer_index(self) -> int:
+        """Which row answers the last question (-1: none): only it offers Regenerate or Retry."""
+        return last_answer_index(self.messages)
 
     # --- loading -------------------------------------------------------------------
 
@@ -109,6 +117,7 @@ class ChatState(rx.State):
         self.messages = []
         self.streaming_text = ""
         self.turn_stats = ""
+        self._unsent_question = ""
 
     async def _open(self, user_id: int, conversation_id: int) -> None:
         try:
@@ -134,6 +143,7 @@ class ChatState(rx.State):
         if conversation.model and conversation.model in self.models:
             self.model = conversation.model
         self.streaming_text = ""
+        self._unsent_question = ""
 
     @rx.event
     async def load_bases(self):
@@ -289,19 +299,47 @@ class ChatState(rx.State):
             user_id = await signed_in_user_id(self)
             if user_id is None or self.running or not self.conversation_id:
                 return
-            if not await asyncio.to_thread(flows.drop_last_answer, user_id, self.conversation_id):
-                return
-            self.messages = through_last_question(self.messages)
-            self._begin_turn()
-            request = self._turn_request(user_id, question=None)
+            request = await self._answer_again(user_id)
             tab = self.router.session.client_token
-        await self._answer(request, tab)
+        if request is not None:
+            await self._answer(request, tab)
+
+    @rx.event(background=True)
+    async def retry(self):
+        """Ask the question whose answer ended in an error again."""
+        async with self:
+            user_id = await signed_in_user_id(self)
+            if user_id is None or self.running or not self.conversation_id:
+                return
+            index = last_answer_index(self.messages)
+            if index < 0 or self.messages[index]["role"] != "error":
+                return
+            if self._unsent_question:
+                # The turn never started, so the question was not stored: send it anew.
+                self.messages = through_last_question(self.messages)
+                question = self._unsent_question
+                self._begin_turn()
+                request: turns.TurnRequest | None = self._turn_request(user_id, question=question)
+            else:
+                request = await self._answer_again(user_id)
+            tab = self.router.session.client_token
+        if request is not None:
+            await self._answer(request, tab)
+
+    async def _answer_again(self, user_id: int) -> turns.TurnRequest | None:
+        """Drop the last answer and begin answering its question again (inside `async with`)."""
+        if not await asyncio.to_thread(flows.drop_last_answer, user_id, self.conversation_id):
+            return None
+        self.messages = through_last_question(self.messages)
+        self._begin_turn()
+        return self._turn_request(user_id, question=None)
 
     def _begin_turn(self) -> None:
         self.running = True
         self.stop_requested = False
         self.streaming_text = ""
         self.turn_stats = ""
+        self._unsent_question = ""
 
     def _turn_request(self, user_id: int, *, question: str | None) -> turns.TurnRequest:
         return turns.TurnRequest(
@@ -316,16 +354,21 @@ class ChatState(rx.State):
     async def _answer(self, request: turns.TurnRequest, tab: str) -> None:
         async def show(event: agent.AgentEvent) -> None:
             async with self:
-                if self.stop_requested and not isinstance(event, agent.TurnStopped):
-                    # Stop pressed in a tab now served by another worker.
+                if self.stop_requested:
+                    # Stop pressed in a tab now served by another worker: stop it here
+                    # (once; later calls leave it to report how it stopped). How it
+                    # stopped is shown (the step, the answer), the text after Stop is not.
                     turns.stop_turn(tab)
-                    return
+                    if isinstance(event, agent.TextDelta):
+                        return
                 self._apply(event)
 
         outcome = await turns.answer(request, show, turn_key=tab)
         async with self:
             if outcome.error:
                 self._show_error(outcome.error)
+                if not outcome.started:
+                    self._unsent_question = request.question or ""
             self.running = False
             if outcome.started:
                 self.stop_requested = False
@@ -379,9 +422,10 @@ class ChatState(rx.State):
             self.streaming_text = ""
             self._show_error(event.message)
         elif isinstance(event, agent.TurnStopped):
+            # Marked stopped even with no text yet (stopped during a tool): what the
+            # person sees says the turn was cut short, not that it is still thinking.
             text = event.result.partial_text or self.streaming_text
-            if text:
-                self.messages = [*self.messages, assistant_item(text, "stopped")]
+            self.messages = [*self.messages, assistant_item(text, "stopped")]
             self.streaming_text = ""
             self.notice = "Stopped."
         elif isinstance(event, agent.TurnDone):

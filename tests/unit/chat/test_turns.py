@@ -187,6 +187,44 @@ async def test_a_stop_from_inside_the_event_handler_ends_the_turn_as_stopped(
     assert len(events.of(agent.TurnStopped)) == 1
 
 
+async def test_stopping_again_while_the_turn_reports_its_stop_does_not_cut_the_report(
+    llm_settings: None,
+    scripted_llm: ScriptedLLM,
+    prepared: turns.PreparedTurn,
+    stoppable_tools: StoppableTools,
+    events: EventLog,
+    session_factory: Any,
+    conversation_id: int,
+    ana: int,
+) -> None:
+    # Stop during a slow tool; the page stops again from its handler on every later event
+    # (as it does for a tab now served by another worker), and a double click stops twice.
+    scripted_llm.queue(ToolCall("slow_search", {}), "Never said.")
+    stop_pressed = asyncio.Event()
+
+    async def show(event: agent.AgentEvent) -> None:
+        await events(event)
+        if stop_pressed.is_set():
+            assert turns.stop_turn("tab-1") is True, "a stopping turn is still running"
+
+    running = asyncio.create_task(turns.run_turn(prepared, show, turn_key="tab-1"))
+    await asyncio.wait_for(stoppable_tools.slow_started.wait(), 10)
+    stop_pressed.set()
+    assert turns.stop_turn("tab-1") is True
+    assert turns.stop_turn("tab-1") is True
+    outcome = await asyncio.wait_for(running, 10)
+
+    assert outcome == turns.TurnOutcome(started=True, stopped=True, error=None)
+    [finished] = events.of(agent.ToolFinished)
+    assert finished.stopped and finished.name == "slow_search"
+    assert isinstance(events.events[-1], agent.TurnStopped), "the page hears the turn stopped"
+    assert stored(session_factory, conversation_id, ana)[1:3] == [
+        ("assistant", "complete", ""),
+        ("tool", MessageStatus.STOPPED.value, agent.STOPPED_TOOL_RESULT),
+    ]
+    assert turns.stop_turn("tab-1") is False
+
+
 async def test_a_turn_whose_conversation_was_deleted_meanwhile_ends_with_a_message(
     llm_settings: None,
     scripted_llm: ScriptedLLM,

@@ -14,6 +14,7 @@ from pyairtable_ui.pages.chat.rows import (
     duration_text,
     error_item,
     item_from_row,
+    last_answer_index,
     last_turn_stats,
     last_turn_text,
     running_step_item,
@@ -178,6 +179,31 @@ def test_regenerating_keeps_the_rows_up_to_the_last_question() -> None:
 
     assert through_last_question(rows) == rows[:3]
     assert through_last_question([assistant_item("Hi.", "complete")]) == []
+
+
+def test_only_the_answer_to_the_last_question_is_the_answer_to_redo() -> None:
+    # Rows added live all have id 0: the position tells the last answer, not the id.
+    first_answer = assistant_item("One.", "complete")
+    second_answer = assistant_item("Two.", "complete")
+    rows = [
+        user_item("First?"),
+        first_answer,
+        user_item("Second?"),
+        running_step_item("call_1", "list_records", "{}"),
+        second_answer,
+    ]
+    assert first_answer["id"] == second_answer["id"] == 0
+
+    assert last_answer_index(rows) == 4
+    assert last_answer_index(rows[:4]) == -1, "the last question has no answer yet"
+    assert last_answer_index(rows[:3]) == -1
+    assert last_answer_index(rows[:2]) == 1
+    assert last_answer_index([]) == -1
+    # A failed answer is its partial text then its error: the error is the one to retry.
+    failed = [user_item("Third?"), assistant_item("Par", "failed"), error_item("Try again.")]
+    assert last_answer_index(rows + failed) == 7
+    # A step after the answer (the model went on, then was stopped) does not hide it.
+    assert last_answer_index([*rows, running_step_item("call_2", "get_record", "{}")]) == 4
 
 
 def test_the_conversation_and_base_lists() -> None:
