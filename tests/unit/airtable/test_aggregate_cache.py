@@ -12,7 +12,7 @@ from pyairtable_ui.airtable.aggregate_cache import (
     RedisAggregateCache,
     entry_key,
 )
-from tests.unit.airtable.conftest import REDIS_URL
+from tests.unit.conftest import REDIS_URL
 
 BASE = "appAggregates0001"
 OTHER_BASE = "appAggregates0002"
