@@ -1,0 +1,94 @@
+"""Pages on a 375 px phone: no sideways scroll, every column's data on screen.
+
+Actions are made the way a user makes them (the scripted model proposes, the user
+decides in the review dialog), then the same signed-in page is narrowed to a phone.
+"""
+
+from __future__ import annotations
+
+from playwright.sync_api import Locator, Page, expect
+
+from tests.fakes.llm import Reply
+from tests.integration import test_safe_writes as safe_writes
+from tests.integration.test_safe_writes import propose, rename_items
+
+# The safe-writes tests' fixtures: a signed-in, onboarded user with the scripted model.
+airtable = safe_writes.airtable
+llm = safe_writes.llm
+chat = safe_writes.chat
+
+PHONE = {"width": 375, "height": 800}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+def no_sideways_scroll(page: Page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def inside_horizontally(page: Page, locator: Locator) -> bool:
+    """Whether the element is shown with its whole width within the viewport."""
+    expect(locator).to_be_visible()
+    box = locator.bounding_box()
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    return (
+        box is not None and box["width"] > 0 and box["x"] >= 0 and box["x"] + box["width"] <= width
+    )
+
+
+def close_review(page: Page) -> None:
+    page.get_by_role("dialog").get_by_role("button", name="Close").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+
+
+def propose_another(page: Page, llm, count: int) -> None:
+    """Like `propose`, for a later action (the sidebar lists the newest first)."""
+    llm.queue(rename_items(count), Reply(content="Proposed; review it."), model=safe_writes.MODEL)
+    box = page.get_by_role("textbox", name="Message")
+    box.fill(f"Rename {count} items")
+    box.press("Enter")
+    card = page.locator('.action-card[data-status="proposed"]')
+    expect(card).to_have_count(1, timeout=30_000)
+    card.get_by_role("button", name="Review").click()
+
+
+def make_actions(page: Page, llm) -> None:
+    """One done action and two rejected ones."""
+    propose(page, llm, rename_items(2), "Rename two items")
+    page.get_by_role("button", name="Confirm 2 records").click()
+    expect(page.locator("#action-status")).to_have_text("done", timeout=30_000)
+    close_review(page)
+    for count in (3, 4):
+        propose_another(page, llm, count)
+        page.get_by_role("button", name="Reject").click()
+        expect(page.locator("#action-status")).to_have_text("rejected")
+        close_review(page)
+
+
+def test_history_is_cards_on_a_phone_and_a_table_on_a_desktop(chat: Page, llm, app_server) -> None:
+    make_actions(chat, llm)
+
+    chat.set_viewport_size(PHONE)
+    chat.goto(f"{app_server.url}/history")
+    cards = chat.locator(".history-card")
+    expect(cards).to_have_count(3)
+    expect(chat.locator(".history-table")).to_be_hidden()
+    assert no_sideways_scroll(chat)
+    for i in range(3):
+        card = cards.nth(i)
+        for part in ("what", "records", "status"):
+            value = card.locator(f".history-card-{part}")
+            expect(value).not_to_be_empty()
+            assert inside_horizontally(chat, value), f"card {i}: {part} is off the screen"
+    expect(cards.filter(has_text="rejected")).to_have_count(2)
+    # The row's button is there too, and opens the same details.
+    done = cards.filter(has_text="done")
+    assert inside_horizontally(chat, done.get_by_role("button", name="Details"))
+    done.get_by_role("button", name="Details").click()
+    expect(chat.get_by_role("dialog")).to_contain_text("Airtable requests")
+    chat.keyboard.press("Escape")
+    expect(chat.get_by_role("dialog")).to_have_count(0)
+
+    chat.set_viewport_size(DESKTOP)
+    expect(chat.locator(".history-table")).to_be_visible()
+    expect(chat.locator(".history-row")).to_have_count(3)
+    expect(cards.first).to_be_hidden()
