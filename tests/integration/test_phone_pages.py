@@ -92,3 +92,24 @@ def test_history_is_cards_on_a_phone_and_a_table_on_a_desktop(chat: Page, llm, a
     expect(chat.locator(".history-table")).to_be_visible()
     expect(chat.locator(".history-row")).to_have_count(3)
     expect(cards.first).to_be_hidden()
+
+
+def test_an_unknown_path_is_a_branded_404_with_the_way_to_sign_in(app_server, page: Page) -> None:
+    page.goto(f"{app_server.url}/no-such-page")
+    expect(page.get_by_role("heading", name="Page not found", level=1)).to_be_visible()
+    expect(page.get_by_text("PyAirtable UI")).to_be_visible()
+    page.get_by_role("link", name="Go to sign in").click()
+    page.wait_for_url("**/auth/login**")
+    expect(page.get_by_label("Email")).to_be_visible()
+
+
+def test_a_signed_in_user_on_an_unknown_path_is_led_back_to_the_chat(
+    chat: Page, app_server
+) -> None:
+    chat.set_viewport_size(PHONE)
+    chat.goto(f"{app_server.url}/no/such/page")
+    expect(chat.get_by_role("heading", name="Page not found", level=1)).to_be_visible()
+    assert no_sideways_scroll(chat)
+    chat.get_by_role("link", name="Go to the chat").click()
+    chat.wait_for_url("**/chat**")
+    expect(chat.get_by_role("textbox", name="Message")).to_be_visible()
