@@ -1,4 +1,5 @@
-"""Pages on a 375 px phone: no sideways scroll, every column's data on screen.
+"""Pages on a phone and page structure: no sideways scroll at 375 px, every column's
+data on screen, a branded 404 with a way back, one h1 per page.
 
 Actions are made the way a user makes them (the scripted model proposes, the user
 decides in the review dialog), then the same signed-in page is narrowed to a phone.
@@ -6,16 +7,24 @@ decides in the review dialog), then the same signed-in page is narrowed to a pho
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.fakes.llm import Reply
 from tests.integration import test_safe_writes as safe_writes
+from tests.integration.accounts import new_account, onboard
+from tests.integration.test_admin import _make_admin as make_admin
 from tests.integration.test_safe_writes import propose, rename_items
+from tests.support.seeds import app_tokens
 
 # The safe-writes tests' fixtures: a signed-in, onboarded user with the scripted model.
 airtable = safe_writes.airtable
 llm = safe_writes.llm
 chat = safe_writes.chat
+
+# Pages whose h1 are fixed on other branches (onboarding has none, the chat's empty
+# state adds a second).
+PENDING_H1 = ("onboarding", "chat")
 
 PHONE = {"width": 375, "height": 800}
 DESKTOP = {"width": 1280, "height": 800}
@@ -113,3 +122,47 @@ def test_a_signed_in_user_on_an_unknown_path_is_led_back_to_the_chat(
     chat.get_by_role("link", name="Go to the chat").click()
     chat.wait_for_url("**/chat**")
     expect(chat.get_by_role("textbox", name="Message")).to_be_visible()
+
+
+def h1_count(page: Page, ready: Locator) -> int:
+    """The h1 elements on the page once `ready` shows that its content has loaded."""
+    expect(ready).to_be_visible()
+    return int(page.evaluate("document.querySelectorAll('h1').length"))
+
+
+def test_every_page_has_exactly_one_h1(
+    app_server, page: Page, mailbox, app_airtable, app_database_url, unique_email
+) -> None:
+    url = app_server.url
+    counts: dict[str, int] = {}
+    page.goto(f"{url}/auth/login")
+    counts["login"] = h1_count(page, page.get_by_role("button", name="Sign in"))
+    page.goto(f"{url}/auth/register")
+    counts["register"] = h1_count(page, page.get_by_role("button", name="Create account"))
+    page.goto(f"{url}/auth/reset")
+    counts["reset"] = h1_count(page, page.get_by_label("Email"))
+    page.goto(f"{url}/auth/verify")
+    counts["verify"] = h1_count(page, page.get_by_text("needs the link"))
+
+    email = "admin-" + unique_email
+    new_account(page, url, mailbox, email)
+    counts["onboarding"] = h1_count(page, page.get_by_label("Personal access token"))
+    make_admin(app_database_url, email)
+    onboard(page, app_tokens(app_airtable).full, "Emulator Projects")
+    counts["chat"] = h1_count(page, page.get_by_text("Ask about Emulator Projects"))
+    page.goto(f"{url}/history")
+    counts["history"] = h1_count(page, page.get_by_text("No action matches."))
+    page.goto(f"{url}/settings")
+    counts["settings"] = h1_count(page, page.get_by_role("heading", name="Settings"))
+    page.goto(f"{url}/admin")
+    counts["admin"] = h1_count(page, page.get_by_role("cell", name=email))
+    page.goto(f"{url}/no-such-page")
+    counts["not found"] = h1_count(page, page.get_by_role("link", name="Go to the chat"))
+
+    # Onboarding and the chat are being reworked on other branches: they are reported,
+    # not yet enforced. Once those land, drop PENDING_H1 so every page is held to one.
+    enforced = {name: n for name, n in counts.items() if name not in PENDING_H1}
+    assert enforced == dict.fromkeys(enforced, 1)
+    pending = {name: counts[name] for name in PENDING_H1 if counts[name] != 1}
+    if pending:
+        pytest.xfail(f"h1 count not yet one on: {pending}")
