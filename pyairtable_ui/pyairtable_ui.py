@@ -22,6 +22,7 @@ from pyairtable_ui.pages.admin import register_admin
 from pyairtable_ui.pages.chat.page import register_chat
 from pyairtable_ui.pages.history import register_history
 from pyairtable_ui.pages.login import register_login
+from pyairtable_ui.pages.not_found import register_not_found
 from pyairtable_ui.pages.onboarding import register_onboarding
 from pyairtable_ui.pages.register import register_register
 from pyairtable_ui.pages.reset import register_reset
@@ -97,3 +98,4 @@ register_settings(app)
 register_chat(app)
 register_admin(app)
 register_history(app)
+register_not_found(app)

@@ -216,22 +216,63 @@ def _row(item: HistoryItem) -> rx.Component:
         rx.table.cell(item["table"]),
         rx.table.cell(item["summary"]),
         rx.table.cell(item["records"]),
-        rx.table.cell(
-            rx.badge(item["status"]),
-            rx.text(item["undo_status"], size="1"),
-            rx.cond(
-                item["changed"] > 0,
-                rx.text(
-                    item["changed"], " changed since you reviewed", size="1", color_scheme="orange"
-                ),
+        rx.table.cell(*_status(item)),
+        rx.table.cell(_details_button(item)),
+        class_name="history-row",
+    )
+
+
+def _status(item: HistoryItem) -> list[rx.Component]:
+    return [
+        rx.badge(item["status"]),
+        rx.text(item["undo_status"], size="1"),
+        rx.cond(
+            item["changed"] > 0,
+            rx.text(
+                item["changed"], " changed since you reviewed", size="1", color_scheme="orange"
             ),
         ),
-        rx.table.cell(
-            rx.button(
-                "Details", size="1", variant="soft", on_click=HistoryState.open_details(item["id"])
-            )
+    ]
+
+
+def _details_button(item: HistoryItem) -> rx.Component:
+    return rx.button(
+        "Details", size="1", variant="soft", on_click=HistoryState.open_details(item["id"])
+    )
+
+
+def _field(label: str, value: rx.Component, class_name: str) -> rx.Component:
+    # Long summaries and table names wrap inside the card instead of widening the page.
+    return rx.data_list.item(
+        rx.data_list.label(label, min_width="72px"),
+        rx.data_list.value(value, class_name=class_name, overflow_wrap="anywhere", min_width="0"),
+    )
+
+
+def _card(item: HistoryItem) -> rx.Component:
+    """One action on a phone: every column of the table's row, stacked."""
+    return rx.card(
+        rx.data_list.root(
+            _field("What", rx.text(item["summary"]), "history-card-what"),
+            _field("Records", rx.text(item["records"]), "history-card-records"),
+            _field("Status", rx.vstack(*_status(item), spacing="1"), "history-card-status"),
+            _field("When (UTC)", rx.text(item["created"]), "history-card-when"),
+            rx.cond(
+                HistoryState.everyone,
+                _field("Who", rx.text(item["who"]), "history-card-who"),
+            ),
+            _field(
+                "Tool",
+                rx.text(item["tool"], font_family="monospace", size="1"),
+                "history-card-tool",
+            ),
+            _field("Table", rx.text(item["table"]), "history-card-table"),
+            size="2",
+            width="100%",
         ),
-        class_name="history-row",
+        rx.flex(_details_button(item), justify="end", padding_top="8px"),
+        class_name="history-card",
+        width="100%",
     )
 
 
@@ -417,6 +458,17 @@ def history_page() -> rx.Component:
                 ),
                 overflow_x="auto",
                 width="100%",
+                # A table from Radix's md breakpoint (768 px) up; cards below it, where the
+                # eight columns would leave What, Records and Status beyond the screen.
+                display=["none", "none", "block"],
+                class_name="history-table",
+            ),
+            rx.vstack(
+                rx.foreach(HistoryState.rows, _card),
+                spacing="3",
+                width="100%",
+                display=["flex", "flex", "none"],
+                class_name="history-cards",
             ),
             rx.cond(
                 HistoryState.total == 0,

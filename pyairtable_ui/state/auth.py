@@ -200,6 +200,11 @@ class AuthState(rx.State):
         return None
 
     @rx.event
+    async def check_session(self) -> None:
+        """On load of a page for anyone (the 404): learn who is here, send nobody away."""
+        await self._load_user(force=True)
+
+    @rx.event
     async def skip_if_signed_in(self):
         """On load of login/register: a signed-in visitor goes on to the app."""
         await self._load_user(force=True)
