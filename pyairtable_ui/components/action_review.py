@@ -190,7 +190,7 @@ def _question_panel() -> rx.Component:
     """A batch Airtable cannot settle: the records in question and the user's choices."""
     forward = ActionsState.question_kind == "apply"
     return rx.vstack(
-        rx.heading("Was this batch applied?", size="3"),
+        rx.heading("Was this batch applied?", size="3", as_="h2"),
         rx.text(
             "The server stopped without recording Airtable's answer, and the records "
             "created in the table since do not settle it. Compare them with the batch, "

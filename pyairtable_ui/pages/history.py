@@ -321,7 +321,7 @@ def _details_dialog() -> rx.Component:
             rx.vstack(
                 # "Review them again" swaps this dialog for the review dialog.
                 action_controls(on_review_again=HistoryState.set_details_open(False)),
-                rx.heading("Airtable requests", size="3"),
+                rx.heading("Airtable requests", size="3", as_="h3"),
                 rx.box(
                     rx.table.root(
                         rx.table.header(
@@ -357,11 +357,11 @@ def _details_dialog() -> rx.Component:
                     overflow_x="auto",
                     width="100%",
                 ),
-                rx.heading("Arguments from the model", size="3"),
+                rx.heading("Arguments from the model", size="3", as_="h3"),
                 rx.code_block(
                     HistoryState.details_arguments, language="json", wrap_long_lines=True
                 ),
-                rx.heading("Before and after", size="3"),
+                rx.heading("Before and after", size="3", as_="h3"),
                 rx.code_block(
                     HistoryState.details_snapshots, language="json", wrap_long_lines=True
                 ),

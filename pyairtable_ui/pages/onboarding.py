@@ -220,7 +220,7 @@ def _stepper() -> rx.Component:
 
 def _connect_step() -> rx.Component:
     return rx.vstack(
-        rx.heading("Connect your Airtable account", size="5", as_="h2"),
+        rx.heading("Connect your Airtable account", size="5", as_="h1"),
         rx.cond(
             OnboardingState.airtable_oauth_available,
             rx.vstack(
@@ -289,7 +289,7 @@ def _base_row(base: BaseChoice) -> rx.Component:
 
 def _base_step() -> rx.Component:
     return rx.vstack(
-        rx.heading("Choose a base", size="5", as_="h2"),
+        rx.heading("Choose a base", size="5", as_="h1"),
         rx.cond(
             OnboardingState.connected_as != "",
             rx.text(
@@ -329,7 +329,7 @@ def _base_step() -> rx.Component:
 
 def _tour_step() -> rx.Component:
     return rx.vstack(
-        rx.heading("A quick tour", size="5", as_="h2"),
+        rx.heading("A quick tour", size="5", as_="h1"),
         rx.match(
             OnboardingState.tour_index,
             *[

@@ -7,7 +7,6 @@ decides in the review dialog), then the same signed-in page is narrowed to a pho
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.fakes.llm import Reply
@@ -21,10 +20,6 @@ from tests.support.seeds import app_tokens
 airtable = safe_writes.airtable
 llm = safe_writes.llm
 chat = safe_writes.chat
-
-# Pages whose h1 are fixed on other branches (onboarding has none, the chat's empty
-# state adds a second).
-PENDING_H1 = ("onboarding", "chat")
 
 PHONE = {"width": 375, "height": 800}
 DESKTOP = {"width": 1280, "height": 800}
@@ -159,10 +154,4 @@ def test_every_page_has_exactly_one_h1(
     page.goto(f"{url}/no-such-page")
     counts["not found"] = h1_count(page, page.get_by_role("link", name="Go to the chat"))
 
-    # Onboarding and the chat are being reworked on other branches: they are reported,
-    # not yet enforced. Once those land, drop PENDING_H1 so every page is held to one.
-    enforced = {name: n for name, n in counts.items() if name not in PENDING_H1}
-    assert enforced == dict.fromkeys(enforced, 1)
-    pending = {name: counts[name] for name in PENDING_H1 if counts[name] != 1}
-    if pending:
-        pytest.xfail(f"h1 count not yet one on: {pending}")
+    assert counts == dict.fromkeys(counts, 1)

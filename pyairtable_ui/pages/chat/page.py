@@ -75,7 +75,7 @@ def _toolbar() -> rx.Component:
                 rx.drawer.content(
                     rx.vstack(
                         rx.hstack(
-                            rx.heading("Conversations", size="4"),
+                            rx.heading("Conversations", size="4", as_="h2"),
                             rx.spacer(),
                             rx.drawer.close(
                                 rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close")
@@ -197,7 +197,7 @@ def _title_bar() -> rx.Component:
 
 def _empty_state() -> rx.Component:
     return rx.vstack(
-        rx.heading("Ask about ", ChatState.base_name, size="5"),
+        rx.heading("Ask about ", ChatState.base_name, size="5", as_="h2"),
         rx.text(
             "For example: “Which tasks are overdue?”, “How many deals did we win this "
             "quarter?”, “Add a task for Ana due Friday”.",
