@@ -268,6 +268,24 @@ class DeleteRecordsArguments(TableArguments):
     record_ids: list[RecordId] = Field(min_length=1, max_length=MAX_RECORDS_PER_CALL)
 
 
+class MatchingArguments(TableArguments):
+    """The records a set-based write changes: every one matching the filters."""
+
+    filters: list[Filter] = Field(min_length=1, description="As in search_records.")
+    match: Match = "all"
+
+
+class UpdateMatchingArguments(MatchingArguments):
+    """update_matching_records."""
+
+    fields: Fields
+    typecast: Typecast = False
+
+
+class DeleteMatchingArguments(MatchingArguments):
+    """delete_matching_records."""
+
+
 class CreateTableArguments(ToolArguments):
     """create_table."""
 

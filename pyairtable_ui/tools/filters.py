@@ -9,6 +9,7 @@ urgent", and "Name contains ana" ignores case.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -205,3 +206,72 @@ def build_formula(
     if len(parts) == 1:
         return parts[0]
     return F.OR(*parts) if match == "any" else F.AND(*parts)
+
+
+# How each operator reads in a sentence; dates read as before/after, not less/more.
+_OPERATOR_WORDS = {
+    "eq": "is",
+    "neq": "is not",
+    "gt": "is more than",
+    "gte": "is at least",
+    "lt": "is less than",
+    "lte": "is at most",
+    "contains": "contains",
+    "not_contains": "does not contain",
+    "starts_with": "starts with",
+    "is_empty": "is empty",
+    "is_not_empty": "is not empty",
+    "in": "is one of",
+}
+_DATE_WORDS = {
+    "gt": "is after",
+    "gte": "is on or after",
+    "lt": "is before",
+    "lte": "is on or before",
+}
+_MAX_VALUE_CHARS = 40
+
+
+def value_text(value: Any) -> str:
+    """A value as a proposal's summary shows it: short, and text without JSON quotes."""
+    if isinstance(value, list):
+        text = ", ".join(value_text(item) for item in value)
+    elif isinstance(value, bool):
+        text = "checked" if value else "unchecked"
+    elif value is None:
+        text = "empty"
+    elif isinstance(value, (str, int, float)):
+        text = str(value)
+    else:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 1] + "…"
+
+
+def describe_filters(
+    table: TableSchema,
+    filters: Sequence[Filter],
+    *,
+    match: str = "all",
+    resolve_field: FieldResolver | None = None,
+) -> str:
+    """The conditions in words ("Due is before 2024-06-01 and Done is unchecked").
+
+    The user approves a set-based write by what matched, so its summary says the
+    condition as the app understood it, with the schema's field names.
+    """
+    resolve = resolve_field or table.field
+    parts = []
+    for condition in filters:
+        f = resolve(condition.field)
+        op = condition.op
+        words = _OPERATOR_WORDS[op]
+        if value_kind(f) == "date":
+            words = _DATE_WORDS.get(op, words)
+        if op in ("is_empty", "is_not_empty") or (condition.value is None and op in ("eq", "neq")):
+            parts.append(
+                f"{f.name} {'is not empty' if op in ('neq', 'is_not_empty') else 'is empty'}"
+            )
+        else:
+            parts.append(f"{f.name} {words} {value_text(condition.value)}")
+    return (" or " if match == "any" else " and ").join(parts)

@@ -34,14 +34,18 @@ from pyairtable_ui.tools.arguments import (
     CreateFieldArguments,
     CreateRecordsArguments,
     CreateTableArguments,
+    DeleteMatchingArguments,
     DeleteRecordsArguments,
     FieldSpec,
+    MatchingArguments,
     RenameFieldArguments,
     RenameTableArguments,
     ToolArguments,
+    UpdateMatchingArguments,
     UpdateRecordsArguments,
     UpsertRecordsArguments,
 )
+from pyairtable_ui.tools.filters import build_formula, describe_filters, value_text
 from pyairtable_ui.tools.registry import (
     Tool,
     ToolContext,
@@ -51,6 +55,9 @@ from pyairtable_ui.tools.registry import (
 )
 
 MAX_PROBLEMS = 10
+# The most records one set-based write may change: its preview reads and shows each of
+# them, and executing 5,000 takes about 100 s at Airtable's 5 requests/s (10 per batch).
+MAX_MATCHING_RECORDS = 5000
 
 
 class _Problems:
@@ -266,13 +273,15 @@ def _propose_records(
     operations: list[RecordOperation],
     summary: str,
     merge_on: list[str] | None = None,
+    tool_name: str | None = None,
 ) -> ToolResult:
     """Refuse on any problem found, else propose the records plan of tool `{op}_records`.
 
     A delete always needs a typed confirmation; other writes need one above the
-    instance's threshold of records.
+    instance's threshold of records. The set-based tools name themselves (`tool_name`)
+    but build the very same plan, so preview, approval, undo and history treat them alike.
     """
-    tool_name = f"{op}_records"
+    tool_name = tool_name or f"{op}_records"
     checks.problems.raise_if_any(tool_name)
     ctx = checks.ctx
     count = len(operations)
@@ -371,6 +380,108 @@ def delete_records(ctx: ToolContext, args: DeleteRecordsArguments) -> ToolResult
         op="delete",
         operations=[RecordOperation(op="delete", record_id=rid) for rid in ids],
         summary=f"Delete {_plural(len(ids))} from {table.name}",
+    )
+
+
+# --- set-based record tools --------------------------------------------------------
+
+
+def _matching_ids(ctx: ToolContext, table: TableSchema, args: MatchingArguments) -> list[str]:
+    """The ids of every record matching `args.filters`, in Airtable's order.
+
+    Resolved now, at proposal time: the plan lists these ids, so the user reviews
+    (and the plan hash pins) exactly this set, and a record that starts matching later
+    is not written. Reads only the primary field, 100 records per paced request.
+
+    Raises:
+        ToolInputError: More than `MAX_MATCHING_RECORDS` match.
+    """
+    formula = build_formula(
+        table,
+        args.filters,
+        match=args.match,
+        resolve_field=lambda ref: ctx.resolve_field(table, ref),
+    )
+    if formula is None:  # the arguments require a filter: never the whole table by accident
+        raise ToolInputError("filters: give at least one condition.")
+    ids: list[str] = []
+    for page in ctx.client.iterate_records(
+        ctx.require_base(),
+        table.id,
+        formula=str(formula),
+        fields=[table.primary_field.name],
+    ):
+        ids.extend(str(r["id"]) for r in page)
+        if len(ids) > MAX_MATCHING_RECORDS:
+            raise ToolInputError(
+                f"More than {MAX_MATCHING_RECORDS:,} records in {table.name} match; one action "
+                f"changes at most {MAX_MATCHING_RECORDS:,}. Nothing was proposed. Narrow the "
+                "filters (for example split by a date range or a select value) and call again."
+            )
+    return ids
+
+
+def _condition(ctx: ToolContext, table: TableSchema, args: MatchingArguments) -> str:
+    return describe_filters(
+        table,
+        args.filters,
+        match=args.match,
+        resolve_field=lambda ref: ctx.resolve_field(table, ref),
+    )
+
+
+def _no_match(table: TableSchema, condition: str) -> ToolResult:
+    return ToolResult(
+        f"No records in {table.name} match (where {condition}). Nothing was proposed; "
+        "tell the user, or check the filters with search_records."
+    )
+
+
+def update_matching_records(ctx: ToolContext, args: UpdateMatchingArguments) -> ToolResult:
+    """Propose setting the same fields on every record matching the filters.
+
+    The values are checked before any record is read; the plan is update_records'
+    plan for the matching ids, so the review lists every row with its before/after.
+    """
+    tool_name = "update_matching_records"
+    table = ctx.resolve_table(args.table)
+    checks = _RecordChecks(ctx, table, typecast=args.typecast)
+    fields = check_fields(
+        ctx,
+        table,
+        args.fields,
+        typecast=args.typecast,
+        where="fields",
+        problems=checks.problems,
+        new_options=checks.new_options,
+    )
+    checks.problems.raise_if_any(tool_name)
+    condition = _condition(ctx, table, args)
+    ids = _matching_ids(ctx, table, args)
+    if not ids:
+        return _no_match(table, condition)
+    operations = [RecordOperation(op="update", record_id=rid, fields=dict(fields)) for rid in ids]
+    changes = ", ".join(f"{name} to {value_text(value)}" for name, value in fields.items())
+    summary = f"Set {changes} on {_plural(len(ids))} in {table.name} where {condition}"
+    return _propose_records(
+        checks, args, op="update", operations=operations, summary=summary, tool_name=tool_name
+    )
+
+
+def delete_matching_records(ctx: ToolContext, args: DeleteMatchingArguments) -> ToolResult:
+    """Propose deleting every record matching the filters (a typed confirmation, as always)."""
+    table = ctx.resolve_table(args.table)
+    condition = _condition(ctx, table, args)
+    ids = _matching_ids(ctx, table, args)
+    if not ids:
+        return _no_match(table, condition)
+    return _propose_records(
+        _RecordChecks(ctx, table, typecast=False),
+        args,
+        op="delete",
+        operations=[RecordOperation(op="delete", record_id=rid) for rid in ids],
+        summary=f"Delete {_plural(len(ids))} from {table.name} where {condition}",
+        tool_name="delete_matching_records",
     )
 
 
@@ -580,6 +691,18 @@ WRITE_TOOLS = [
         upsert_records,
     ),
     _write_tool("delete_records", "Delete records by id.", DeleteRecordsArguments, delete_records),
+    _write_tool(
+        "update_matching_records",
+        "Set the same fields on every record matching filters (no ids needed).",
+        UpdateMatchingArguments,
+        update_matching_records,
+    ),
+    _write_tool(
+        "delete_matching_records",
+        "Delete every record matching filters (no ids needed).",
+        DeleteMatchingArguments,
+        delete_matching_records,
+    ),
     _write_tool(
         "create_table",
         "Create a table; the first field is the primary field.",

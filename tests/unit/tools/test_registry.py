@@ -32,6 +32,8 @@ EXPECTED_TOOLS = [
     "update_records",
     "upsert_records",
     "delete_records",
+    "update_matching_records",
+    "delete_matching_records",
     "create_table",
     "create_field",
     "rename_table",
