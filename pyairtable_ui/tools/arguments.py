@@ -268,10 +268,27 @@ class DeleteRecordsArguments(TableArguments):
     record_ids: list[RecordId] = Field(min_length=1, max_length=MAX_RECORDS_PER_CALL)
 
 
+# The set-based writes take search_records' filters, validated as strictly, but their
+# schema only points there: every request carries search_records' full filter schema, and
+# repeating it twice would cost about 140 tokens on every model call.
+MatchingFilters = Annotated[
+    list[Filter],
+    Field(min_length=1),
+    WithJsonSchema(
+        {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "object"},
+            "description": "Conditions as in search_records' filters.",
+        }
+    ),
+]
+
+
 class MatchingArguments(TableArguments):
     """The records a set-based write changes: every one matching the filters."""
 
-    filters: list[Filter] = Field(min_length=1, description="As in search_records.")
+    filters: MatchingFilters
     match: Match = "all"
 
 

@@ -5,6 +5,11 @@ names, refuses what Airtable would refuse (unknown or computed fields, values of
 the wrong type, select options that only typecast could add), and stores a plan
 (`actions.plan.Plan`) with `actions.service.propose_action`. The model is told plainly that nothing
 was written: the user confirms or rejects the action in the app.
+
+The set-based tools (update_matching_records, delete_matching_records) take
+search_records' filters instead of ids, so the model need not page through every
+match and write each id back; they resolve the matching ids when they propose and
+store the same plan update_records / delete_records would for those ids.
 """
 
 from __future__ import annotations

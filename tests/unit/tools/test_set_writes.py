@@ -210,6 +210,14 @@ async def test_a_filter_is_required_and_checked(registry, items_ctx):
         items_ctx,
     )
     assert wrong.is_error and "is a number field" in wrong.content
+    # The schema only points to search_records' filters; validation is as strict.
+    unknown_op = await registry.call(
+        "delete_matching_records",
+        {"table": "Items", "filters": [{"field": "Index", "op": "below", "value": 3}]},
+        items_ctx,
+    )
+    assert unknown_op.is_error
+    assert "filters[0].op: 'below' is not one of 'eq', 'neq'" in unknown_op.content
     assert actions_stored(items_ctx) == []
 
 
