@@ -698,13 +698,13 @@ WRITE_TOOLS = [
     _write_tool("delete_records", "Delete records by id.", DeleteRecordsArguments, delete_records),
     _write_tool(
         "update_matching_records",
-        "Set the same fields on every record matching filters (no ids needed).",
+        "Set the same fields on every record matching filters (instead of paging for ids).",
         UpdateMatchingArguments,
         update_matching_records,
     ),
     _write_tool(
         "delete_matching_records",
-        "Delete every record matching filters (no ids needed).",
+        "Delete every record matching filters (instead of paging for ids).",
         DeleteMatchingArguments,
         delete_matching_records,
     ),

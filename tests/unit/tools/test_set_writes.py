@@ -227,3 +227,22 @@ def test_the_set_tools_are_write_tools_the_history_lists(registry):
         assert tool is not None and tool.writes
         assert name in WRITE_TOOL_NAMES
         assert "filters" in tool.schema()["function"]["parameters"]["required"]
+
+
+async def test_any_match_and_empty_conditions_read_plainly(registry, items_ctx):
+    result = await registry.call(
+        "delete_matching_records",
+        {
+            "table": "Items",
+            "match": "any",
+            "filters": [
+                {"field": "Name", "op": "is_empty"},
+                {"field": "Index", "op": "eq", "value": 0},
+                {"field": "Group", "op": "eq", "value": None},
+            ],
+        },
+        items_ctx,
+    )
+    assert result.content.startswith(
+        "No records in Items match (where Name is empty or Index is 0 or Group is empty)."
+    )
