@@ -6,6 +6,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
+# An image's runtime has the build but no bun; Reflex refuses a bun path that is not there.
+[ -x "$REFLEX_BUN_PATH" ] || unset REFLEX_BUN_PATH
 
 export PORT="${PORT:-8000}"
 HOST="${HOST:-0.0.0.0}"
@@ -35,7 +37,7 @@ say "applying database migrations"
 python -m pyairtable_ui.manage migrate
 
 if ! python scripts/frontend.py current; then
-  if [ ! -x "$REFLEX_BUN_PATH" ]; then
+  if [ -z "${REFLEX_BUN_PATH:-}" ]; then
     echo "The page is not built for this source and these settings (PUBLIC_URL," \
       "REFLEX_API_URL, ANSWER_IMAGE_HOSTS), and bun is not here to build it. Build the" \
       "image again with the same build arguments (deploy/compose.yaml passes them)." >&2
