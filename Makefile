@@ -1,8 +1,12 @@
 # The two commands a newcomer needs: `make run` and `make test`.
-.PHONY: run test setup lint format benchmark
+.PHONY: run build test setup lint format benchmark
 
 run: setup
 	@bash scripts/run.sh
+
+# Build the page once; `make run` (scripts/run.sh) serves that build without building.
+build: setup
+	@bash scripts/build.sh
 
 test: setup
 	@bash scripts/test.sh $(ARGS)

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Starts the app in production mode on one port (PORT, default 8000): page, API and websocket.
+# It serves the page scripts/build.sh built, as it is; without a build of this source and
+# these settings it builds one first (where bun is installed; an image built with
+# deploy/Dockerfile already holds its build). Replicas must serve one build: see README.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
+# An image's runtime has the build but no bun; Reflex refuses a bun path that is not there.
+[ -x "$REFLEX_BUN_PATH" ] || unset REFLEX_BUN_PATH
 
 export PORT="${PORT:-8000}"
+HOST="${HOST:-0.0.0.0}"
 export APP_ENV="${APP_ENV:-production}"
 mkdir -p .run
 
@@ -20,11 +26,27 @@ if [ -z "${SECRET_KEY:-}" ] && ! grep -qs '^SECRET_KEY=' .env; then
 fi
 
 # Several backend workers (with Redis) each count their own metrics; this folder sums them.
-export PROMETHEUS_MULTIPROC_DIR="$ROOT/.run/prometheus"
-rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+# Its files must not outlive the processes that wrote them: the default one is emptied here.
+if [ -z "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  export PROMETHEUS_MULTIPROC_DIR="$ROOT/.run/prometheus"
+  rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+fi
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 
 say "applying database migrations"
 python -m pyairtable_ui.manage migrate
 
-say "building and starting the app on http://localhost:$PORT (Ctrl+C stops it)"
-exec reflex run --env prod --single-port --backend-port "$PORT" --loglevel "${REFLEX_LOGLEVEL:-info}"
+if ! python scripts/frontend.py current; then
+  if [ -z "${REFLEX_BUN_PATH:-}" ]; then
+    echo "The page is not built for this source and these settings (PUBLIC_URL," \
+      "REFLEX_API_URL, ANSWER_IMAGE_HOSTS), and bun is not here to build it. Build the" \
+      "image again with the same build arguments (deploy/compose.yaml passes them)." >&2
+    exit 1
+  fi
+  bash scripts/build.sh
+fi
+
+# WEB_WORKERS backend processes (default 2 with Redis, always 1 without): scripts/frontend.py.
+say "starting the app on http://localhost:$PORT (Ctrl+C stops it)"
+exec python scripts/frontend.py serve --host "$HOST" --port "$PORT" \
+  --loglevel "${REFLEX_LOGLEVEL:-info}"

@@ -1,4 +1,8 @@
-"""Runs the real production app (`reflex run --env prod`) as a child process for tests."""
+"""Runs the real production app (`scripts/run.sh`, as operators do) as a child process for tests.
+
+run.sh applies the migrations, builds the page when no build of this source and these
+settings is there (scripts/build.sh), and serves that build without building it again.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +19,6 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# A replica shares its port with the first app on another loopback address; Reflex's
-# start-up check refuses a port bound on any address, so the replica skips that check.
-_SHARED_PORT_LAUNCHER = (
-    "import sys\n"
-    "from reflex.utils import processes\n"
-    "def keep_port(service_name, port, auto_increment):\n"
-    "    return port\n"
-    "processes.handle_port = keep_port\n"
-    "from reflex.reflex import cli\n"
-    "sys.argv[0] = 'reflex'\n"
-    "sys.exit(cli())\n"
-)
-
 
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
@@ -39,10 +30,10 @@ def free_port() -> int:
 def separate_web_dir(target: Path) -> Path:
     """A copy of the built frontend's workspace for a second app to build in.
 
-    The shared app serves the pages built in `.web`, with its own port and the hashes
-    its security policy allows written into them; a second build there would break its
-    open pages. Pass the copy as REFLEX_WEB_WORKDIR (node_modules is hard-linked: the
-    build only reads it).
+    The shared app serves the page built in `.web` for its own address (PUBLIC_URL);
+    a build for another address there would replace the assets its open pages load.
+    Pass the copy as REFLEX_WEB_WORKDIR (node_modules is hard-linked: the build only
+    reads it).
 
     Args:
         target: A folder that does not exist yet.
@@ -77,51 +68,33 @@ class RunningApp:
         port: int | None = None,
     ) -> None:
         self.host = host
-        self.shares_port = port is not None
         self.port = port or free_port()
         self.url = f"http://{host}:{self.port}"
         self.log_path = log_path
         self.startup_timeout = startup_timeout
         self.env = {
+            # Metrics files of its own, beside its log, unless the caller shares a folder.
+            "PROMETHEUS_MULTIPROC_DIR": str(log_path.parent / "prometheus"),
             **os.environ,
             **env,
             "PORT": str(self.port),
-            "PUBLIC_URL": self.url,
+            "HOST": host,
+            "PUBLIC_URL": env.get("PUBLIC_URL", self.url),
         }
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RunningApp:
-        """Migrate, build and start the app; wait until `/health` answers 200.
+        """Start the app with scripts/run.sh; wait until `/health` answers 200.
 
-        Starting again after `kill` or `stop` reuses the same port, so the page built
-        again is the same (Reflex writes the backend address into it).
+        Starting again after `kill` or `stop` reuses the same port and settings, so it
+        serves the page built the first time, without building it again.
         """
         venv_bin = str(Path(sys.executable).parent)
         env = {**self.env, "PATH": f"{venv_bin}:{ROOT / '.tools' / 'bin'}:{self.env['PATH']}"}
-        subprocess.run(
-            [sys.executable, "-m", "pyairtable_ui.manage", "migrate"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        reflex = shutil.which("reflex", path=env["PATH"]) or "reflex"
-        launcher = [sys.executable, "-c", _SHARED_PORT_LAUNCHER] if self.shares_port else [reflex]
+        env["REFLEX_LOGLEVEL"] = "info"
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [
-                *launcher,
-                "run",
-                "--env",
-                "prod",
-                "--single-port",
-                "--backend-port",
-                str(self.port),
-                "--backend-host",
-                self.host,
-                "--loglevel",
-                "info",
-            ],
+            ["bash", str(ROOT / "scripts" / "run.sh")],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -146,9 +119,9 @@ class RunningApp:
 
     def replica(self, host: str, log_path: Path) -> RunningApp:
         """A second app on the same database, Redis and port, listening on another loopback
-        address: its page is built exactly as this one's (the port is the same) and talks
-        to the backend it was loaded from (Reflex swaps ``localhost`` for the page's host)."""
-        env = {k: v for k, v in self.env.items() if k not in ("PORT", "PUBLIC_URL")}
+        address: its page is built for its own address (PUBLIC_URL), so it talks to the
+        backend it was loaded from."""
+        env = {k: v for k, v in self.env.items() if k not in ("PORT", "PUBLIC_URL", "HOST")}
         # Its own build folder: building in .web would break the first app's open pages.
         env["REFLEX_WEB_WORKDIR"] = str(separate_web_dir(log_path.parent / "web"))
         return RunningApp(
