@@ -185,9 +185,11 @@ def compute(db: Session, days: int, now: datetime | None = None) -> AnalyticsVie
     span = queries.period(days, now or utcnow())
     connection = db.connection()
     used = queries.message_days(connection, span)
-    turns = queries.turn_days(connection, span)
+    turn_figures = queries.turn_figures(connection, span)
+    turns = turn_figures.days
     acted = queries.action_days(connection, span)
     writes = queries.write_request_days(connection, span)
+    owners = queries.owner_totals(connection, span, turn_figures)
     return AnalyticsView(
         days=[
             _day_row(
@@ -203,10 +205,11 @@ def compute(db: Session, days: int, now: datetime | None = None) -> AnalyticsVie
             )
             for row in queries.tool_totals(connection, span)
         ],
-        users=[_totals_row(row["email"], row) for row in queries.user_totals(connection, span)],
+        users=[
+            _totals_row(row["email"], row) for row in queries.user_totals(connection, span, owners)
+        ],
         bases=[
-            _totals_row(row["base_id"] or "(no base)", row)
-            for row in queries.base_totals(connection, span)
+            _totals_row(row["base_id"] or "(no base)", row) for row in queries.base_totals(owners)
         ],
     )
 

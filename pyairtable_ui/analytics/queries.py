@@ -110,41 +110,37 @@ def message_days(db: Connection, span: Period) -> dict[str, dict[str, Any]]:
     return {row.day: dict(row._mapping) for row in db.execute(statement)}
 
 
-def _turns(db: Connection, span: Period, *extra: Any) -> sa.Subquery:
-    """One row per turn of the period: its day, latency, whether it failed, and `extra`.
+def _turns(db: Connection, span: Period) -> sa.Subquery:
+    """One row per turn of the period: its conversation, day, latency, whether it failed.
 
     A turn is a user message and the rows after it up to the next one (as
     `chat.service.turn_usage` counts them): a running count of user rows per
     conversation numbers them. Its latency is the sum of its model calls' and tools'
     durations, which run one after another; it fails when any of its rows failed.
     """
-    role = messages.c.role
     numbered = (
         sa.select(
             messages.c.conversation_id,
             messages.c.created_at,
             messages.c.status,
             messages.c.duration_ms,
-            sa.func.sum(_flag(role == MessageRole.USER.value))
+            sa.func.sum(_flag(messages.c.role == MessageRole.USER.value))
             .over(partition_by=messages.c.conversation_id, order_by=messages.c.id)
             .label("turn"),
-            *extra,
         )
-        .select_from(messages.join(conversations))
         .where(_in_period(messages.c.created_at, span))
         .subquery("numbered")
     )
     day = day_of(sa.func.min(numbered.c.created_at), db.dialect.name)
-    extra_columns = [numbered.c[column.name] for column in extra]
     return (
         sa.select(
+            numbered.c.conversation_id,
             day.label("day"),
             sa.func.sum(sa.func.coalesce(numbered.c.duration_ms, 0)).label("latency_ms"),
             sa.func.max(_flag(numbered.c.status == MessageStatus.FAILED.value)).label("failed"),
-            *extra_columns,
         )
         .where(numbered.c.turn > 0)  # rows before the period's first user message
-        .group_by(numbered.c.conversation_id, numbered.c.turn, *extra_columns)
+        .group_by(numbered.c.conversation_id, numbered.c.turn)
         .subquery("turns")
     )
 
@@ -155,9 +151,26 @@ def _percentile_rank(count: Any, percent: int) -> Any:
     return (count * percent + 99) // 100
 
 
-def turn_days(db: Connection, span: Period) -> dict[str, dict[str, Any]]:
-    """Per day: turns, failed turns, and the p50/p95 turn latency in milliseconds."""
-    turns = _turns(db, span)
+@dataclass(frozen=True)
+class TurnFigures:
+    """The period's turns, per day and per (user, base).
+
+    Attributes:
+        days: Per day: turns, failed_turns, p50_ms, p95_ms.
+        owners: Per (user_id, base_id): turns, failed_turns.
+    """
+
+    days: dict[str, dict[str, Any]]
+    owners: dict[tuple[int, str], dict[str, Any]]
+
+
+def turn_figures(db: Connection, span: Period) -> TurnFigures:
+    """Per day: turns, failed turns, p50/p95 latency (ms); per user and base: turns, failed.
+
+    One statement over one numbering of the turns (a CTE both halves read, which both
+    databases compute once), as numbering them is the costly part.
+    """
+    turns = _turns(db, span).element.cte("turns")  # type: ignore[attr-defined]
     ranked = sa.select(
         turns.c.day,
         turns.c.latency_ms,
@@ -167,22 +180,47 @@ def turn_days(db: Connection, span: Period) -> dict[str, dict[str, Any]]:
         .label("rank"),
         sa.func.count().over(partition_by=turns.c.day).label("n"),
     ).subquery("ranked")
-    statement = sa.select(
-        ranked.c.day,
+
+    def percentile(percent: int) -> Any:
+        return sa.func.max(
+            sa.case((ranked.c.rank == _percentile_rank(ranked.c.n, percent), ranked.c.latency_ms))
+        )
+
+    no_user = sa.cast(sa.null(), sa.Integer)
+    no_text = sa.cast(sa.null(), sa.String)
+    per_day = sa.select(
+        ranked.c.day.label("day"),
+        no_user.label("user_id"),
+        no_text.label("base_id"),
         sa.func.count().label("turns"),
         sa.func.sum(ranked.c.failed).label("failed_turns"),
-        sa.func.max(
-            sa.case(
-                (ranked.c.rank == _percentile_rank(ranked.c.n, 50), ranked.c.latency_ms),
-            )
-        ).label("p50_ms"),
-        sa.func.max(
-            sa.case(
-                (ranked.c.rank == _percentile_rank(ranked.c.n, 95), ranked.c.latency_ms),
-            )
-        ).label("p95_ms"),
+        percentile(50).label("p50_ms"),
+        percentile(95).label("p95_ms"),
     ).group_by(ranked.c.day)
-    return {row.day: dict(row._mapping) for row in db.execute(statement)}
+    base = sa.func.coalesce(conversations.c.base_id, "")
+    per_owner = (
+        sa.select(
+            no_text.label("day"),
+            conversations.c.user_id,
+            base.label("base_id"),
+            sa.func.count().label("turns"),
+            sa.func.sum(turns.c.failed).label("failed_turns"),
+            sa.cast(sa.null(), sa.Integer).label("p50_ms"),
+            sa.cast(sa.null(), sa.Integer).label("p95_ms"),
+        )
+        .select_from(turns.join(conversations, conversations.c.id == turns.c.conversation_id))
+        .group_by(conversations.c.user_id, base)
+    )
+    figures = TurnFigures(days={}, owners={})
+    for row in db.execute(sa.union_all(per_day, per_owner)):
+        if row.day is not None:
+            figures.days[row.day] = dict(row._mapping)
+        else:
+            figures.owners[(row.user_id, row.base_id)] = {
+                "turns": row.turns,
+                "failed_turns": row.failed_turns,
+            }
+    return figures
 
 
 def _action_counts() -> list[Any]:
@@ -239,80 +277,112 @@ def tool_totals(db: Connection, span: Period) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in db.execute(statement)]
 
 
-def _usage_by(db: Connection, span: Period, key: Any) -> dict[Any, dict[str, Any]]:
+def _usage_columns() -> list[Any]:
     role = messages.c.role
+    return [
+        sa.func.sum(_flag(role.in_([MessageRole.USER.value, MessageRole.ASSISTANT.value]))).label(
+            "messages"
+        ),
+        sa.func.sum(_flag(role == MessageRole.TOOL.value)).label("tool_calls"),
+        sa.func.sum(messages.c.prompt_tokens).label("prompt_tokens"),
+        sa.func.sum(messages.c.completion_tokens).label("completion_tokens"),
+        sa.func.sum(sa.func.coalesce(messages.c.cost_usd, 0.0)).label("cost_usd"),
+        sa.func.sum(messages.c.airtable_calls).label("airtable_requests"),
+    ]
+
+
+# The message figures summed from per-conversation rows up to a user and a base.
+_SUMMED = ["messages", "tool_calls", "prompt_tokens", "completion_tokens", "cost_usd"]
+_SUMMED += ["airtable_requests"]
+
+
+def owner_totals(db: Connection, span: Period, turns: TurnFigures) -> list[dict[str, Any]]:
+    """Per (user, base) with any message or action in the period: usage, turns, actions.
+
+    Messages are first aggregated per conversation (the period's index, no join per
+    message), then per conversation's user and base: at most users x bases rows come
+    back, which `user_totals` and `base_totals` add up.
+    """
+    per_conversation = (
+        sa.select(messages.c.conversation_id, *_usage_columns())
+        .where(_in_period(messages.c.created_at, span))
+        .group_by(messages.c.conversation_id)
+        .subquery("per_conversation")
+    )
+    base = sa.func.coalesce(conversations.c.base_id, "")
     statement = (
         sa.select(
-            key.label("key"),
-            sa.func.count(sa.distinct(messages.c.conversation_id)).label("conversations"),
-            sa.func.sum(
-                _flag(role.in_([MessageRole.USER.value, MessageRole.ASSISTANT.value]))
-            ).label("messages"),
-            sa.func.sum(_flag(role == MessageRole.TOOL.value)).label("tool_calls"),
-            sa.func.sum(messages.c.prompt_tokens).label("prompt_tokens"),
-            sa.func.sum(messages.c.completion_tokens).label("completion_tokens"),
-            sa.func.sum(sa.func.coalesce(messages.c.cost_usd, 0.0)).label("cost_usd"),
-            sa.func.sum(messages.c.airtable_calls).label("airtable_requests"),
+            conversations.c.user_id,
+            base.label("base_id"),
+            sa.func.count().label("conversations"),
+            *(sa.func.sum(per_conversation.c[name]).label(name) for name in _SUMMED),
         )
-        .select_from(messages.join(conversations))
-        .where(_in_period(messages.c.created_at, span))
-        .group_by(key)
+        .select_from(
+            per_conversation.join(
+                conversations, conversations.c.id == per_conversation.c.conversation_id
+            )
+        )
+        .group_by(conversations.c.user_id, base)
     )
-    return {row.key: dict(row._mapping) for row in db.execute(statement)}
-
-
-def _failed_turns_by(db: Connection, span: Period, key: Any) -> dict[Any, dict[str, Any]]:
-    turns = _turns(db, span, key.label("key"))
-    statement = sa.select(
-        turns.c.key, sa.func.count().label("turns"), sa.func.sum(turns.c.failed).label("failed")
-    ).group_by(turns.c.key)
-    return {
-        row.key: {"turns": row.turns, "failed_turns": row.failed} for row in db.execute(statement)
+    found: dict[tuple[int, str], dict[str, Any]] = {
+        (row.user_id, row.base_id): dict(row._mapping) for row in db.execute(statement)
     }
-
-
-def _actions_by(db: Connection, span: Period, key: Any) -> dict[Any, dict[str, Any]]:
-    statement = (
-        sa.select(key.label("key"), *_action_counts())
+    for key, counted in turns.owners.items():
+        found.setdefault(key, {}).update(counted)
+    acted = (
+        sa.select(actions.c.user_id, actions.c.base_id, *_action_counts())
         .where(_in_period(actions.c.created_at, span))
-        .group_by(key)
+        .group_by(actions.c.user_id, actions.c.base_id)
     )
-    found = {row.key: dict(row._mapping) for row in db.execute(statement)}
-    if key is actions.c.base_id:
-        writes = _write_requests(span).add_columns(actions.c.base_id).group_by(actions.c.base_id)
-        for row in db.execute(writes):
-            found.setdefault(row.base_id, {})["write_requests"] = int(row[0])
-    return found
+    for row in db.execute(acted):
+        found.setdefault((row.user_id, row.base_id), {}).update(row._mapping)
+    writes = (
+        _write_requests(span)
+        .add_columns(actions.c.user_id, actions.c.base_id)
+        .group_by(actions.c.user_id, actions.c.base_id)
+    )
+    for row in db.execute(writes):
+        found.setdefault((row.user_id, row.base_id), {})["write_requests"] = int(row[0])
+    return [
+        row | {"user_id": user_id, "base_id": base_id} for (user_id, base_id), row in found.items()
+    ]
 
 
-def user_totals(db: Connection, span: Period) -> list[dict[str, Any]]:
-    """Per user with any message or action in the period: usage, turns and actions."""
-    usage = _usage_by(db, span, conversations.c.user_id)
-    turns = _failed_turns_by(db, span, conversations.c.user_id)
-    acted = _actions_by(db, span, actions.c.user_id)
-    ids = sorted(set(usage) | set(acted))
-    found = db.execute(sa.select(users.c.id, users.c.email).where(users.c.id.in_(ids)))
+_ADDED = [
+    "conversations",
+    *_SUMMED,
+    "turns",
+    "failed_turns",
+    "actions",
+    "approved",
+    "rejected",
+    "undone",
+]
+_ADDED += ["failed_actions", "write_requests"]
+
+
+def _add_up(rows: list[dict[str, Any]], key: str) -> dict[Any, dict[str, Any]]:
+    totals: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        total = totals.setdefault(row[key], {name: 0 for name in _ADDED})
+        for name in _ADDED:
+            total[name] += row.get(name) or 0
+    return totals
+
+
+def user_totals(db: Connection, span: Period, owners: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per user of `owner_totals`, with their email, by email."""
+    totals = _add_up(owners, "user_id")
+    found = db.execute(sa.select(users.c.id, users.c.email).where(users.c.id.in_(list(totals))))
     email_of = {row.id: row.email for row in found}
     rows = [
-        {"user_id": user_id, "email": email_of.get(user_id, "")}
-        | usage.get(user_id, {})
-        | turns.get(user_id, {})
-        | acted.get(user_id, {})
-        for user_id in ids
+        {"user_id": user_id, "email": email_of.get(user_id, "")} | total
+        for user_id, total in totals.items()
     ]
     return sorted(rows, key=lambda row: row["email"])
 
 
-def base_totals(db: Connection, span: Period) -> list[dict[str, Any]]:
-    """Per base with any message or action in the period: usage, requests and actions."""
-    base = sa.func.coalesce(conversations.c.base_id, "")
-    usage = _usage_by(db, span, base)
-    turns = _failed_turns_by(db, span, base)
-    acted = _actions_by(db, span, actions.c.base_id)
-    return [
-        {"base_id": base_id}
-        | usage.get(base_id, {})
-        | turns.get(base_id, {})
-        | acted.get(base_id, {})
-        for base_id in sorted(set(usage) | set(acted))
-    ]
+def base_totals(owners: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per base of `owner_totals`, by base id."""
+    totals = _add_up(owners, "base_id")
+    return [{"base_id": base_id} | totals[base_id] for base_id in sorted(totals)]

@@ -170,7 +170,7 @@ def test_the_tools_users_and_bases_of_the_period(seeded: Engine):
         1,
         1,
     )
-    assert (ana["airtable_requests"], ana["conversations"]) == (6, 2)
+    assert (ana["airtable_requests"], ana["conversations"]) == (6 + 3, 2)
     assert (bo["key"], bo["messages"], bo["turns"], bo["rejected"]) == ("bo@example.com", 2, 1, 1)
     app_a, app_b = view.bases
     assert (app_a["key"], app_a["conversations"], app_a["messages"]) == ("appA", 2, 8)
@@ -186,7 +186,7 @@ def test_the_csv_has_one_row_per_user(seeded: Engine, app_database: Engine, monk
     text = flows.totals_csv(admin_id=admin.id or 0, days=7, by="user")
     lines = text.splitlines()
     assert lines[0].startswith("email,conversations,messages,tool_calls,airtable_requests")
-    assert lines[1].startswith("ana@example.com,2,8,3,6,")
+    assert lines[1].startswith("ana@example.com,2,8,3,9,")
     assert lines[2].startswith("bo@example.com,1,2,0,0,")
     assert len(lines) == 3
     with pytest.raises(PermissionDeniedError):
