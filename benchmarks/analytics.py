@@ -7,9 +7,10 @@ Seeds 90 days of use into a new SQLite file and into a new PostgreSQL database o
 own (``BENCHMARK_POSTGRES_URL``, default the local server's ``test`` database, from
 which a uniquely named database is created and dropped afterwards): 20 users, 100
 conversations over 5 bases, 50,000 messages in turns of a user message, often a tool
-call, and an answer, with tokens, costs, durations and Airtable calls, and 2,000
-actions in every status. Then it times ``analytics.flows.compute`` (every query the
-page awaits, no Reflex) for 7, 30 and 90 days, the median of 3 runs each, and a
+call, and an answer, with tokens, costs and durations, 2,000 actions in every status,
+and the Airtable counter's 9,000 day/user/base rows. Then it times
+``analytics.flows.compute`` (every query the page awaits, no Reflex) for 7, 30 and 90
+days, the median of 3 runs each, and a
 reference query in the same run: a plain count of the messages that also sums a column,
 so it reads every row on both databases (SQLite answers a bare ``COUNT(*)`` from the
 b-tree's page counts), and the ratio says how many full reads of the table the page
@@ -77,6 +78,7 @@ def _postgres_database() -> Iterator[str | None]:
 def _seed(engine: Any) -> None:
     """Insert the data set with bulk Core inserts (the seeding is not what is measured)."""
     from pyairtable_ui.actions.models import Action
+    from pyairtable_ui.airtable.models import AirtableUsage
     from pyairtable_ui.auth.models import User
     from pyairtable_ui.chat.models import Conversation, Message
 
@@ -159,6 +161,22 @@ def _seed(engine: Any) -> None:
                 }
             )
         db.execute(Action.__table__.insert(), actions)  # type: ignore[attr-defined]
+        # The Airtable counter: one row per day, user and base, as `airtable.usage` saves.
+        db.execute(
+            AirtableUsage.__table__.insert(),  # type: ignore[attr-defined]
+            [
+                {
+                    "day": (start + timedelta(days=day)).strftime("%Y-%m-%d"),
+                    "user_id": user + 1,
+                    "base_id": base,
+                    "requests": rng.randint(0, 200),
+                    "rate_limited": rng.randint(0, 3),
+                }
+                for day in range(DAYS)
+                for user in range(USERS)
+                for base in BASES
+            ],
+        )
     with engine.connect() as db:
         # Fresh statistics, as a live database has, so the planner uses the indexes.
         db.exec_driver_sql("ANALYZE")

@@ -15,6 +15,8 @@ from typing import Any, TypedDict
 
 from sqlmodel import Session
 
+from pyairtable_ui.airtable import usage
+from pyairtable_ui.airtable.limiter import META_KEY
 from pyairtable_ui.analytics import queries
 from pyairtable_ui.auth.errors import PermissionDeniedError
 from pyairtable_ui.auth.models import User
@@ -39,6 +41,7 @@ class DayRow(TypedDict):
     messages: int
     tool_calls: int
     airtable_requests: int
+    rate_limited: int  # Airtable answered 429
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
@@ -70,6 +73,7 @@ class TotalsRow(TypedDict):
     messages: int
     tool_calls: int
     airtable_requests: int
+    rate_limited: int
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
@@ -118,7 +122,11 @@ def _rate(failed: int, total: int) -> float:
 
 
 def _day_row(
-    day: str, used: dict[str, Any], turns: dict[str, Any], acted: dict[str, Any], writes: int
+    day: str,
+    used: dict[str, Any],
+    turns: dict[str, Any],
+    acted: dict[str, Any],
+    requested: dict[str, Any],
 ) -> DayRow:
     failed_turns, failed_actions = _int(turns, "failed_turns"), _int(acted, "failed_actions")
     return DayRow(
@@ -127,7 +135,8 @@ def _day_row(
         conversations=_int(used, "conversations"),
         messages=_int(used, "messages"),
         tool_calls=_int(used, "tool_calls"),
-        airtable_requests=_int(used, "airtable_requests") + writes,
+        airtable_requests=_int(requested, "airtable_requests"),
+        rate_limited=_int(requested, "rate_limited"),
         prompt_tokens=_int(used, "prompt_tokens"),
         completion_tokens=_int(used, "completion_tokens"),
         cost_usd=round(float(used.get("cost_usd") or 0.0), 4),
@@ -146,13 +155,20 @@ def _day_row(
     )
 
 
+def _base_label(base_id: str) -> str:
+    if base_id == META_KEY:
+        return "(account-wide)"  # listing bases, whoami: no base of its own
+    return base_id or "(no base)"
+
+
 def _totals_row(key: str, row: dict[str, Any]) -> TotalsRow:
     return TotalsRow(
         key=key,
         conversations=_int(row, "conversations"),
         messages=_int(row, "messages"),
         tool_calls=_int(row, "tool_calls"),
-        airtable_requests=_int(row, "airtable_requests") + _int(row, "write_requests"),
+        airtable_requests=_int(row, "airtable_requests"),
+        rate_limited=_int(row, "rate_limited"),
         prompt_tokens=_int(row, "prompt_tokens"),
         completion_tokens=_int(row, "completion_tokens"),
         cost_usd=round(float(row.get("cost_usd") or 0.0), 4),
@@ -188,12 +204,16 @@ def compute(db: Session, days: int, now: datetime | None = None) -> AnalyticsVie
     turn_figures = queries.turn_figures(connection, span)
     turns = turn_figures.days
     acted = queries.action_days(connection, span)
-    writes = queries.write_request_days(connection, span)
+    requested = queries.airtable_days(connection, span)
     owners = queries.owner_totals(connection, span, turn_figures)
     return AnalyticsView(
         days=[
             _day_row(
-                day, used.get(day, {}), turns.get(day, {}), acted.get(day, {}), writes.get(day, 0)
+                day,
+                used.get(day, {}),
+                turns.get(day, {}),
+                acted.get(day, {}),
+                requested.get(day, {}),
             )
             for day in span.days
         ],
@@ -209,7 +229,7 @@ def compute(db: Session, days: int, now: datetime | None = None) -> AnalyticsVie
             _totals_row(row["email"], row) for row in queries.user_totals(connection, span, owners)
         ],
         bases=[
-            _totals_row(row["base_id"] or "(no base)", row) for row in queries.base_totals(owners)
+            _totals_row(_base_label(row["base_id"]), row) for row in queries.base_totals(owners)
         ],
     )
 
@@ -230,6 +250,8 @@ def analytics_view(*, admin_id: int, days: int) -> AnalyticsView:
     """
     with session_scope() as db:
         _require_admin(db, admin_id)
+    usage.flush()  # this process's latest Airtable counts (other processes flush on a timer)
+    with session_scope() as db:
         return compute(db, days)
 
 

@@ -17,14 +17,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from pyairtable_ui.actions.models import Action, ActionStatus, ActionStep
+from pyairtable_ui.actions.models import Action, ActionStatus
+from pyairtable_ui.airtable.models import AirtableUsage
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.chat.models import Conversation, Message, MessageRole, MessageStatus
 
 messages = Message.__table__  # type: ignore[attr-defined]
 conversations = Conversation.__table__  # type: ignore[attr-defined]
 actions = Action.__table__  # type: ignore[attr-defined]
-steps = ActionStep.__table__  # type: ignore[attr-defined]
+usage = AirtableUsage.__table__  # type: ignore[attr-defined]
 users = User.__table__  # type: ignore[attr-defined]
 
 # Actions that ended without their change standing: the error rate's numerator.
@@ -101,7 +102,6 @@ def message_days(db: Connection, span: Period) -> dict[str, dict[str, Any]]:
             sa.func.sum(messages.c.prompt_tokens).label("prompt_tokens"),
             sa.func.sum(messages.c.completion_tokens).label("completion_tokens"),
             sa.func.sum(sa.func.coalesce(messages.c.cost_usd, 0.0)).label("cost_usd"),
-            sa.func.sum(messages.c.airtable_calls).label("airtable_requests"),
         )
         .select_from(messages.join(conversations))
         .where(_in_period(messages.c.created_at, span))
@@ -245,20 +245,26 @@ def action_days(db: Connection, span: Period) -> dict[str, dict[str, Any]]:
     return {row.day: dict(row._mapping) for row in db.execute(statement)}
 
 
-def _write_requests(span: Period) -> sa.Select[Any]:
-    # Writes are sent by action runs, not chat turns: one request per step sent.
-    return (
-        sa.select(sa.func.count())
-        .select_from(steps.join(actions))
-        .where(_in_period(actions.c.created_at, span), steps.c.started_at.is_not(None))
+def _usage_in_period(span: Period) -> ColumnElement[bool]:
+    # The counter's day is already UTC text "YYYY-MM-DD", which sorts as dates do.
+    return sa.and_(usage.c.day >= span.days[0], usage.c.day <= span.days[-1])
+
+
+def airtable_days(db: Connection, span: Period) -> dict[str, dict[str, Any]]:
+    """Per day: Airtable requests (chat turns, action runs, schema loads) and 429 answers.
+
+    From the `airtable_usage` counter, which counts from the version that added it on.
+    """
+    statement = (
+        sa.select(
+            usage.c.day,
+            sa.func.sum(usage.c.requests).label("airtable_requests"),
+            sa.func.sum(usage.c.rate_limited).label("rate_limited"),
+        )
+        .where(_usage_in_period(span))
+        .group_by(usage.c.day)
     )
-
-
-def write_request_days(db: Connection, span: Period) -> dict[str, int]:
-    """Per day an action was proposed: the Airtable requests its steps sent."""
-    day = day_of(actions.c.created_at, db.dialect.name)
-    statement = _write_requests(span).add_columns(day.label("day")).group_by(day)
-    return {row.day: int(row[0]) for row in db.execute(statement)}
+    return {row.day: dict(row._mapping) for row in db.execute(statement)}
 
 
 def tool_totals(db: Connection, span: Period) -> list[dict[str, Any]]:
@@ -287,13 +293,11 @@ def _usage_columns() -> list[Any]:
         sa.func.sum(messages.c.prompt_tokens).label("prompt_tokens"),
         sa.func.sum(messages.c.completion_tokens).label("completion_tokens"),
         sa.func.sum(sa.func.coalesce(messages.c.cost_usd, 0.0)).label("cost_usd"),
-        sa.func.sum(messages.c.airtable_calls).label("airtable_requests"),
     ]
 
 
 # The message figures summed from per-conversation rows up to a user and a base.
 _SUMMED = ["messages", "tool_calls", "prompt_tokens", "completion_tokens", "cost_usd"]
-_SUMMED += ["airtable_requests"]
 
 
 def owner_totals(db: Connection, span: Period, turns: TurnFigures) -> list[dict[str, Any]]:
@@ -336,13 +340,18 @@ def owner_totals(db: Connection, span: Period, turns: TurnFigures) -> list[dict[
     )
     for row in db.execute(acted):
         found.setdefault((row.user_id, row.base_id), {}).update(row._mapping)
-    writes = (
-        _write_requests(span)
-        .add_columns(actions.c.user_id, actions.c.base_id)
-        .group_by(actions.c.user_id, actions.c.base_id)
+    requested = (
+        sa.select(
+            usage.c.user_id,
+            usage.c.base_id,
+            sa.func.sum(usage.c.requests).label("airtable_requests"),
+            sa.func.sum(usage.c.rate_limited).label("rate_limited"),
+        )
+        .where(_usage_in_period(span))
+        .group_by(usage.c.user_id, usage.c.base_id)
     )
-    for row in db.execute(writes):
-        found.setdefault((row.user_id, row.base_id), {})["write_requests"] = int(row[0])
+    for row in db.execute(requested):
+        found.setdefault((row.user_id, row.base_id), {}).update(row._mapping)
     return [
         row | {"user_id": user_id, "base_id": base_id} for (user_id, base_id), row in found.items()
     ]
@@ -358,7 +367,7 @@ _ADDED = [
     "rejected",
     "undone",
 ]
-_ADDED += ["failed_actions", "write_requests"]
+_ADDED += ["failed_actions", "airtable_requests", "rate_limited"]
 
 
 def _add_up(rows: list[dict[str, Any]], key: str) -> dict[Any, dict[str, Any]]:

@@ -23,6 +23,7 @@ TOTALS_HEADERS = [
     ("messages", "Messages"),
     ("tool_calls", "Tool calls"),
     ("airtable_requests", "Airtable requests"),
+    ("rate_limited", "429s"),
     ("prompt_tokens", "Tokens in"),
     ("completion_tokens", "Tokens out"),
     ("cost_usd", "Cost (USD)"),
@@ -212,17 +213,23 @@ def _bases_chart() -> rx.Component:
                     fill="var(--teal-9)",
                     is_animation_active=False,
                 ),
+                rx.recharts.bar(
+                    data_key="rate_limited",
+                    name="Answered 429",
+                    fill="var(--red-9)",
+                    is_animation_active=False,
+                ),
                 rx.recharts.x_axis(data_key="key"),
                 rx.recharts.y_axis(allow_decimals=False),
                 rx.recharts.graphing_tooltip(),
+                rx.recharts.legend(),
                 data=AnalyticsState.bases,
                 width="100%",
                 height=220,
             ),
             rx.text(
-                "Read requests of chat turns and write requests of actions. Rate-limit "
-                "answers (429) are not recorded per base yet: see /metrics "
-                "(airtable_requests_total by status) for this process.",
+                "Every request sent for chat turns, action runs and schema loads, "
+                "retries included; account-wide calls (listing bases) have no base.",
                 size="1",
                 color_scheme="gray",
             ),
@@ -306,7 +313,11 @@ def analytics_page() -> rx.Component:
                     ("messages", "Messages", "blue"),
                 ),
                 _bar_chart("Tool calls", ("tool_calls", "Tool calls", "cyan")),
-                _bar_chart("Airtable requests", ("airtable_requests", "Requests", "teal")),
+                _bar_chart(
+                    "Airtable requests",
+                    ("airtable_requests", "Requests", "teal"),
+                    ("rate_limited", "Answered 429", "red"),
+                ),
                 _bar_chart(
                     "Tokens in and out",
                     ("prompt_tokens", "In", "indigo"),
@@ -339,7 +350,9 @@ def analytics_page() -> rx.Component:
             _totals_table("Per base", "Base", AnalyticsState.bases, "base"),
             rx.text(
                 "Days are UTC. Turn latency is the sum of a turn's model calls and tool "
-                "runs; cost counts the model calls whose price is known.",
+                "runs; cost counts the model calls whose price is known. Airtable "
+                "requests and 429s are counted since the version that added this page "
+                "(saved every few seconds per user and base, not per request).",
                 size="1",
                 color_scheme="gray",
             ),

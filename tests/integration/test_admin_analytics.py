@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 
 from pyairtable_ui.actions.models import Action, ActionStatus
+from pyairtable_ui.airtable.models import AirtableUsage
 from pyairtable_ui.auth.models import Role, User
 from pyairtable_ui.chat.models import Conversation, Message
 from pyairtable_ui.core.db import make_engine
@@ -22,7 +23,7 @@ BASE = "appAnalytics0001"
 
 def _seed(database_url: str, admin_email: str, member_email: str) -> None:
     """The admin made admin; the member's 3 turns 3 and 5 days ago, one tool call, one
-    rejected action."""
+    rejected action, 2 Airtable requests (one answered 429)."""
     engine = make_engine(database_url)
     now = datetime.now(UTC)
     three, five = now - timedelta(days=3), now - timedelta(days=5)
@@ -66,6 +67,15 @@ def _seed(database_url: str, admin_email: str, member_email: str) -> None:
                 base_id=BASE,
                 status=ActionStatus.REJECTED.value,
                 created_at=three,
+            )
+        )
+        db.add(
+            AirtableUsage(
+                day=three.strftime("%Y-%m-%d"),
+                user_id=member.id,
+                base_id=BASE,
+                requests=2,
+                rate_limited=1,
             )
         )
         db.commit()
@@ -119,10 +129,11 @@ def test_an_admin_sees_the_use_per_day_and_per_user(
     assert _days_with_users(app_database_url) >= 2
     expect(_chart(page, "Tool calls").locator("path.recharts-rectangle")).not_to_have_count(0)
 
-    # The member's row: 1 conversation, 6 messages, 1 tool call, 2 requests, 300/60 tokens.
+    # The member's row: 1 conversation, 6 messages, 1 tool call, 2 requests (one 429),
+    # 300 tokens in and 60 out, no cost, no failed turn, 1 rejected action.
     row = page.get_by_role("row").filter(has_text=member_email)
     cells = row.get_by_role("cell")
-    expect(cells).to_have_text(["1", "6", "1", "2", "300", "60", "0", "0", "0", "1", "0", "0"])
+    expect(cells).to_have_text(["1", "6", "1", "2", "1", "300", "60", "0", "0", "0", "1", "0", "0"])
     base_row = page.get_by_role("row").filter(has_text=BASE)
     expect(base_row.get_by_role("cell").nth(1)).to_have_text("6")
 
@@ -136,6 +147,10 @@ def test_an_admin_sees_the_use_per_day_and_per_user(
     assert rows[member_email]["messages"] == "6"
     assert rows[member_email]["tool_calls"] == "1"
     assert rows[member_email]["rejected"] == "1"
+    assert (rows[member_email]["airtable_requests"], rows[member_email]["rate_limited"]) == (
+        "2",
+        "1",
+    )
     assert (rows[member_email]["prompt_tokens"], rows[member_email]["completion_tokens"]) == (
         "300",
         "60",

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from pyairtable_ui.actions.models import Action, ActionStatus, ActionStep
+from pyairtable_ui.airtable.models import AirtableUsage
 from pyairtable_ui.analytics import flows
 from pyairtable_ui.auth.errors import PermissionDeniedError
 from pyairtable_ui.auth.models import Role, User
@@ -121,6 +122,19 @@ def seeded(migrated_engine: Engine) -> Engine:
                     action_id=done.id, seq=seq, method="PATCH", path="/v0/appA/t", started_at=TODAY
                 )
             )
+        # Airtable requests: Ana 7 on appA today (2 answered 429), 2 on appB yesterday,
+        # 1 account-wide today; Bo 3 on appA today; Ana 50 on appA 10 days ago.
+        db.add_all(
+            [
+                AirtableUsage(
+                    day="2026-12-04", user_id=ana, base_id="appA", requests=7, rate_limited=2
+                ),
+                AirtableUsage(day="2026-12-03", user_id=ana, base_id="appB", requests=2),
+                AirtableUsage(day="2026-12-04", user_id=ana, base_id="meta", requests=1),
+                AirtableUsage(day="2026-12-04", user_id=bo, base_id="appA", requests=3),
+                AirtableUsage(day="2026-11-24", user_id=ana, base_id="appA", requests=50),
+            ]
+        )
         db.commit()
     return migrated_engine
 
@@ -134,7 +148,8 @@ def test_the_figures_per_day(seeded: Engine):
     assert all(day["messages"] == 0 for day in view.days[:-2])
     yesterday, today = view.days[-2], view.days[-1]
     assert (today["active_users"], today["conversations"], today["messages"]) == (2, 2, 8)
-    assert (today["tool_calls"], today["airtable_requests"]) == (2, 4 + 3)
+    assert (today["tool_calls"], today["airtable_requests"], today["rate_limited"]) == (2, 11, 2)
+    assert yesterday["airtable_requests"] == 2
     assert (today["prompt_tokens"], today["completion_tokens"]) == (400, 40)
     assert today["cost_usd"] == pytest.approx(0.04)
     assert (today["turns"], today["failed_turns"]) == (4, 1)
@@ -170,12 +185,18 @@ def test_the_tools_users_and_bases_of_the_period(seeded: Engine):
         1,
         1,
     )
-    assert (ana["airtable_requests"], ana["conversations"]) == (6 + 3, 2)
+    assert (ana["airtable_requests"], ana["rate_limited"], ana["conversations"]) == (10, 2, 2)
     assert (bo["key"], bo["messages"], bo["turns"], bo["rejected"]) == ("bo@example.com", 2, 1, 1)
-    app_a, app_b = view.bases
+    account, app_a, app_b = sorted(view.bases, key=lambda base: base["key"])
+    assert (account["key"], account["airtable_requests"], account["messages"]) == (
+        "(account-wide)",
+        1,
+        0,
+    )
     assert (app_a["key"], app_a["conversations"], app_a["messages"]) == ("appA", 2, 8)
-    assert (app_a["airtable_requests"], app_a["actions"]) == (4 + 3, 2)
+    assert (app_a["airtable_requests"], app_a["rate_limited"], app_a["actions"]) == (10, 2, 2)
     assert (app_b["key"], app_b["messages"], app_b["airtable_requests"]) == ("appB", 2, 2)
+    assert [base["airtable_requests"] for base in longer.bases] == [60, 2, 1]
 
 
 def test_the_csv_has_one_row_per_user(seeded: Engine, app_database: Engine, monkeypatch):
@@ -186,8 +207,8 @@ def test_the_csv_has_one_row_per_user(seeded: Engine, app_database: Engine, monk
     text = flows.totals_csv(admin_id=admin.id or 0, days=7, by="user")
     lines = text.splitlines()
     assert lines[0].startswith("email,conversations,messages,tool_calls,airtable_requests")
-    assert lines[1].startswith("ana@example.com,2,8,3,9,")
-    assert lines[2].startswith("bo@example.com,1,2,0,0,")
+    assert lines[1].startswith("ana@example.com,2,8,3,10,2,")
+    assert lines[2].startswith("bo@example.com,1,2,0,3,0,")
     assert len(lines) == 3
     with pytest.raises(PermissionDeniedError):
         flows.totals_csv(admin_id=member.id or 0, days=7, by="user")
