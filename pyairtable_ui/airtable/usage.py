@@ -16,7 +16,6 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pyairtable_ui.airtable.models import AirtableUsage
@@ -87,7 +86,7 @@ def flush() -> int:
         with session_scope() as db:
             connection = db.connection()
             connection.execute(_upsert(connection.dialect.name), rows)
-    except sa.exc.SQLAlchemyError:
+    except Exception:  # any failure: counting must not break the request that counted
         logger.warning("airtable usage counts not saved rows=%d", len(rows), exc_info=True)
         return 0
     return len(rows)

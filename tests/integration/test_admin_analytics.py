@@ -121,6 +121,7 @@ def test_an_admin_sees_the_use_per_day_and_per_user(
     page.get_by_role("link", name="Analytics: use per day, user and base").click()
     page.wait_for_url("**/admin/analytics")
     expect(page.get_by_role("heading", name="Analytics", exact=True)).to_be_visible()
+    expect(page.locator("h1")).to_have_count(1)
     page.get_by_role("radio", name="7 days").click()
 
     # One bar per day on which anyone wrote (our two days, and others' tests of today).
