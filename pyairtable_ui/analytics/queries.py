@@ -1,8 +1,9 @@
 """The analytics page's figures, as SQL aggregates grouped by day, user, base and tool.
 
 Every figure is computed by the database (GROUP BY, window functions) over an indexed
-time range (`ix_messages_created_at`, `ix_actions_created_at`): no query here loads
-the period's rows into Python, only one row per day, user, base or tool. The same
+time range (`ix_messages_created_at`, `ix_actions_created_at`, and `airtable_usage`'s
+key, which starts with the day): no query here loads the period's rows into Python,
+only one row per day, tool, or user and base. The same
 statements run on SQLite and PostgreSQL; the one difference, how a timestamp becomes
 its UTC day, is `day_of`. No Reflex.
 """
@@ -81,7 +82,7 @@ def _in_period(column: Any, span: Period) -> ColumnElement[bool]:
 
 
 def message_days(db: Connection, span: Period) -> dict[str, dict[str, Any]]:
-    """Per day: active users, conversations, messages, tool calls, tokens, cost, requests.
+    """Per day: active users, conversations, messages, tool calls, tokens and cost.
 
     Messages are the user's and the model's rows; tool rows are counted as tool calls.
     Active users wrote at least one message that day.
