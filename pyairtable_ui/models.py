@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from pyairtable_ui.actions.models import Action, ActionStep
-from pyairtable_ui.airtable.models import AirtableConnection
+from pyairtable_ui.airtable.models import AirtableConnection, AirtableUsage
 from pyairtable_ui.auth.models import AuthToken, User, UserSession
 from pyairtable_ui.chat.models import Conversation, Message
 from pyairtable_ui.core.instance_settings import InstanceSetting
@@ -14,6 +14,7 @@ __all__ = [
     "Action",
     "ActionStep",
     "AirtableConnection",
+    "AirtableUsage",
     "AuthToken",
     "Conversation",
     "InstanceSetting",

@@ -17,6 +17,7 @@ CHAT = "/chat"
 HISTORY = "/history"
 SETTINGS = "/settings"
 ADMIN = "/admin"
+ADMIN_ANALYTICS = "/admin/analytics"
 
 HEALTH = "/health"
 METRICS = "/metrics"

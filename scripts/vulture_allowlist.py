@@ -50,6 +50,11 @@ updated  # pages/chat/rows.py ConversationItem
 device  # account/flows.py SessionRow
 last_used  # account/flows.py SessionRow
 ok  # llm/probe.py ModelTestRow (pages/admin.py colours the result)
+active_users  # analytics/flows.py DayRow (the charts read keys by name)
+error_rate  # analytics/flows.py DayRow
+p50_ms  # analytics/flows.py DayRow
+p95_ms  # analytics/flows.py DayRow
+rejected  # analytics/flows.py DayRow, TotalsRow
 
 # --- a test hook ---------------------------------------------------------------------------
 clear_caches  # auth/oidc.py: tests forget discovered providers between fake issuers

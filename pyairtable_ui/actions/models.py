@@ -68,6 +68,8 @@ class Action(SQLModel, table=True):
         sa.Index("ix_actions_user_created", "user_id", "created_at"),
         sa.Index("ix_actions_conversation", "conversation_id"),
         sa.Index("ix_actions_status", "status"),
+        # The analytics page reads a period of actions by time (analytics/queries.py).
+        sa.Index("ix_actions_created_at", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -33,7 +33,9 @@ def client_for_user(user_id: int) -> AirtableClient:
         connections.AirtableTokenError: Not connected, or the OAuth refresh failed.
         crypto.SecretDecryptionError: SECRET_KEY changed since the token was stored.
     """
-    return AirtableClient(_user_token(user_id), api_url=get_settings().airtable_api_url)
+    return AirtableClient(
+        _user_token(user_id), api_url=get_settings().airtable_api_url, user_id=user_id
+    )
 
 
 def check_user_access(*, user_id: int) -> connections.TokenCheck:

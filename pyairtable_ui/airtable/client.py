@@ -39,6 +39,7 @@ from pyairtable.api.base import Base
 from pyairtable.api.table import Table
 from urllib3.exceptions import NewConnectionError
 
+from pyairtable_ui.airtable import usage
 from pyairtable_ui.airtable.errors import (
     AirtableError,
     ToolCancelled,
@@ -309,6 +310,7 @@ class AirtableClient:
         counter: Any = AIRTABLE_REQUESTS,
         timeout: tuple[int, int] = DEFAULT_TIMEOUT,
         retry_policy: RetryPolicy | None = None,
+        user_id: int | None = None,
     ) -> None:
         """Create a client; nothing is sent yet.
 
@@ -319,6 +321,8 @@ class AirtableClient:
             counter: A Prometheus counter with labels (method, status).
             timeout: (connect, read) seconds per request.
             retry_policy: Retry settings; defaults suit real Airtable.
+            user_id: Whose requests these are, for the daily per-base counts the
+                analytics page reads (`airtable.usage`); None counts nothing there.
         """
         self.pacer: RequestPacer = limiter if limiter is not None else get_request_pacer()
         self.retry_policy = retry_policy or RetryPolicy()
@@ -328,6 +332,7 @@ class AirtableClient:
         # Bounded: a long-lived client (a big import) must not grow without end.
         self.requests: deque[RequestRecord] = deque(maxlen=5000)
         self._counter = counter
+        self._user_id = user_id
         self._count_lock = threading.Lock()
         # retry_strategy=None: our session retries; urllib3's would double the attempts.
         self.api = Api(token, endpoint_url=api_url, timeout=timeout, retry_strategy=None)
@@ -477,6 +482,8 @@ class AirtableClient:
             )
         if self._counter is not None:
             self._counter.labels(method=method.upper(), status=str(status or "error")).inc()
+        if self._user_id is not None:
+            usage.count(self._user_id, pacing_key(path), status)
         logger.debug(
             "airtable %s %s -> %s in %.3fs (waited %.3fs)",
             method.upper(),

@@ -35,3 +35,20 @@ class AirtableConnection(SQLModel, table=True):
     scopes: list[str] = Field(default_factory=list, sa_column=json_column(nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     checked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AirtableUsage(SQLModel, table=True):
+    """Airtable requests one user's clients sent to one base on one UTC day.
+
+    Counted in memory by `airtable.usage` and added here in batches (never a write per
+    request); the analytics page reads it. `base_id` is "meta" for account-wide calls.
+    """
+
+    __tablename__ = "airtable_usage"
+
+    # The key starts with the day: the analytics page reads a range of days.
+    day: str = Field(primary_key=True, max_length=10)  # "YYYY-MM-DD"
+    user_id: int = Field(primary_key=True, foreign_key="users.id", ondelete="CASCADE")
+    base_id: str = Field(primary_key=True, max_length=32)
+    requests: int = 0
+    rate_limited: int = 0  # answered 429

@@ -51,7 +51,11 @@ class Message(SQLModel, table=True):
     """One message: the user's, the model's (with tool calls), or a tool's result."""
 
     __tablename__ = "messages"
-    __table_args__ = (sa.Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # The analytics page reads a period of messages by time (analytics/queries.py).
+        sa.Index("ix_messages_created_at", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversations.id", ondelete="CASCADE")

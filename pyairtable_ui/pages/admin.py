@@ -294,6 +294,7 @@ def admin_page() -> rx.Component:
     return private_page(
         page_column(
             rx.heading("Admin", size="6", as_="h1"),
+            rx.link("Analytics: use per day, user and base", href=routes.ADMIN_ANALYTICS, size="2"),
             form_error(AdminState.error),
             form_notice(AdminState.notice),
             rx.cond(AdminState.pending_links.length() > 0, _pending_links_card()),
