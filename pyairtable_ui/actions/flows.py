@@ -25,7 +25,7 @@ from pyairtable_ui.actions.base import ActionError
 from pyairtable_ui.actions.models import Action
 from pyairtable_ui.actions.preview import ActionPreview, build_preview
 from pyairtable_ui.actions.recovery import UndecidedBatch
-from pyairtable_ui.actions.rows import PENDING, ActionItem, action_item
+from pyairtable_ui.actions.rows import PENDING, ActionItem, action_items
 from pyairtable_ui.actions.service import get_action, list_actions, reject_action
 from pyairtable_ui.actions.steps import ProgressCallback
 from pyairtable_ui.airtable.access import client_for_user
@@ -78,10 +78,9 @@ def conversation_action_items(
 ) -> list[ActionItem]:
     """The actions of one of the user's conversations, as the sidebar lists them (blocking)."""
     with sessions() as db:
-        return [
-            action_item(a)
-            for a in list_actions(session=db, user_id=user_id, conversation_id=conversation_id)
-        ]
+        return action_items(
+            list_actions(session=db, user_id=user_id, conversation_id=conversation_id)
+        )
 
 
 def recover_stale_actions(*, sessions: SessionFactory = session_scope) -> None:

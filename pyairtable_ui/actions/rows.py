@@ -9,6 +9,7 @@ database or Airtable.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -27,7 +28,12 @@ RUNNING = {s.value for s in WORKING}
 
 
 class ActionItem(TypedDict):
-    """A proposed or finished write in the sidebar."""
+    """A proposed or finished write, as its cards show it (sidebar and conversation).
+
+    `step_action` is the action whose tool step proposed this one: itself, or for a
+    proposal made again from the same step ("Review them again"), the first one, so
+    its card sits under that step in the conversation. 0: proposed outside a step.
+    """
 
     id: int
     summary: str
@@ -36,6 +42,10 @@ class ActionItem(TypedDict):
     record_count: int
     pending: bool
     error: str
+    word: str
+    state: str
+    message_id: int
+    step_action: int
 
 
 class ReviewRow(TypedDict):
@@ -83,6 +93,75 @@ class UndoItem(TypedDict):
     choice: str
 
 
+# --- the state words ----------------------------------------------------------------------
+
+# What each status is called wherever the user reads it (the cards in the conversation and
+# the sidebar, the review dialog): one word per state, so "proposed" and "previewed" are
+# not two names for the one thing the user has to do, which is review it.
+STATE_WORDS: dict[str, str] = {
+    ActionStatus.PROPOSED.value: "Waiting for your review",
+    ActionStatus.PREVIEWED.value: "Waiting for your review",
+    ActionStatus.CONFIRMED.value: "Approved",
+    ActionStatus.REJECTED.value: "Rejected",
+    ActionStatus.RUNNING.value: "Applying",
+    ActionStatus.DONE.value: "Applied",
+    ActionStatus.FAILED.value: "Failed",
+    ActionStatus.INTERRUPTED.value: "Interrupted",
+    ActionStatus.ROLLING_BACK.value: "Rolling back",
+    ActionStatus.ROLLED_BACK.value: "Rolled back",
+    ActionStatus.UNDOING.value: "Undoing",
+    ActionStatus.UNDONE.value: "Undone",
+}
+
+MAX_STATE_ERROR_CHARS = 160
+
+
+def state_word(status: str) -> str:
+    """The word the user reads for a status (the status itself if it has none)."""
+    return STATE_WORDS.get(status, status)
+
+
+def state_text(action: Action) -> str:
+    """Where an action stands, in one line: "Applied 21 of 25", "Failed: …", "Undone".
+
+    "of" appears only when fewer records were written than the model proposed (rows
+    unticked in the review, or left out because they changed since it).
+    """
+    word = state_word(action.status)
+    if action.status == ActionStatus.DONE.value:
+        proposed = _proposed_records(action)
+        applied = max(action.record_count - len(changed_items(action)), 0)
+        if proposed and applied < proposed:
+            return f"{word} {applied} of {proposed}"
+    if action.status == ActionStatus.FAILED.value and action.error:
+        error = action.error
+        if len(error) > MAX_STATE_ERROR_CHARS:
+            error = error[: MAX_STATE_ERROR_CHARS - 1] + "…"
+        return f"{word}: {error}"
+    return word
+
+
+def progress_state(status: str, done: int, total: int) -> str:
+    """A run under way, as the cards say it: "Applying 2 of 3 batches"."""
+    return f"{state_word(status)} {done} of {total} batch{'es' if total != 1 else ''}"
+
+
+def with_progress(items: list[ActionItem], action_id: int, state: str) -> list[ActionItem]:
+    """The cards with the running action's state replaced (a new list; others unchanged)."""
+    return [
+        ActionItem(**{**item, "state": state}) if item["id"] == action_id else item
+        for item in items
+    ]
+
+
+def _proposed_records(action: Action) -> int:
+    """How many records the model proposed to write (0 for a change to the schema)."""
+    plan = action.plan or {}
+    if plan.get("kind") != "records":
+        return 0
+    return len(plan.get("operations") or [])
+
+
 def value_text(value: Any) -> str:
     """A cell value in one short line ("(empty)" for nothing)."""
     if value is None or value == "" or value == []:
@@ -94,8 +173,16 @@ def value_text(value: Any) -> str:
 # --- the sidebar and the review dialog -------------------------------------------------
 
 
-def action_item(action: Action) -> ActionItem:
-    """An action as the sidebar lists it."""
+def action_item(action: Action, step_action: int | None = None) -> ActionItem:
+    """An action as its cards show it.
+
+    Args:
+        action: The action.
+        step_action: The action whose step proposed it (see `ActionItem`); by
+            default itself when a step proposed it, else 0.
+    """
+    if step_action is None:
+        step_action = (action.id or 0) if action.message_id is not None else 0
     return ActionItem(
         id=action.id or 0,
         summary=action.summary or action.tool_name,
@@ -104,7 +191,34 @@ def action_item(action: Action) -> ActionItem:
         record_count=action.record_count,
         pending=action.status in PENDING,
         error=action.error or "",
+        word=state_word(action.status),
+        state=state_text(action),
+        message_id=action.message_id or 0,
+        step_action=step_action,
     )
+
+
+def action_items(actions: Iterable[Action]) -> list[ActionItem]:
+    """A conversation's actions as their cards show them, each tied to its step.
+
+    Actions proposed from one tool step (the model's, then "Review them again" of rows
+    that changed) share its message: all of them are tied to the first, the one the
+    step reported, which is how the conversation knows where to show their cards.
+    """
+    actions = list(actions)
+    first: dict[int, int] = {}
+    for a in actions:
+        if a.message_id is not None and a.id is not None:
+            first[a.message_id] = min(first.get(a.message_id, a.id), a.id)
+    return [
+        action_item(a, first.get(a.message_id, 0) if a.message_id is not None else 0)
+        for a in actions
+    ]
+
+
+def waiting_count(items: Iterable[ActionItem]) -> int:
+    """How many actions wait for the user's review."""
+    return sum(1 for item in items if item["pending"])
 
 
 def running_elsewhere(action: Action) -> bool:
@@ -140,6 +254,7 @@ class ActionView:
         action_id: The action.
         title: "#12 Update 3 records in Items (Name)".
         status: Its status.
+        word: Its status as the user reads it (`STATE_WORDS`).
         undo_status: Its undo status.
         tool: The tool that proposed it.
         error: Why it stopped (failed or interrupted ones only).
@@ -154,6 +269,7 @@ class ActionView:
     action_id: int
     title: str
     status: str
+    word: str
     undo_status: str
     tool: str
     error: str
@@ -177,6 +293,7 @@ def action_view(action: Action, question: UndecidedBatch | None = None) -> Actio
         action_id=action.id or 0,
         title=f"#{action.id} {action.summary or action.tool_name}",
         status=action.status,
+        word=state_word(action.status),
         undo_status=action.undo_status,
         tool=action.tool_name,
         error=action.error or "" if action.status in RECOVERABLE else "",
@@ -276,7 +393,8 @@ def finished_notice(action: Action, changed_rows: list[ChangedItem]) -> str:
     if action.status == ActionStatus.DONE.value and changed_rows:
         written = action.undo_status != UndoStatus.NOT_POSSIBLE.value
         notice = "Done: the other rows were written." if written else ""
-    if action.undo_note:
+    if action.undo_note and action.undo_note != notice:
+        # Said once: an undo with nothing to add notes just "Undone." too.
         notice = f"{notice} {action.undo_note}".strip()
     return notice
 

@@ -163,6 +163,11 @@ def after_turn(user_id: int, conversation_id: int) -> AfterTurn:
     )
 
 
+def conversation_actions(user_id: int, conversation_id: int) -> list[ActionItem]:
+    """The conversation's actions read again (a step of the running turn proposed one)."""
+    return conversation_action_items(user_id, conversation_id)
+
+
 def start_conversation(user_id: int, base_id: str | None, model: str) -> int:
     """Create the conversation the first question goes into.
 

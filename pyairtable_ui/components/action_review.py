@@ -25,6 +25,19 @@ def _choice(value: str, text: str) -> rx.Component:
     )
 
 
+def _review_button(action: Any) -> rx.Component:
+    """Opens the action in the review dialog: "Review" while it waits, "Open" after."""
+    return rx.button(
+        rx.cond(action["pending"], "Review", "Open"),
+        size="1",
+        variant=rx.cond(action["pending"], "solid", "soft"),
+        on_click=ActionsState.review(action["id"]),
+        aria_label=rx.cond(action["pending"], "Review action ", "Open action ")
+        + action["id"].to_string(),
+        width="fit-content",
+    )
+
+
 def action_card(action: Any) -> rx.Component:
     """An action in the sidebar; opens its review."""
     return rx.card(
@@ -33,25 +46,52 @@ def action_card(action: Any) -> rx.Component:
                 rx.text("#", action["id"], size="1", color_scheme="gray"),
                 rx.text(action["tool"], size="1", font_family="monospace"),
                 rx.spacer(),
-                rx.badge(action["status"]),
+                rx.badge(action["word"]),
                 width="100%",
             ),
             rx.text(action["summary"], size="2"),
             rx.cond(action["error"] != "", rx.text(action["error"], size="1", color_scheme="red")),
-            rx.button(
-                rx.cond(action["pending"], "Review", "Open"),
-                size="1",
-                variant=rx.cond(action["pending"], "solid", "soft"),
-                on_click=ActionsState.review(action["id"]),
-                aria_label=rx.cond(action["pending"], "Review action ", "Open action ")
-                + action["id"].to_string(),
-            ),
+            _review_button(action),
             spacing="2",
             width="100%",
         ),
         width="100%",
         class_name="action-card",
         data_status=action["status"],
+    )
+
+
+def proposal_card(action: Any) -> rx.Component:
+    """An action in the conversation, under the step that proposed it.
+
+    One sentence (its summary), where it stands in words that follow it live
+    (`ActionItem.state`, the same words as the sidebar and the dialog), and the
+    button that opens the one review dialog.
+    """
+    return rx.card(
+        rx.hstack(
+            rx.icon("file-pen-line", size=16, color=rx.color("accent", 10), flex_shrink="0"),
+            rx.vstack(
+                rx.text(action["summary"], size="2", weight="medium"),
+                rx.text(
+                    action["state"],
+                    size="1",
+                    color_scheme=rx.cond(action["pending"], "orange", "gray"),
+                    class_name="proposal-state",
+                    role="status",
+                ),
+                _review_button(action),
+                spacing="1",
+                min_width="0",
+            ),
+            spacing="2",
+            align="start",
+        ),
+        class_name="proposal-card",
+        data_status=action["status"],
+        size="1",
+        max_width="min(100%, 520px)",
+        margin_y="4px",
     )
 
 
@@ -328,7 +368,9 @@ def action_controls(*, on_review_again: Any = None) -> rx.Component:
     """
     return rx.vstack(
         rx.hstack(
-            rx.badge(ActionsState.status, size="2", id="action-status"),
+            rx.badge(
+                ActionsState.word, size="2", id="action-status", data_status=ActionsState.status
+            ),
             rx.cond(
                 ActionsState.undo_status != "",
                 rx.text("undo: ", ActionsState.undo_status, size="1", color_scheme="gray"),

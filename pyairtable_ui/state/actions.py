@@ -17,6 +17,7 @@ import reflex as rx
 
 from pyairtable_ui.actions import flows, rows
 from pyairtable_ui.actions.flows import Outcome
+from pyairtable_ui.actions.models import ActionStatus
 from pyairtable_ui.actions.rows import (
     PENDING,
     RECOVERABLE,
@@ -40,6 +41,8 @@ class ActionsState(rx.State):
     action_id: int = 0
     title: str = ""
     status: str = ""
+    # The status as the user reads it (`rows.STATE_WORDS`).
+    word: str = ""
     undo_status: str = ""
     tool: str = ""
     error: str = ""
@@ -96,6 +99,11 @@ class ActionsState(rx.State):
         )
 
     @rx.var
+    def waiting_count(self) -> int:
+        """How many of the conversation's actions wait for the user's review."""
+        return rows.waiting_count(self.items)
+
+    @rx.var
     def pending(self) -> bool:
         """The action waits for the user's decision."""
         return self.status in PENDING
@@ -141,6 +149,7 @@ class ActionsState(rx.State):
         self.action_id = view.action_id
         self.title = view.title
         self.status = view.status
+        self.word = view.word
         self.undo_status = view.undo_status
         self.tool = view.tool
         self.error = view.error
@@ -211,23 +220,33 @@ class ActionsState(rx.State):
 
     # --- deciding and running ----------------------------------------------------------
 
-    async def _run(self, user_id: int, work: Callable[[ProgressCallback], Outcome], verb: str):
-        """Run `work(on_progress)` in a thread, showing its progress, then show the result."""
+    async def _run(
+        self, user_id: int, work: Callable[[ProgressCallback], Outcome], doing: ActionStatus
+    ):
+        """Run `work(on_progress)` in a thread, showing its progress, then show the result.
+
+        `doing` is the status the action runs in (applying, rolling back, undoing): its
+        word heads the dialog's progress line and the action's cards follow it.
+        """
         progress = {"done": 0, "total": 0, "records": 0}
 
         def on_progress(done: int, total: int, records: int) -> None:
             progress.update(done=done, total=total, records=records)
 
         conversation_id = self.conversation_id
+        action_id = self.action_id
+        word = rows.state_word(doing)
         task = asyncio.ensure_future(asyncio.to_thread(work, on_progress))
         while not task.done():
             await asyncio.wait({task}, timeout=0.3)
             if progress["total"]:
                 async with self:
                     self.progress = (
-                        f"{verb}: batch {progress['done']} of {progress['total']} · "
+                        f"{word}: batch {progress['done']} of {progress['total']} · "
                         f"{progress['records']} records"
                     )
+                    state = rows.progress_state(doing, progress["done"], progress["total"])
+                    self.items = rows.with_progress(self.items, action_id, state)
         outcome = task.result()
         async with self:
             self.working = False
@@ -269,7 +288,7 @@ class ActionsState(rx.State):
                 on_progress=on_progress,
                 conversation_id=conversation_id,
             ),
-            "Writing",
+            ActionStatus.RUNNING,
         )
 
     @rx.event(background=True)
@@ -313,7 +332,7 @@ class ActionsState(rx.State):
         self._show_items(outcome, conversation_id)
 
     async def _recover(
-        self, verb: str, flow: Callable[..., Outcome], choice: str | None = None
+        self, doing: ActionStatus, flow: Callable[..., Outcome], choice: str | None = None
     ) -> None:
         """Roll back or resume a failed or interrupted action with `flow`, showing progress.
 
@@ -341,25 +360,26 @@ class ActionsState(rx.State):
                 **answer,
             )
 
-        await self._run(user_id, work, verb)
+        await self._run(user_id, work, doing)
 
     @rx.event(background=True)
     async def rollback(self):
         """Undo the batches a failed or interrupted action already applied."""
-        await self._recover("Rolling back", flows.roll_back)
+        await self._recover(ActionStatus.ROLLING_BACK, flows.roll_back)
 
     @rx.event(background=True)
     async def resume(self):
         """Run the batches a failed or interrupted action has not applied yet."""
-        await self._recover("Resuming", flows.resume)
+        await self._recover(ActionStatus.RUNNING, flows.resume)
 
     @rx.event(background=True)
     async def answer_question(self, choice: str):
         """The user's answer about a batch Airtable cannot settle; resume or roll back with it."""
         if not isinstance(choice, str) or choice not in flows.QUESTION_CHOICES:
             return  # any client can send anything here
-        verb = "Rolling back" if flows.QUESTION_CHOICES[choice][0] == "rollback" else "Resuming"
-        await self._recover(verb, flows.answer_question, choice)
+        rollback = flows.QUESTION_CHOICES[choice][0] == "rollback"
+        doing = ActionStatus.ROLLING_BACK if rollback else ActionStatus.RUNNING
+        await self._recover(doing, flows.answer_question, choice)
 
     # --- undo ------------------------------------------------------------------------
 
@@ -419,7 +439,7 @@ class ActionsState(rx.State):
                 on_progress=on_progress,
                 conversation_id=conversation_id,
             ),
-            "Undoing",
+            ActionStatus.UNDOING,
         )
 
     @rx.event(background=True)

@@ -112,7 +112,7 @@ def account(app_server, mailbox, browser: Browser, app_airtable, app_llm) -> str
     propose(page, app_llm, rename_item(1, "Renamed once"), "Rename item 1")
     review_button(page).click()
     page.get_by_role("button", name="Confirm 1 records").click()
-    expect(page.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(page.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
     page.get_by_role("button", name="Close").click()
     propose(page, app_llm, rename_item(2, "Renamed twice"), "Rename item 2")
     expect(review_button(page)).to_be_visible()
@@ -228,7 +228,7 @@ def test_a_tap_on_a_phone_writes_only_through_a_review_the_user_sees(
             time.sleep(0.2)
         assert writes(app_airtable) == [], f"a tap on an unseen Confirm wrote: {seen}"
         pytest.fail(f"the review's Confirm was not seen when tapped: {seen}")
-    expect(page.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(page.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
     expect(page.locator("#action-status")).to_be_visible()
     assert [w["method"] for w in writes(app_airtable)] == ["PATCH"]
     record = app_airtable.state.record(BASE_PROJECTS_ID, "Items", "recItem0000000003")

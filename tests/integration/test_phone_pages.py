@@ -59,12 +59,12 @@ def make_actions(page: Page, llm) -> None:
     """One done action and two rejected ones."""
     propose(page, llm, rename_items(2), "Rename two items")
     page.get_by_role("button", name="Confirm 2 records").click()
-    expect(page.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(page.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
     close_review(page)
     for count in (3, 4):
         propose_another(page, llm, count)
         page.get_by_role("button", name="Reject").click()
-        expect(page.locator("#action-status")).to_have_text("rejected")
+        expect(page.locator("#action-status")).to_have_attribute("data-status", "rejected")
         close_review(page)
 
 

@@ -105,7 +105,7 @@ def test_a_restart_mid_write_leaves_an_interrupted_action_that_resumes(
     expect(row).to_contain_text("interrupted")
     row.get_by_role("button", name="Details").click()
     page.get_by_role("button", name="Resume").click()
-    expect(page.locator("#action-status")).to_have_text("done", timeout=60_000)
+    expect(page.locator("#action-status")).to_have_attribute("data-status", "done", timeout=60_000)
     assert renamed(app_airtable, ids) == wanted
     context.close()
 
@@ -162,7 +162,7 @@ def test_a_crash_mid_create_after_another_create_still_resumes_to_exactly_200(
     # A colleague's create into the same table, seconds before.
     propose_create(page, app_llm, [f"Other {n}" for n in range(10)], "Add ten others")
     page.get_by_role("button", name="Confirm 10 records").click()
-    expect(page.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(page.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
     page.get_by_role("button", name="Close").click()
 
     wanted = [f"Bulk {n}" for n in range(200)]
@@ -200,7 +200,7 @@ def test_a_crash_mid_create_after_another_create_still_resumes_to_exactly_200(
     expect(row).to_contain_text("interrupted")
     row.get_by_role("button", name="Details").click()
     page.get_by_role("button", name="Resume").click()
-    expect(page.locator("#action-status")).to_have_text("done", timeout=60_000)
+    expect(page.locator("#action-status")).to_have_attribute("data-status", "done", timeout=60_000)
     assert sorted(bulk_names(app_airtable, "Bulk ")) == sorted(wanted)  # each exactly once
     assert len(bulk_names(app_airtable, "Other ")) == 10
     context.close()
@@ -257,7 +257,7 @@ def test_a_batch_that_cannot_be_settled_shows_its_records_and_the_choices(
     expect(question.locator(".candidate-row").first).to_contain_text("matches the batch")
     expect(question).to_contain_text("Name: Hand 19")  # what the batch was to create
     question.get_by_role("button", name="It was not applied: send it again").click()
-    expect(page.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(page.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
     expect(page.locator(".batch-question")).to_have_count(0)
     assert len(bulk_names(app_airtable, "Hand ")) == 23  # 20 sent once, 3 typed by hand
     context.close()

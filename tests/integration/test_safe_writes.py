@@ -98,7 +98,7 @@ def test_update_35_untick_5_type_the_count_then_undo(chat: Page, llm, airtable) 
 
     chat.get_by_label("Type the number of records to confirm").fill("30")
     confirm.click()
-    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
     after = names(airtable, "Items")
     assert [after[item_id(i)] for i in range(1, 31)] == [f"Renamed {i}" for i in range(1, 31)]
     assert [after[item_id(i)] for i in range(31, 36)] == [before[item_id(i)] for i in range(31, 36)]
@@ -106,7 +106,9 @@ def test_update_35_untick_5_type_the_count_then_undo(chat: Page, llm, airtable) 
     chat.get_by_role("button", name="Undo…").click()
     expect(chat.locator(".undo-row")).to_have_count(30)
     chat.get_by_role("button", name="Undo this action").click()
-    expect(chat.locator("#action-status")).to_have_text("undone", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute(
+        "data-status", "undone", timeout=30_000
+    )
     assert names(airtable, "Items") == before
 
 
@@ -123,14 +125,18 @@ def test_a_failure_at_batch_3_is_rolled_back(chat: Page, llm, airtable) -> None:
     propose(chat, llm, rename_items(35), "Rename the first 35 items")
     chat.get_by_label("Type the number of records to confirm").fill("35")
     chat.get_by_role("button", name="Confirm 35 records").click()
-    expect(chat.locator("#action-status")).to_have_text("failed", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute(
+        "data-status", "failed", timeout=30_000
+    )
     expect(chat.get_by_role("alert")).to_contain_text("Batch 3 of 4 failed")
     changed = names(airtable, "Items")
     assert sum(changed[item_id(i)] != before[item_id(i)] for i in range(1, 36)) == 20
 
     airtable.clear_failures()
     chat.get_by_role("button", name="Roll back").click()
-    expect(chat.locator("#action-status")).to_have_text("rolled_back", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute(
+        "data-status", "rolled_back", timeout=30_000
+    )
     assert names(airtable, "Items") == before
 
 
@@ -140,7 +146,7 @@ def test_undo_shows_a_record_changed_since_and_lets_the_user_keep_it(
     before = names(airtable, "Items")
     propose(chat, llm, rename_items(3), "Rename three items")
     chat.get_by_role("button", name="Confirm 3 records").click()
-    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
 
     # Someone else edits one of the records in Airtable afterwards.
     airtable.state.update_record(BASE_PROJECTS_ID, "Items", item_id(2), {"Name": "Edited by Ana"})
@@ -150,7 +156,9 @@ def test_undo_shows_a_record_changed_since_and_lets_the_user_keep_it(
     expect(conflict).to_contain_text("Edited by Ana")
     # The choice defaults to leaving the newer value alone.
     chat.get_by_role("button", name="Undo this action").click()
-    expect(chat.locator("#action-status")).to_have_text("undone", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute(
+        "data-status", "undone", timeout=30_000
+    )
     after = names(airtable, "Items")
     assert after[item_id(1)] == before[item_id(1)]
     assert after[item_id(3)] == before[item_id(3)]
@@ -175,12 +183,14 @@ def test_a_delete_and_its_undo_bring_the_record_and_its_links_back(
     expect(chat.locator(".review-row")).to_contain_text("Write copy")
     chat.get_by_label("Type the number of records to confirm").fill("1")
     chat.get_by_role("button", name="Confirm 1 records").click()
-    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
     assert "Write copy" not in names(airtable, "Tasks").values()
 
     chat.get_by_role("button", name="Undo…").click()
     chat.get_by_role("button", name="Undo this action").click()
-    expect(chat.locator("#action-status")).to_have_text("undone", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute(
+        "data-status", "undone", timeout=30_000
+    )
     expect(chat.get_by_role("status")).to_contain_text("new id")
     restored = next(
         r
@@ -219,7 +229,7 @@ def test_instructions_inside_records_cannot_write_without_the_user(
     card.get_by_role("button", name="Review").click()
     expect(chat.get_by_label("Type the number of records to confirm")).to_be_visible()
     chat.get_by_role("button", name="Reject").click()
-    expect(chat.locator("#action-status")).to_have_text("rejected")
+    expect(chat.locator("#action-status")).to_have_attribute("data-status", "rejected")
     assert sorted(names(airtable, "Tasks")) == sorted(every_task)
 
 
@@ -228,7 +238,7 @@ def test_history_lists_only_the_users_own_actions(
 ) -> None:
     propose(chat, llm, rename_items(2), "Rename two items")
     chat.get_by_role("button", name="Confirm 2 records").click()
-    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
 
     chat.goto(f"{app_server.url}/history")
     rows = chat.locator(".history-row")
@@ -255,7 +265,7 @@ def test_a_record_edited_during_the_review_is_left_untouched_and_reviewed_again(
     # A colleague renames item 2 in Airtable while the user reads the review.
     airtable.state.update_record(BASE_PROJECTS_ID, "Items", item_id(2), {"Name": "Edited by Ana"})
     chat.get_by_role("button", name="Confirm 3 records").click()
-    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
 
     report = chat.locator("#changed-since-review")
     expect(report).to_contain_text(
@@ -274,7 +284,7 @@ def test_a_record_edited_during_the_review_is_left_untouched_and_reviewed_again(
     expect(rows.first).to_contain_text("Edited by Ana → Renamed 2")
     assert names(airtable, "Items")[item_id(2)] == "Edited by Ana"
     chat.get_by_role("button", name="Confirm 1 records").click()
-    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
     assert names(airtable, "Items")[item_id(2)] == "Renamed 2"
 
     # History keeps the report on the first action.
@@ -288,7 +298,9 @@ def test_a_record_edited_during_the_review_is_left_untouched_and_reviewed_again(
     # From history too, the button leads to the review of those rows (done by now).
     chat.get_by_role("button", name="Review them again").click()
     review = chat.get_by_role("dialog", name=re.compile("changed since the review of"))
-    expect(review.locator("#action-status")).to_have_text("done", timeout=20_000)
+    expect(review.locator("#action-status")).to_have_attribute(
+        "data-status", "done", timeout=20_000
+    )
     expect(chat.get_by_role("dialog")).to_have_count(1)  # the details dialog made way
 
 
@@ -322,7 +334,7 @@ def test_a_stale_preview_must_be_refreshed_before_it_can_be_confirmed(
     chat.get_by_role("button", name="Refresh the preview").click()
     expect(confirm).to_be_enabled(timeout=20_000)
     confirm.click()
-    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
     assert names(airtable, "Items")[item_id(1)] == "Renamed 1"
 
 
@@ -334,7 +346,7 @@ def test_a_created_field_cannot_be_undone_and_the_undo_dialog_offers_a_rename(
     )
     propose(chat, llm, add_field, "Add a Region field to Items")
     chat.get_by_role("button", name="Confirm 1 records").click()
-    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
 
     chat.get_by_role("button", name="Undo…").click()
     expect(chat.get_by_text("You can rename it to “Region (unused)” instead.")).to_be_visible(
@@ -348,7 +360,7 @@ def test_a_created_field_cannot_be_undone_and_the_undo_dialog_offers_a_rename(
     expect(rows).to_have_count(1, timeout=20_000)
     expect(rows.first).to_contain_text("Region → Region (unused)")
     chat.get_by_role("button", name="Confirm 1 records").click()
-    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
     tables = airtable.state.base_schema(BASE_PROJECTS_ID)["tables"]
     items = next(t for t in tables if t["name"] == "Items")
     assert "Region (unused)" in [f["name"] for f in items["fields"]]

@@ -7,10 +7,12 @@ The state is in `state`, how a message and a step look in `parts`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from pyairtable_ui import routes
-from pyairtable_ui.components.action_review import action_card, review_dialog
+from pyairtable_ui.components.action_review import action_card, proposal_card, review_dialog
 from pyairtable_ui.components.llm_setup import llm_setup_banner
 from pyairtable_ui.components.shell import private_page
 from pyairtable_ui.pages.chat.parts import answer_markdown, message_view, step_view
@@ -123,13 +125,7 @@ def _toolbar() -> rx.Component:
             on_click=ChatState.toggle_sidebar,
             display=["none", "none", "inline-flex"],
         ),
-        rx.icon_button(
-            rx.icon("list-checks", size=18),
-            variant="soft",
-            aria_label="Actions",
-            on_click=ChatState.set_drawer_open(True),
-            display=["inline-flex", "inline-flex", "none"],
-        ),
+        _drawer_trigger(),
         width="100%",
         spacing="2",
         align="center",
@@ -137,6 +133,55 @@ def _toolbar() -> rx.Component:
         padding_x="16px",
         padding_y="8px",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
+    )
+
+
+def _drawer_trigger() -> rx.Component:
+    """The phone's Actions button, with how many actions wait for review on it."""
+    waiting = ActionsState.waiting_count
+    return rx.box(
+        rx.icon_button(
+            rx.icon("list-checks", size=18),
+            variant="soft",
+            aria_label=rx.cond(
+                waiting > 0,
+                "Actions, " + waiting.to_string() + " waiting for review",
+                "Actions",
+            ),
+            on_click=ChatState.set_drawer_open(True),
+        ),
+        rx.cond(
+            waiting > 0,
+            rx.badge(
+                waiting,
+                color_scheme="orange",
+                variant="solid",
+                radius="full",
+                size="1",
+                position="absolute",
+                top="-6px",
+                right="-6px",
+                pointer_events="none",
+                aria_hidden="true",
+                id="actions-waiting",
+            ),
+        ),
+        position="relative",
+        display=["inline-flex", "inline-flex", "none"],
+    )
+
+
+def _step_with_proposal(step: Any) -> rx.Component:
+    """A tool step, and under it the card of the write it proposed (if it did)."""
+    return rx.fragment(
+        step_view(step),
+        rx.cond(
+            step["action_id"] != 0,
+            rx.foreach(
+                ActionsState.items,
+                lambda a: rx.cond(a["step_action"] == step["action_id"], proposal_card(a)),
+            ),
+        ),
     )
 
 
@@ -247,7 +292,7 @@ def _conversation() -> rx.Component:
                 ChatState.messages,
                 lambda m, i: rx.cond(
                     m["role"] == "tool",
-                    step_view(m),
+                    _step_with_proposal(m),
                     message_view(m, is_answer=i == ChatState.answer_index),
                 ),
             ),

@@ -107,7 +107,16 @@ _STATUS_COLOR = {
 }
 
 
-def _status_badge(status: rx.Var[str]) -> rx.Component:
+def _status_badge(status: rx.Var[str], proposed: rx.Var[bool]) -> rx.Component:
+    """A write tool's finished step says "proposed": nothing is written until the review."""
+    return rx.cond(
+        proposed & (status == "complete"),
+        rx.badge("proposed", color_scheme="orange"),
+        _run_badge(status),
+    )
+
+
+def _run_badge(status: rx.Var[str]) -> rx.Component:
     return rx.match(
         status,
         ("running", rx.badge(rx.spinner(size="1"), "running", color_scheme="blue")),
@@ -214,7 +223,7 @@ def step_view(step: Any) -> rx.Component:
     return rx.hstack(
         rx.icon("wrench", size=14, color=rx.color("gray", 9)),
         rx.text(step["tool_name"], size="2", weight="medium", font_family="monospace"),
-        _status_badge(step["status"]),
+        _status_badge(step["status"], step["action_id"] != 0),
         rx.text(step["duration"], size="1", color_scheme="gray"),
         rx.tooltip(
             rx.text(

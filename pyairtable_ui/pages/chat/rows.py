@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, TypedDict
 
+from pyairtable_ui.actions.rows import ActionItem
 from pyairtable_ui.airtable.connections import BaseAccess
 from pyairtable_ui.chat.models import Conversation, Message, MessageRole, MessageStatus
 from pyairtable_ui.chat.service import TurnUsage
@@ -20,7 +21,11 @@ MAX_SUMMARY_CHARS = 160
 
 
 class ChatItem(TypedDict):
-    """One row of the conversation as the page shows it."""
+    """One row of the conversation as the page shows it.
+
+    `action_id` is, on a tool step, the write it proposed (0: none): the step then
+    says "proposed", and the action's card is shown under it.
+    """
 
     id: int
     role: str  # user | assistant | tool | error
@@ -32,6 +37,7 @@ class ChatItem(TypedDict):
     duration: str
     summary: str
     meta: str
+    action_id: int
 
 
 class ConversationItem(TypedDict):
@@ -121,7 +127,26 @@ def item_from_row(row: Message) -> ChatItem:
         duration=duration_text(row.duration_ms),
         summary=(row.content or "")[:MAX_SUMMARY_CHARS] if row.role == MessageRole.TOOL else "",
         meta=meta,
+        action_id=0,
     )
+
+
+def with_actions(items: list[ChatItem], actions: Iterable[ActionItem]) -> list[ChatItem]:
+    """The rows with each stored tool step tied to the write it proposed (a new list).
+
+    A stored step is the message an action names as its own (`step_action`, the
+    first action proposed from that step). Steps of the running turn (id 0) keep
+    the action their event reported.
+    """
+    by_message = {
+        a["message_id"]: a["id"] for a in actions if a["message_id"] and a["step_action"] == a["id"]
+    }
+    return [
+        ChatItem(**{**item, "action_id": by_message[item["id"]]})
+        if item["role"] == "tool" and item["id"] in by_message
+        else item
+        for item in items
+    ]
 
 
 def conversation_items(conversations: Iterable[Conversation]) -> list[ConversationItem]:
@@ -171,9 +196,18 @@ def step_status(*, stopped: bool, is_error: bool) -> str:
 
 
 def with_step_finished(
-    items: list[ChatItem], *, call_id: str, status: str, duration_ms: int, summary: str
+    items: list[ChatItem],
+    *,
+    call_id: str,
+    status: str,
+    duration_ms: int,
+    summary: str,
+    action_id: int | None = None,
 ) -> list[ChatItem]:
-    """The rows with the step of `call_id` marked finished (a new list; others unchanged)."""
+    """The rows with the step of `call_id` marked finished (a new list; others unchanged).
+
+    `action_id` is the write the step proposed, if it did: its card goes under it.
+    """
     return [
         ChatItem(
             **{
@@ -181,6 +215,7 @@ def with_step_finished(
                 "status": status,
                 "duration": duration_text(duration_ms),
                 "summary": summary[:MAX_SUMMARY_CHARS],
+                "action_id": action_id or 0,
             }
         )
         if item["role"] == "tool" and item["call_id"] == call_id
@@ -238,4 +273,5 @@ def _item(
         duration="",
         summary="",
         meta=meta,
+        action_id=0,
     )

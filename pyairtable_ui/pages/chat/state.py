@@ -34,6 +34,7 @@ from pyairtable_ui.pages.chat.rows import (
     through_last_question,
     usage_text,
     user_item,
+    with_actions,
     with_step_finished,
 )
 from pyairtable_ui.routes import login_redirect
@@ -132,7 +133,9 @@ class ChatState(rx.State):
     async def _show_opened(self, opened: flows.OpenedConversation) -> None:
         conversation = opened.conversation
         conversation_id = conversation.id or 0
-        self.messages = [item_from_row(row) for row in opened.messages]
+        self.messages = with_actions(
+            [item_from_row(row) for row in opened.messages], opened.action_items
+        )
         self.turn_stats = last_turn_stats(opened.last_turn)
         actions = await self.get_state(ActionsState)
         actions.show_conversation(conversation_id, opened.action_items)
@@ -362,6 +365,10 @@ class ChatState(rx.State):
                     if isinstance(event, agent.TextDelta):
                         return
                 self._apply(event)
+            if isinstance(event, agent.ToolFinished) and event.action_id:
+                # Its card shows under the step (and the Actions badge counts it) now,
+                # not only once the turn has ended.
+                await self._show_actions(request.user_id, request.conversation_id)
 
         outcome = await turns.answer(request, show, turn_key=tab)
         async with self:
@@ -389,6 +396,13 @@ class ChatState(rx.State):
                 actions.show_conversation(conversation_id, after.action_items)
             self.conversations = conversation_items(after.conversations)
 
+    async def _show_actions(self, user_id: int, conversation_id: int) -> None:
+        items = await asyncio.to_thread(flows.conversation_actions, user_id, conversation_id)
+        async with self:
+            if self.conversation_id == conversation_id:
+                actions = await self.get_state(ActionsState)
+                actions.show_conversation(conversation_id, items)
+
     def _show_error(self, message: str) -> None:
         self.messages = [*self.messages, error_item(message)]
 
@@ -413,6 +427,7 @@ class ChatState(rx.State):
                 status=step_status(stopped=event.stopped, is_error=event.is_error),
                 duration_ms=event.duration_ms,
                 summary=event.summary,
+                action_id=event.action_id,
             )
         elif isinstance(event, agent.Usage):
             pass

@@ -27,7 +27,7 @@ def action(**values: Any) -> Action:
 
 
 def test_the_sidebar_marks_what_waits_for_the_user():
-    assert rows.action_item(action(status="proposed", summary="")) == {
+    assert rows.action_item(action(status="proposed", summary="", message_id=40)) == {
         "id": 7,
         "summary": "update_records",
         "tool": "update_records",
@@ -35,8 +35,77 @@ def test_the_sidebar_marks_what_waits_for_the_user():
         "record_count": 0,
         "pending": True,
         "error": "",
+        "word": "Waiting for your review",
+        "state": "Waiting for your review",
+        "message_id": 40,
+        "step_action": 7,
     }
     assert rows.action_item(action())["pending"] is False
+    # Proposed outside a step (a rename offered by undo): no card in the conversation.
+    assert rows.action_item(action())["step_action"] == 0
+
+
+def test_every_status_has_one_word_and_proposed_and_previewed_share_it():
+    assert set(rows.STATE_WORDS) == {s.value for s in ActionStatus}
+    assert rows.state_word("proposed") == rows.state_word("previewed")
+    assert rows.state_word("proposed") == "Waiting for your review"
+    words = {rows.state_word(s) for s in ActionStatus if s.value not in ("proposed", "previewed")}
+    assert len(words) == len(ActionStatus) - 2, "two states must not read the same"
+    assert rows.state_word("done") == "Applied"
+    assert rows.state_word("undone") == "Undone"
+    assert rows.state_word("something new") == "something new"
+
+
+def test_the_dialog_and_the_cards_use_the_same_words():
+    previewed = action(status="previewed")
+    assert rows.action_view(previewed).word == rows.action_item(previewed)["word"]
+    assert rows.action_view(previewed).word == "Waiting for your review"
+
+
+def plan(count: int) -> dict[str, Any]:
+    operations = [{"op": "update", "record_id": f"rec{i}", "fields": {}} for i in range(count)]
+    return {"kind": "records", "op": "update", "operations": operations}
+
+
+def test_the_state_line_says_how_much_was_applied_and_why_it_stopped():
+    assert rows.state_text(action(plan=plan(25), record_count=25)) == "Applied"
+    # Four rows unticked in the review: 21 written of the 25 proposed.
+    assert rows.state_text(action(plan=plan(25), record_count=21)) == "Applied 21 of 25"
+    # Approved 23, of which 2 changed in Airtable since the review and were left out.
+    changed = {"rows": [{"row_id": "r1", "cells": []}, {"row_id": "r2", "cells": []}]}
+    left_out = action(plan=plan(25), record_count=23, changed_since_review=changed)
+    assert rows.state_text(left_out) == "Applied 21 of 25"
+    schema = {"kind": "schema", "op": "create_table", "operations": [{"op": "create_table"}]}
+    assert rows.state_text(action(plan=schema, record_count=0)) == "Applied"
+    failed = action(status="failed", error="Batch 2 of 3 failed: 422")
+    assert rows.state_text(failed) == "Failed: Batch 2 of 3 failed: 422"
+    assert rows.state_text(action(status="failed", error="x" * 300)).endswith("x…")
+    assert rows.state_text(action(status="failed")) == "Failed"
+    assert rows.state_text(action(status="interrupted", error="restart")) == "Interrupted"
+    assert rows.state_text(action(status="rejected")) == "Rejected"
+    assert rows.state_text(action(status="undone")) == "Undone"
+
+
+def test_a_run_under_way_counts_batches_on_its_card_only():
+    assert rows.progress_state("running", 2, 3) == "Applying 2 of 3 batches"
+    assert rows.progress_state("undoing", 0, 1) == "Undoing 0 of 1 batch"
+    items = rows.action_items([action(id=1, message_id=5), action(id=2, message_id=6)])
+    moved = rows.with_progress(items, 2, "Applying 1 of 2 batches")
+    assert [i["state"] for i in moved] == ["Applied", "Applying 1 of 2 batches"]
+    assert items[1]["state"] == "Applied", "a new list; the old one is unchanged"
+
+
+def test_proposals_made_again_from_a_step_belong_to_its_first_action():
+    items = rows.action_items(
+        [
+            action(id=9, message_id=40, status="proposed"),  # "Review them again" of 4
+            action(id=4, message_id=40),
+            action(id=5, message_id=41, status="previewed"),
+            action(id=6, message_id=None, status="proposed"),  # a rename offered by undo
+        ]
+    )
+    assert [(i["id"], i["step_action"]) for i in items] == [(9, 4), (4, 4), (5, 5), (6, 0)]
+    assert rows.waiting_count(items) == 3
 
 
 def test_values_are_one_short_line():
@@ -179,8 +248,9 @@ def test_the_review_panel_lists_changes_and_counts():
 
 def test_what_the_dialog_says_when_a_run_ends():
     assert rows.finished_notice(action(), []) == "Done."
-    assert rows.finished_notice(action(status="undone", undo_note="Undone."), []) == (
-        "Undone. Undone."
+    assert rows.finished_notice(action(status="undone", undo_note="Undone."), []) == "Undone."
+    assert rows.finished_notice(action(status="undone", undo_note="1 skipped."), []) == (
+        "Undone. 1 skipped."
     )
     # Every row changed since the review: nothing was written, and the note says so.
     nothing = action(undo_status="not_possible", undo_note="Nothing was written.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pyairtable_ui.actions.models import Action
+from pyairtable_ui.actions.rows import action_items
 from pyairtable_ui.airtable.connections import BaseAccess
 from pyairtable_ui.chat.models import Conversation, Message
 from pyairtable_ui.chat.service import TurnUsage
@@ -23,6 +25,7 @@ from pyairtable_ui.pages.chat.rows import (
     through_last_question,
     usage_text,
     user_item,
+    with_actions,
     with_step_finished,
 )
 
@@ -136,6 +139,7 @@ def test_the_question_answer_and_error_rows_of_a_running_turn() -> None:
         "duration": "",
         "summary": "",
         "meta": "",
+        "action_id": 0,
     }
     answer = assistant_item("Done.", "stopped", "5 tokens")
     assert (answer["role"], answer["status"], answer["meta"]) == (
@@ -215,3 +219,60 @@ def test_the_conversation_and_base_lists() -> None:
         {"id": 3, "title": "Open tasks", "updated": "Mar 04, 15:06"}
     ]
     assert base_items(bases) == [{"id": "appA", "name": "Projects"}]
+
+
+def tool_row(message_id: int, call_id: str, tool: str = "update_records") -> Message:
+    return Message(
+        id=message_id,
+        conversation_id=1,
+        role="tool",
+        content="Proposed action #4",
+        status="complete",
+        tool_call_id=call_id,
+        tool_name=tool,
+    )
+
+
+def test_a_proposal_card_attaches_to_the_step_that_proposed_it() -> None:
+    question = Message(id=10, conversation_id=1, role="user", content="Rename", status="complete")
+    read = tool_row(11, "call_1", "list_records")
+    write = tool_row(12, "call_2")
+    answer = Message(
+        id=13, conversation_id=1, role="assistant", content="Review it.", status="complete"
+    )
+    actions = action_items(
+        [
+            # Proposed again from the same step ("Review them again"): the card of the
+            # first action's step, not a second step.
+            Action(id=9, user_id=1, tool_name="update_records", base_id="a", message_id=12),
+            Action(id=4, user_id=1, tool_name="update_records", base_id="a", message_id=12),
+            # A rename offered by undo: proposed outside any step.
+            Action(id=5, user_id=1, tool_name="rename_table", base_id="a", message_id=None),
+            # Its step is older than the messages on screen.
+            Action(id=3, user_id=1, tool_name="create_records", base_id="a", message_id=2),
+        ]
+    )
+    items = with_actions([item_from_row(r) for r in (question, read, write, answer)], actions)
+
+    assert [i["action_id"] for i in items] == [0, 0, 4, 0]
+    # The page shows, under the step, every action tied to it.
+    assert [a["id"] for a in actions if a["step_action"] == items[2]["action_id"]] == [9, 4]
+
+
+def test_a_step_of_the_running_turn_keeps_the_action_its_event_reported() -> None:
+    step = running_step_item("call_1", "update_records", "{}")
+    finished = with_step_finished(
+        [step], call_id="call_1", status="complete", duration_ms=5, summary="ok", action_id=4
+    )
+    assert finished[0]["action_id"] == 4
+    # Rows added while the page is open have id 0: no stored action claims them.
+    stored = action_items(
+        [Action(id=7, user_id=1, tool_name="update_records", base_id="a", message_id=99)]
+    )
+    assert with_actions(finished, stored)[0]["action_id"] == 4
+    assert (
+        with_step_finished(
+            [step], call_id="call_1", status="complete", duration_ms=5, summary="ok"
+        )[0]["action_id"]
+        == 0
+    )
