@@ -104,17 +104,18 @@ def start_chat(user_id: int, *, wanted: Sequence[int] = (), last: int) -> ChatSt
     )
 
 
-def list_conversations(user_id: int) -> list[Conversation]:
+def list_conversations(user_id: int, *, search: str = "") -> list[Conversation]:
     """The user's conversations, most recently active first (titles change after a turn).
 
     Args:
         user_id: The signed-in user.
+        search: When not blank, only those whose title or messages contain it.
 
     Returns:
         The conversations.
     """
     with session_scope() as db:
-        return service.list_conversations(session=db, user_id=user_id)
+        return service.list_conversations(session=db, user_id=user_id, search=search)
 
 
 def open_conversation(user_id: int, conversation_id: int, *, last: int) -> OpenedConversation:
@@ -147,18 +148,19 @@ def open_conversation(user_id: int, conversation_id: int, *, last: int) -> Opene
     )
 
 
-def after_turn(user_id: int, conversation_id: int) -> AfterTurn:
+def after_turn(user_id: int, conversation_id: int, *, search: str = "") -> AfterTurn:
     """The conversation list and the answered conversation's actions, read again.
 
     Args:
         user_id: The signed-in user.
         conversation_id: The conversation the turn answered in.
+        search: The conversation list's search, kept while a turn ran.
 
     Returns:
         What the page shows once the turn has ended.
     """
     return AfterTurn(
-        conversations=list_conversations(user_id),
+        conversations=list_conversations(user_id, search=search),
         action_items=conversation_action_items(user_id, conversation_id),
     )
 

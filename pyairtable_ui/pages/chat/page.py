@@ -21,6 +21,23 @@ from pyairtable_ui.state.auth import AuthState
 
 
 def _conversation_row(item: ConversationItem) -> rx.Component:
+    return rx.fragment(
+        rx.cond(
+            item["first_in_group"],
+            rx.heading(
+                item["group"],
+                as_="h3",
+                size="1",
+                color_scheme="gray",
+                padding_top="8px",
+                class_name="conversation-group",
+            ),
+        ),
+        _conversation_button(item),
+    )
+
+
+def _conversation_button(item: ConversationItem) -> rx.Component:
     return rx.hstack(
         rx.button(
             rx.text(item["title"], trim="end", size="2"),
@@ -52,10 +69,29 @@ def _conversation_list() -> rx.Component:
             on_click=ChatState.new_conversation,
             width="100%",
         ),
+        rx.input(
+            rx.input.slot(rx.icon("search", size=14)),
+            type="search",
+            placeholder="Search conversations",
+            aria_label="Search conversations",
+            value=ChatState.search,
+            on_change=ChatState.search_conversations,
+            debounce_timeout=300,
+            max_length=200,
+            width="100%",
+        ),
         rx.foreach(ChatState.conversations, _conversation_row),
         rx.cond(
             ChatState.conversations.length() == 0,
-            rx.text("No conversations yet.", size="2", color_scheme="gray"),
+            rx.text(
+                rx.cond(
+                    ChatState.search != "",
+                    "No conversation matches your search.",
+                    "No conversations yet.",
+                ),
+                size="2",
+                color_scheme="gray",
+            ),
         ),
         spacing="1",
         width="100%",

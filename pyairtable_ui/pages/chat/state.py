@@ -49,6 +49,8 @@ class ChatState(rx.State):
     """The open conversation, the base and model it uses, and the running turn."""
 
     conversations: list[ConversationItem] = []
+    # What the conversation list is searched for ("" lists them all).
+    search: str = ""
     conversation_id: int = 0
     title: str = ""
     messages: list[ChatItem] = []
@@ -89,6 +91,7 @@ class ChatState(rx.State):
         if user_id is None:
             return rx.redirect(login_redirect(routes.CHAT), replace=True)
         self.notice = ""
+        self.search = ""
 
         requested = self.router.url.query_parameters.get("c", "")
         wanted = (int(requested) if requested.isdigit() else 0, self.conversation_id)
@@ -165,7 +168,18 @@ class ChatState(rx.State):
         if user_id is None:
             return
         self.conversations = conversation_items(
-            await asyncio.to_thread(flows.list_conversations, user_id)
+            await asyncio.to_thread(flows.list_conversations, user_id, search=self.search)
+        )
+
+    @rx.event
+    async def search_conversations(self, value: str):
+        """List only the conversations whose title or messages contain what was typed."""
+        user_id = await signed_in_user_id(self)
+        if user_id is None:
+            return
+        self.search = value[: service.MAX_SEARCH_LENGTH]
+        self.conversations = conversation_items(
+            await asyncio.to_thread(flows.list_conversations, user_id, search=self.search)
         )
 
     # --- conversations ---------------------------------------------------------------
@@ -382,7 +396,9 @@ class ChatState(rx.State):
             await self._after_turn(request.user_id, request.conversation_id)
 
     async def _after_turn(self, user_id: int, conversation_id: int) -> None:
-        after = await asyncio.to_thread(flows.after_turn, user_id, conversation_id)
+        async with self:
+            search = self.search
+        after = await asyncio.to_thread(flows.after_turn, user_id, conversation_id, search=search)
         async with self:
             if self.conversation_id == conversation_id:
                 actions = await self.get_state(ActionsState)

@@ -198,6 +198,11 @@ def test_nobody_opens_renames_deletes_or_redoes_another_users_conversation(
     with pytest.raises(service.ConversationNotFoundError):
         flows.drop_last_answer(cleo, theirs)
     assert [c.id for c in flows.list_conversations(dan)] == [theirs]
+    with Session(app_database) as session:
+        add_turn(session, theirs, dan, 7)
+        session.commit()
+    assert flows.list_conversations(cleo, search="q7") == []
+    assert [c.id for c in flows.list_conversations(dan, search="q7")] == [theirs]
 
 
 def test_rename_delete_and_redo_the_last_answer(app_database: Engine, cleo: int) -> None:
