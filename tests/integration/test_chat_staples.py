@@ -5,10 +5,13 @@ The scripted LLM plays the model (as in `test_chat`); each test signs new users 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.fakes.llm import Reply
+from tests.integration.accounts import sign_in
 from tests.integration.test_chat import MODEL, ask
 from tests.integration.test_chat_view import open_chat
 
@@ -81,3 +84,57 @@ def test_search_finds_a_conversation_by_a_word_only_in_its_messages(chat: Page, 
     movers.click()
     expect(chat.locator(".user-message")).to_have_text(["When do the movers come?"])
     expect(chat.locator(".assistant-message").last).to_contain_text("zeppelin-sized truck")
+
+
+def conversation_id_in_address(page: Page) -> int:
+    page.wait_for_url(re.compile(r"/chat\?c=\d+$"))
+    return int(page.url.rsplit("=", 1)[1])
+
+
+def test_the_address_opens_the_conversation_for_its_owner_only(
+    chat: Page, llm, app_server, browser, mailbox, airtable, unique_email
+) -> None:
+    converse(chat, llm, "Where is the signed contract?", "In the Legal folder, page 4.")
+    first = conversation_id_in_address(chat)  # the first answer links the new conversation
+    start_new(chat)
+    chat.wait_for_url(re.compile(r"/chat$"))
+    converse(chat, llm, "Another question", "Another answer.")
+    second = conversation_id_in_address(chat)
+    assert second != first
+    drawer = conversation_list(chat)
+    drawer.get_by_role("button", name="Where is the signed contract?", exact=True).click()
+    expect(chat.locator(".user-message")).to_have_text(["Where is the signed contract?"])
+    assert conversation_id_in_address(chat) == first
+    link = chat.url
+
+    # The owner, in a new browser (own cookies, own tab state), signed in again.
+    owner = browser.new_context(viewport={"width": 1280, "height": 800})
+    mine = owner.new_page()
+    sign_in(mine, app_server.url, unique_email)
+    mine.wait_for_url("**/chat**")
+    mine.goto(link)
+    expect(mine.locator(".user-message")).to_have_text(["Where is the signed contract?"])
+    expect(mine.locator(".assistant-message").last).to_contain_text("In the Legal folder")
+    expect(mine.get_by_role("heading", level=1)).to_have_text("Where is the signed contract?")
+    owner.close()
+
+    # Someone else with the same link: nothing opens, and it looks like a missing one.
+    other = browser.new_context(viewport={"width": 1280, "height": 800})
+    theirs = open_chat(other.new_page(), app_server, mailbox, airtable, f"other-{unique_email}")
+
+    def shown_for(address: str) -> str:
+        theirs.goto(address)
+        notice = theirs.get_by_role("status").filter(has_text="does not exist")
+        expect(notice).to_be_visible()
+        theirs.wait_for_url(re.compile(r"/chat$"))  # the address no longer names it
+        expect(theirs.get_by_role("heading", level=1)).to_have_text("New conversation")
+        return notice.inner_text()
+
+    assert shown_for(link) == shown_for(f"{app_server.url}/chat?c=987654321")
+    expect(theirs.locator(".user-message")).to_have_count(0)
+    assert "signed contract" not in theirs.content()
+    assert "Legal folder" not in theirs.content()
+    expect(
+        conversation_list(theirs).get_by_role("button", name="Where is the signed contract?")
+    ).to_have_count(0)
+    other.close()

@@ -13,6 +13,7 @@ import asyncio
 import logging
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from pyairtable_ui import routes
 from pyairtable_ui.chat import agent, flows, service, turns
@@ -45,6 +46,11 @@ logger = logging.getLogger(__name__)
 MESSAGES_ON_SCREEN = 200
 
 
+def conversation_path(conversation_id: int) -> str:
+    """The chat's address with a conversation open (`/chat?c=12`), or the chat's own."""
+    return f"{routes.CHAT}?c={conversation_id}" if conversation_id else routes.CHAT
+
+
 class ChatState(rx.State):
     """The open conversation, the base and model it uses, and the running turn."""
 
@@ -71,6 +77,9 @@ class ChatState(rx.State):
     renaming: bool = False
     # A question whose turn could not start (so it was not stored), for Retry to send again.
     _unsent_question: str = ""
+    # Conversations this tab just put in the address (`_show_in_address`; 0: none open):
+    # the on_load that navigation fires finds them already open and loads nothing.
+    _address_pending: list[int] = []
 
     @rx.var
     def base_name(self) -> str:
@@ -86,15 +95,30 @@ class ChatState(rx.State):
 
     @rx.event
     async def on_load(self):
-        """Open the conversation in the URL (or the newest) on the user's base."""
+        """Open the conversation in the address (`?c=<id>`, else the tab's) on the user's base.
+
+        Not the user's, deleted or no such id: nothing opens and the notice says only
+        that it does not exist, so another user's conversation reveals nothing.
+        """
         user_id = await signed_in_user_id(self)
         if user_id is None:
             return rx.redirect(login_redirect(routes.CHAT), replace=True)
+        query = self.router.url.query_parameters
+        requested = query.get("c", "")
+        requested_id = int(requested) if requested.isdigit() and len(requested) < 19 else -1
+        if "c" not in query:
+            requested_id = 0
+        if requested_id in self._address_pending:
+            pending = list(self._address_pending)
+            pending.remove(requested_id)
+            self._address_pending = pending
+            return None
+        self._address_pending = []
         self.notice = ""
         self.search = ""
 
-        requested = self.router.url.query_parameters.get("c", "")
-        wanted = (int(requested) if requested.isdigit() else 0, self.conversation_id)
+        # The address names the conversation; without one, the tab's open one stays open.
+        wanted = (requested_id,) if "c" in query else (self.conversation_id,)
         start = await asyncio.to_thread(
             flows.start_chat, user_id, wanted=wanted, last=MESSAGES_ON_SCREEN
         )
@@ -110,7 +134,22 @@ class ChatState(rx.State):
             await self._show_opened(start.opened)
         else:
             await self._reset_conversation()
-        return ChatState.load_bases
+            if "c" in query:
+                # Someone else's looks exactly like one that does not exist.
+                self.notice = service.ConversationNotFoundError().message
+        address = f"{routes.CHAT}?c={requested}" if "c" in query else routes.CHAT
+        if address == conversation_path(self.conversation_id):
+            return ChatState.load_bases
+        return [self._show_in_address(), ChatState.load_bases]
+
+    def _show_in_address(self) -> EventSpec:
+        """Put the open conversation in the address (a link to it), replacing the entry.
+
+        The navigation fires on_load again; `_address_pending` tells it there is
+        nothing to open (the bases are not fetched again either).
+        """
+        self._address_pending = [*self._address_pending, self.conversation_id]
+        return rx.redirect(conversation_path(self.conversation_id), replace=True)
 
     async def _reset_conversation(self) -> None:
         self.conversation_id = 0
@@ -189,19 +228,21 @@ class ChatState(rx.State):
         """Show another conversation (not while a turn runs)."""
         user_id = await signed_in_user_id(self)
         if user_id is None or self.running:
-            return
+            return None
         await self._open(user_id, conversation_id)
         self.conversations_open = False
         self.notice = ""
+        return self._show_in_address()
 
     @rx.event
     async def new_conversation(self):
         """Start an empty conversation; it is created when the first message is sent."""
         if self.running:
-            return
+            return None
         await self._reset_conversation()
         self.conversations_open = False
         self.notice = ""
+        return self._show_in_address()
 
     @rx.event
     async def rename_conversation(self, form_data: dict[str, str]):
@@ -238,6 +279,7 @@ class ChatState(rx.State):
             return
         if conversation_id == self.conversation_id:
             await self._reset_conversation()
+            return [self._show_in_address(), ChatState.refresh_conversations]
         return ChatState.refresh_conversations
 
     # --- base and model --------------------------------------------------------------
@@ -290,12 +332,14 @@ class ChatState(rx.State):
                     "The assistant is still answering. Your question is back in the box: "
                     "send it when the answer has finished, or press Stop."
                 )
-                return rx.set_value("message-input", question)
+                yield rx.set_value("message-input", question)
+                return
             if not self.base_id:
                 self.notice = "Choose a base first (the switcher above the conversation)."
                 return
             self.notice = ""
-            if not self.conversation_id:
+            created = not self.conversation_id
+            if created:
                 self.conversation_id = await asyncio.to_thread(
                     flows.start_conversation, user_id, self.base_id, self.model
                 )
@@ -305,6 +349,17 @@ class ChatState(rx.State):
             request = self._turn_request(user_id, question=question)
             tab = self.router.session.client_token
         await self._answer(request, tab)
+        if created:
+            # Linked once the turn has ended: navigating re-syncs the whole page state,
+            # which is better not done while the answer streams in.
+            async with self:
+                link = (
+                    self._show_in_address()
+                    if self.conversation_id == request.conversation_id
+                    else None
+                )
+            if link is not None:
+                yield link
 
     @rx.event(background=True)
     async def regenerate(self):
