@@ -15,9 +15,9 @@ from pyairtable_ui.actions.rows import ActionItem
 from pyairtable_ui.airtable.access import check_user_access
 from pyairtable_ui.airtable.connections import BaseAccess
 from pyairtable_ui.auth.models import User
-from pyairtable_ui.chat import service
+from pyairtable_ui.chat import export, service
 from pyairtable_ui.chat.models import Conversation, Message
-from pyairtable_ui.core.db import session_scope
+from pyairtable_ui.core.db import session_scope, utcnow
 from pyairtable_ui.instance import service as instance_service
 
 
@@ -217,6 +217,45 @@ def delete_conversation(user_id: int, conversation_id: int) -> None:
     """
     with session_scope() as db:
         service.delete_conversation(session=db, conversation_id=conversation_id, user_id=user_id)
+
+
+@dataclass(frozen=True)
+class ExportedConversation:
+    """A conversation as the Markdown file the person downloads.
+
+    Attributes:
+        filename: E.g. `conversation-12-open-tasks.md`.
+        markdown: The file's text.
+    """
+
+    filename: str
+    markdown: str
+
+
+def export_conversation(user_id: int, conversation_id: int) -> ExportedConversation:
+    """One of the user's conversations, every message of it, as Markdown.
+
+    Args:
+        user_id: The signed-in user.
+        conversation_id: The conversation.
+
+    Returns:
+        The file's name and text.
+
+    Raises:
+        service.ConversationNotFoundError: Not this user's, deleted, or no such id.
+    """
+    with session_scope() as db:
+        conversation = service.get_conversation(
+            session=db, conversation_id=conversation_id, user_id=user_id
+        )
+        messages = service.list_messages(
+            session=db, conversation_id=conversation_id, user_id=user_id
+        )
+        return ExportedConversation(
+            filename=export.export_filename(conversation),
+            markdown=export.conversation_markdown(conversation, messages, exported_at=utcnow()),
+        )
 
 
 def drop_last_answer(user_id: int, conversation_id: int) -> bool:

@@ -6,6 +6,7 @@ The scripted LLM plays the model (as in `test_chat`); each test signs new users 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -46,11 +47,14 @@ def conversation_list(page: Page):
     return drawer
 
 
-def converse(page: Page, llm, question: str, answer: str) -> None:
-    """Ask one question in the open conversation and wait for its answer."""
+def converse(page: Page, llm, question: str, answer: str, shown: str | None = None) -> None:
+    """Ask one question in the open conversation and wait for its answer.
+
+    `shown` is the answer as rendered, when its Markdown differs from its text.
+    """
     llm.queue(Reply(content=answer), model=MODEL)
     ask(page, question)
-    expect(page.locator(".assistant-message").last).to_contain_text(answer)
+    expect(page.locator(".assistant-message").last).to_contain_text(shown or answer)
 
 
 def start_new(page: Page) -> None:
@@ -138,3 +142,29 @@ def test_the_address_opens_the_conversation_for_its_owner_only(
         conversation_list(theirs).get_by_role("button", name="Where is the signed contract?")
     ).to_have_count(0)
     other.close()
+
+
+def test_a_conversation_exports_as_a_markdown_file(chat: Page, llm, airtable) -> None:
+    cell = '<img src=x onerror="window.__xss=1"> & Co'
+    converse(chat, llm, "Who supplies the boxes?", f"The supplier is {cell}.")
+    converse(chat, llm, "And the tape?", "Also them, **by Friday**.", "Also them, by Friday.")
+
+    with chat.expect_download() as started:
+        chat.get_by_role("button", name="Export as Markdown").click()
+    download = started.value
+    conversation_id = conversation_id_in_address(chat)
+    assert (
+        download.suggested_filename == f"conversation-{conversation_id}-who-supplies-the-boxes.md"
+    )
+    text = Path(download.path()).read_text(encoding="utf-8")
+
+    assert text.startswith("# Who supplies the boxes?\n")
+    parts = [
+        "Who supplies the boxes?",
+        f"The supplier is {cell}.",  # as the answer said it: a text file, nothing escaped
+        "And the tape?",
+        "Also them, **by Friday**.",
+    ]
+    positions = [text.index(f"\n\n{part}\n") for part in parts]
+    assert positions == sorted(positions), text
+    assert chat.evaluate("window.__xss") is None

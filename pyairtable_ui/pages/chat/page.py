@@ -217,6 +217,17 @@ def _title_bar() -> rx.Component:
                         on_click=ChatState.set_renaming(True),
                     ),
                 ),
+                rx.cond(
+                    ChatState.conversation_id != 0,
+                    rx.icon_button(
+                        rx.icon("download", size=14),
+                        variant="ghost",
+                        size="1",
+                        aria_label="Export as Markdown",
+                        title="Export as Markdown",
+                        on_click=ChatState.export_conversation,
+                    ),
+                ),
                 align="center",
                 min_width="0",
             ),

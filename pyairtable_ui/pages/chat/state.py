@@ -282,6 +282,23 @@ class ChatState(rx.State):
             return [self._show_in_address(), ChatState.refresh_conversations]
         return ChatState.refresh_conversations
 
+    @rx.event
+    async def export_conversation(self):
+        """Download the open conversation as a Markdown file (a text file, not a page)."""
+        user_id = await signed_in_user_id(self)
+        if user_id is None or not self.conversation_id:
+            return None
+        try:
+            exported = await asyncio.to_thread(
+                flows.export_conversation, user_id, self.conversation_id
+            )
+        except service.ChatError as exc:
+            self.notice = exc.message
+            return None
+        return rx.download(
+            data=exported.markdown, filename=exported.filename, mime_type="text/markdown"
+        )
+
     # --- base and model --------------------------------------------------------------
 
     @rx.event
