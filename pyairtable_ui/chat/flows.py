@@ -258,6 +258,20 @@ def export_conversation(user_id: int, conversation_id: int) -> ExportedConversat
         )
 
 
+def restore_conversation(user_id: int, conversation_id: int) -> None:
+    """Undo the deletion of one of the user's conversations.
+
+    Args:
+        user_id: The signed-in user.
+        conversation_id: The conversation.
+
+    Raises:
+        service.ConversationNotFoundError: Not this user's, not deleted, or no such id.
+    """
+    with session_scope() as db:
+        service.restore_conversation(session=db, conversation_id=conversation_id, user_id=user_id)
+
+
 def drop_last_answer(user_id: int, conversation_id: int) -> bool:
     """Remove the answer to the last question, so it can be answered again.
 

@@ -252,6 +252,36 @@ def delete_conversation(*, session: Session, conversation_id: int, user_id: int)
     logger.info("conversation deleted", extra={"conversation_id": conversation_id})
 
 
+def restore_conversation(*, session: Session, conversation_id: int, user_id: int) -> Conversation:
+    """Bring back a conversation the user deleted (Undo), with all its messages.
+
+    Args:
+        session: The database session.
+        conversation_id: The conversation.
+        user_id: Who asks; must own it.
+
+    Returns:
+        The conversation, listed again.
+
+    Raises:
+        ConversationNotFoundError: Not this user's, not deleted, or no such id.
+    """
+    conversation = session.exec(
+        select(Conversation).where(
+            Conversation.id == conversation_id,
+            Conversation.user_id == user_id,
+            col(Conversation.deleted_at).is_not(None),
+        )
+    ).first()
+    if conversation is None:
+        raise ConversationNotFoundError()
+    conversation.deleted_at = None
+    session.add(conversation)
+    session.flush()
+    logger.info("conversation restored", extra={"conversation_id": conversation_id})
+    return conversation
+
+
 def set_conversation_context(
     *,
     session: Session,

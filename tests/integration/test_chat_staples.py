@@ -168,3 +168,26 @@ def test_a_conversation_exports_as_a_markdown_file(chat: Page, llm, airtable) ->
     positions = [text.index(f"\n\n{part}\n") for part in parts]
     assert positions == sorted(positions), text
     assert chat.evaluate("window.__xss") is None
+
+
+def test_the_composer_is_ready_and_a_deletion_can_be_undone(chat: Page, llm) -> None:
+    expect(chat.get_by_role("textbox", name="Message")).to_be_focused()
+    converse(chat, llm, "Keep this one?", "Yes, it holds the plan.")
+    conversation_id = conversation_id_in_address(chat)
+
+    drawer = conversation_list(chat)
+    drawer.get_by_role("button", name="Delete Keep this one?", exact=True).click()
+    row = drawer.get_by_role("button", name="Keep this one?", exact=True)
+    expect(row).to_have_count(0)
+    expect(chat.locator(".user-message")).to_have_count(0)
+    chat.wait_for_url(re.compile(r"/chat$"))
+    deleted = drawer.get_by_role("status").filter(has_text="Deleted “Keep this one?”.")
+    expect(deleted).to_be_visible()
+
+    deleted.get_by_role("button", name="Undo").click()
+    expect(row).to_be_visible()
+    expect(deleted).to_have_count(0)
+    expect(chat.locator(".user-message")).to_have_text(["Keep this one?"])
+    assert conversation_id_in_address(chat) == conversation_id
+    chat.reload()
+    expect(chat.locator(".assistant-message").last).to_contain_text("it holds the plan")

@@ -80,6 +80,20 @@ def _conversation_list() -> rx.Component:
             max_length=200,
             width="100%",
         ),
+        rx.cond(
+            ChatState.deleted_id != 0,
+            rx.hstack(
+                rx.text("Deleted “", ChatState.deleted_title, "”.", size="2", trim="end"),
+                rx.button("Undo", variant="soft", size="1", on_click=ChatState.undo_delete),
+                role="status",
+                width="100%",
+                align="center",
+                justify="between",
+                padding="6px 8px",
+                border_radius="6px",
+                background_color=rx.color("gray", 3),
+            ),
+        ),
         rx.foreach(ChatState.conversations, _conversation_row),
         rx.cond(
             ChatState.conversations.length() == 0,
@@ -339,6 +353,8 @@ def _conversation() -> rx.Component:
                     flex="1",
                     size="3",
                     id="message-input",
+                    # Ready to type on arrival (the composer mounts once the session is known).
+                    auto_focus=True,
                 ),
                 rx.cond(
                     ChatState.running,

@@ -57,6 +57,10 @@ class ChatState(rx.State):
     conversations: list[ConversationItem] = []
     # What the conversation list is searched for ("" lists them all).
     search: str = ""
+    # The conversation just deleted, which the list offers to bring back (0: none).
+    deleted_id: int = 0
+    deleted_title: str = ""
+    _deleted_was_open: bool = False
     conversation_id: int = 0
     title: str = ""
     messages: list[ChatItem] = []
@@ -116,6 +120,7 @@ class ChatState(rx.State):
         self._address_pending = []
         self.notice = ""
         self.search = ""
+        self.deleted_id = 0
 
         # The address names the conversation; without one, the tab's open one stays open.
         wanted = (requested_id,) if "c" in query else (self.conversation_id,)
@@ -268,17 +273,39 @@ class ChatState(rx.State):
 
     @rx.event
     async def delete_conversation(self, conversation_id: int):
-        """Delete a conversation (its actions stay in the history)."""
+        """Delete a conversation (its actions stay in the history); the list offers Undo."""
         user_id = await signed_in_user_id(self)
         if user_id is None or (self.running and conversation_id == self.conversation_id):
-            return
+            return None
         try:
             await asyncio.to_thread(flows.delete_conversation, user_id, conversation_id)
         except service.ChatError as exc:
             self.notice = exc.message
-            return
-        if conversation_id == self.conversation_id:
+            return None
+        self.deleted_id = conversation_id
+        self.deleted_title = next(
+            (c["title"] for c in self.conversations if c["id"] == conversation_id), ""
+        )
+        self._deleted_was_open = conversation_id == self.conversation_id
+        if self._deleted_was_open:
             await self._reset_conversation()
+            return [self._show_in_address(), ChatState.refresh_conversations]
+        return ChatState.refresh_conversations
+
+    @rx.event
+    async def undo_delete(self):
+        """Bring back the conversation just deleted (and open it again if it was open)."""
+        user_id = await signed_in_user_id(self)
+        if user_id is None or not self.deleted_id:
+            return None
+        conversation_id, self.deleted_id = self.deleted_id, 0
+        try:
+            await asyncio.to_thread(flows.restore_conversation, user_id, conversation_id)
+        except service.ChatError as exc:
+            self.notice = exc.message
+            return None
+        if self._deleted_was_open and not self.running and not self.conversation_id:
+            await self._open(user_id, conversation_id)
             return [self._show_in_address(), ChatState.refresh_conversations]
         return ChatState.refresh_conversations
 

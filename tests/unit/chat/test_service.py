@@ -169,6 +169,26 @@ def test_delete_is_soft_and_hides_the_conversation(db: Session, ana: int) -> Non
         service.delete_conversation(session=db, conversation_id=conversation_id, user_id=ana)
 
 
+def test_undo_brings_a_deleted_conversation_back_for_its_owner_only(
+    db: Session, ana: int, ben: int
+) -> None:
+    conversation_id = new_conversation(db, ana, title="Kept")
+    add(db, conversation_id, ana, "user", content="hello")
+    kwargs: dict[str, Any] = {"session": db, "conversation_id": conversation_id}
+    with pytest.raises(ConversationNotFoundError):
+        service.restore_conversation(**kwargs, user_id=ana)  # not deleted
+    service.delete_conversation(**kwargs, user_id=ana)
+    db.commit()
+
+    with pytest.raises(ConversationNotFoundError):
+        service.restore_conversation(**kwargs, user_id=ben)
+    service.restore_conversation(**kwargs, user_id=ana)
+    db.commit()
+
+    assert [c.id for c in service.list_conversations(session=db, user_id=ana)] == [conversation_id]
+    assert [m.content for m in service.list_messages(**kwargs, user_id=ana)] == ["hello"]
+
+
 def test_another_users_conversation_is_not_found(db: Session, ana: int, ben: int) -> None:
     conversation_id = new_conversation(db, ana)
     message = add(db, conversation_id, ana, "user", content="private question")
