@@ -177,6 +177,22 @@ def conversation_items(
     return items
 
 
+def address_conversation_id(value: str | None) -> int:
+    """The conversation the address asks for, from its `c` parameter.
+
+    Args:
+        value: The parameter as typed in the address, or None when absent.
+
+    Returns:
+        Its id; 0 without one; -1 for anything that is no id (so nothing opens).
+    """
+    if value is None:
+        return 0
+    if value.isascii() and value.isdigit() and 0 < len(value) <= 18:
+        return int(value)
+    return -1
+
+
 def base_items(bases: Iterable[BaseAccess]) -> list[BaseItem]:
     """The base switcher's entries from the bases the token sees."""
     return [BaseItem(id=b.id, name=b.name) for b in bases]

@@ -22,6 +22,7 @@ from pyairtable_ui.pages.chat.rows import (
     BaseItem,
     ChatItem,
     ConversationItem,
+    address_conversation_id,
     assistant_item,
     base_items,
     conversation_items,
@@ -109,9 +110,7 @@ class ChatState(rx.State):
             return rx.redirect(login_redirect(routes.CHAT), replace=True)
         query = self.router.url.query_parameters
         requested = query.get("c", "")
-        requested_id = int(requested) if requested.isdigit() and len(requested) < 19 else -1
-        if "c" not in query:
-            requested_id = 0
+        requested_id = address_conversation_id(requested if "c" in query else None)
         if requested_id in self._address_pending:
             pending = list(self._address_pending)
             pending.remove(requested_id)

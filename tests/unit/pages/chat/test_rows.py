@@ -9,6 +9,7 @@ from pyairtable_ui.chat.models import Conversation, Message
 from pyairtable_ui.chat.service import TurnUsage
 from pyairtable_ui.pages.chat.rows import (
     DATE_GROUPS,
+    address_conversation_id,
     assistant_item,
     base_items,
     conversation_items,
@@ -263,3 +264,11 @@ def test_conversations_are_grouped_by_day_each_heading_once() -> None:
     evening = datetime(2025, 3, 9, 23, 0, tzinfo=timezone(timedelta(hours=5)))
     assert date_group(evening, now.date()) == "Yesterday"
     assert conversation_items([]) == []
+
+
+def test_the_address_names_a_conversation_by_its_id_or_none() -> None:
+    assert address_conversation_id(None) == 0
+    assert address_conversation_id("12") == 12
+    assert address_conversation_id("0012") == 12
+    for garbage in ("", "abc", "-3", "1.5", "²", "٣", "9" * 19, "12 "):
+        assert address_conversation_id(garbage) == -1, garbage
