@@ -47,6 +47,7 @@ current_name  # actions/undo.py RenameSuggestion
 suggested_name  # actions/undo.py RenameSuggestion
 rename_suggestion  # actions/undo.py UndoPlan
 updated  # pages/chat/rows.py ConversationItem
+first_in_group  # pages/chat/rows.py ConversationItem (page.py reads it by key)
 device  # account/flows.py SessionRow
 last_used  # account/flows.py SessionRow
 ok  # llm/probe.py ModelTestRow (pages/admin.py colours the result)

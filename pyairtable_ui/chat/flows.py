@@ -15,9 +15,9 @@ from pyairtable_ui.actions.rows import ActionItem
 from pyairtable_ui.airtable.access import check_user_access
 from pyairtable_ui.airtable.connections import BaseAccess
 from pyairtable_ui.auth.models import User
-from pyairtable_ui.chat import service
+from pyairtable_ui.chat import export, service
 from pyairtable_ui.chat.models import Conversation, Message
-from pyairtable_ui.core.db import session_scope
+from pyairtable_ui.core.db import session_scope, utcnow
 from pyairtable_ui.instance import service as instance_service
 
 
@@ -104,17 +104,18 @@ def start_chat(user_id: int, *, wanted: Sequence[int] = (), last: int) -> ChatSt
     )
 
 
-def list_conversations(user_id: int) -> list[Conversation]:
+def list_conversations(user_id: int, *, search: str = "") -> list[Conversation]:
     """The user's conversations, most recently active first (titles change after a turn).
 
     Args:
         user_id: The signed-in user.
+        search: When not blank, only those whose title or messages contain it.
 
     Returns:
         The conversations.
     """
     with session_scope() as db:
-        return service.list_conversations(session=db, user_id=user_id)
+        return service.list_conversations(session=db, user_id=user_id, search=search)
 
 
 def open_conversation(user_id: int, conversation_id: int, *, last: int) -> OpenedConversation:
@@ -147,18 +148,19 @@ def open_conversation(user_id: int, conversation_id: int, *, last: int) -> Opene
     )
 
 
-def after_turn(user_id: int, conversation_id: int) -> AfterTurn:
+def after_turn(user_id: int, conversation_id: int, *, search: str = "") -> AfterTurn:
     """The conversation list and the answered conversation's actions, read again.
 
     Args:
         user_id: The signed-in user.
         conversation_id: The conversation the turn answered in.
+        search: The conversation list's search, kept while a turn ran.
 
     Returns:
         What the page shows once the turn has ended.
     """
     return AfterTurn(
-        conversations=list_conversations(user_id),
+        conversations=list_conversations(user_id, search=search),
         action_items=conversation_action_items(user_id, conversation_id),
     )
 
@@ -220,6 +222,59 @@ def delete_conversation(user_id: int, conversation_id: int) -> None:
     """
     with session_scope() as db:
         service.delete_conversation(session=db, conversation_id=conversation_id, user_id=user_id)
+
+
+@dataclass(frozen=True)
+class ExportedConversation:
+    """A conversation as the Markdown file the person downloads.
+
+    Attributes:
+        filename: E.g. `conversation-12-open-tasks.md`.
+        markdown: The file's text.
+    """
+
+    filename: str
+    markdown: str
+
+
+def export_conversation(user_id: int, conversation_id: int) -> ExportedConversation:
+    """One of the user's conversations, every message of it, as Markdown.
+
+    Args:
+        user_id: The signed-in user.
+        conversation_id: The conversation.
+
+    Returns:
+        The file's name and text.
+
+    Raises:
+        service.ConversationNotFoundError: Not this user's, deleted, or no such id.
+    """
+    with session_scope() as db:
+        conversation = service.get_conversation(
+            session=db, conversation_id=conversation_id, user_id=user_id
+        )
+        messages = service.list_messages(
+            session=db, conversation_id=conversation_id, user_id=user_id
+        )
+        return ExportedConversation(
+            filename=export.export_filename(conversation),
+            markdown=export.conversation_markdown(conversation, messages, exported_at=utcnow()),
+        )
+
+
+def restore_conversation(user_id: int, conversation_id: int) -> None:
+    """Undo the deletion of one of the user's conversations.
+
+    Args:
+        user_id: The signed-in user.
+        conversation_id: The conversation.
+
+    Raises:
+        service.ConversationNotFoundError: Not this user's, not deleted, or no such id.
+    """
+    with session_scope() as db:
+        service.restore_conversation(session=db, conversation_id=conversation_id, user_id=user_id)
 
 
 def drop_last_answer(user_id: int, conversation_id: int) -> bool:

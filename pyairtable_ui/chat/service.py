@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_TITLE = "New conversation"
 MAX_TITLE_LENGTH = 200
 TITLE_FROM_MESSAGE_CHARS = 60
+# A search longer than this is cut: nobody types more, and it bounds the LIKE pattern.
+MAX_SEARCH_LENGTH = 200
 # Column sizes in chat/models.py; longer values from a model are cut, not rejected.
 _MAX_TOOL_CALL_ID = 80
 _MAX_TOOL_NAME = 80
@@ -136,23 +138,42 @@ def create_conversation(
     return conversation
 
 
-def list_conversations(*, session: Session, user_id: int, limit: int = 50) -> list[Conversation]:
+def list_conversations(
+    *, session: Session, user_id: int, limit: int = 50, search: str = ""
+) -> list[Conversation]:
     """A user's conversations, most recently active first, without deleted ones.
 
     Args:
         session: The database session.
         user_id: The owner.
         limit: The most conversations to return.
+        search: When not blank, only conversations whose title or the text of one of
+            whose questions or answers contains it (any case; `%` and `_` are literal).
 
     Returns:
         The conversations.
     """
-    statement = (
-        select(Conversation)
-        .where(Conversation.user_id == user_id, col(Conversation.deleted_at).is_(None))
-        .order_by(col(Conversation.updated_at).desc(), col(Conversation.id).desc())
-        .limit(limit)
+    statement = select(Conversation).where(
+        Conversation.user_id == user_id, col(Conversation.deleted_at).is_(None)
     )
+    words = search.strip()[:MAX_SEARCH_LENGTH].lower()
+    if words:
+        # Tool rows hold Airtable payloads, not what the person read: they are left out.
+        in_messages = (
+            select(Message.id)
+            .where(
+                Message.conversation_id == Conversation.id,
+                col(Message.role).in_((MessageRole.USER.value, MessageRole.ASSISTANT.value)),
+                sa.func.lower(Message.content).contains(words, autoescape=True),
+            )
+            .exists()
+        )
+        statement = statement.where(
+            sa.or_(sa.func.lower(Conversation.title).contains(words, autoescape=True), in_messages)
+        )
+    statement = statement.order_by(
+        col(Conversation.updated_at).desc(), col(Conversation.id).desc()
+    ).limit(limit)
     return list(session.exec(statement).all())
 
 
@@ -229,6 +250,36 @@ def delete_conversation(*, session: Session, conversation_id: int, user_id: int)
     session.add(conversation)
     session.flush()
     logger.info("conversation deleted", extra={"conversation_id": conversation_id})
+
+
+def restore_conversation(*, session: Session, conversation_id: int, user_id: int) -> Conversation:
+    """Bring back a conversation the user deleted (Undo), with all its messages.
+
+    Args:
+        session: The database session.
+        conversation_id: The conversation.
+        user_id: Who asks; must own it.
+
+    Returns:
+        The conversation, listed again.
+
+    Raises:
+        ConversationNotFoundError: Not this user's, not deleted, or no such id.
+    """
+    conversation = session.exec(
+        select(Conversation).where(
+            Conversation.id == conversation_id,
+            Conversation.user_id == user_id,
+            col(Conversation.deleted_at).is_not(None),
+        )
+    ).first()
+    if conversation is None:
+        raise ConversationNotFoundError()
+    conversation.deleted_at = None
+    session.add(conversation)
+    session.flush()
+    logger.info("conversation restored", extra={"conversation_id": conversation_id})
+    return conversation
 
 
 def set_conversation_context(

@@ -23,6 +23,23 @@ from pyairtable_ui.state.auth import AuthState
 
 
 def _conversation_row(item: ConversationItem) -> rx.Component:
+    return rx.fragment(
+        rx.cond(
+            item["first_in_group"],
+            rx.heading(
+                item["group"],
+                as_="h3",
+                size="1",
+                color_scheme="gray",
+                padding_top="8px",
+                class_name="conversation-group",
+            ),
+        ),
+        _conversation_button(item),
+    )
+
+
+def _conversation_button(item: ConversationItem) -> rx.Component:
     return rx.hstack(
         rx.button(
             rx.text(item["title"], trim="end", size="2"),
@@ -54,10 +71,43 @@ def _conversation_list() -> rx.Component:
             on_click=ChatState.new_conversation,
             width="100%",
         ),
+        rx.input(
+            rx.input.slot(rx.icon("search", size=14)),
+            type="search",
+            placeholder="Search conversations",
+            aria_label="Search conversations",
+            value=ChatState.search,
+            on_change=ChatState.search_conversations,
+            debounce_timeout=300,
+            max_length=200,
+            width="100%",
+        ),
+        rx.cond(
+            ChatState.deleted_id != 0,
+            rx.hstack(
+                rx.text("Deleted “", ChatState.deleted_title, "”.", size="2", trim="end"),
+                rx.button("Undo", variant="soft", size="1", on_click=ChatState.undo_delete),
+                role="status",
+                width="100%",
+                align="center",
+                justify="between",
+                padding="6px 8px",
+                border_radius="6px",
+                background_color=rx.color("gray", 3),
+            ),
+        ),
         rx.foreach(ChatState.conversations, _conversation_row),
         rx.cond(
             ChatState.conversations.length() == 0,
-            rx.text("No conversations yet.", size="2", color_scheme="gray"),
+            rx.text(
+                rx.cond(
+                    ChatState.search != "",
+                    "No conversation matches your search.",
+                    "No conversations yet.",
+                ),
+                size="2",
+                color_scheme="gray",
+            ),
         ),
         spacing="1",
         width="100%",
@@ -226,6 +276,17 @@ def _title_bar() -> rx.Component:
                         on_click=ChatState.set_renaming(True),
                     ),
                 ),
+                rx.cond(
+                    ChatState.conversation_id != 0,
+                    rx.icon_button(
+                        rx.icon("download", size=14),
+                        variant="ghost",
+                        size="1",
+                        aria_label="Export as Markdown",
+                        title="Export as Markdown",
+                        on_click=ChatState.export_conversation,
+                    ),
+                ),
                 align="center",
                 min_width="0",
             ),
@@ -337,6 +398,8 @@ def _conversation() -> rx.Component:
                     flex="1",
                     size="3",
                     id="message-input",
+                    # Ready to type on arrival (the composer mounts once the session is known).
+                    auto_focus=True,
                 ),
                 rx.cond(
                     ChatState.running,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import UTC, date, datetime
 from typing import Any, TypedDict
 
 from pyairtable_ui.actions.rows import ActionItem
@@ -41,11 +42,16 @@ class ChatItem(TypedDict):
 
 
 class ConversationItem(TypedDict):
-    """A conversation in the list."""
+    """A conversation in the list; `group` is shown above the first of each group."""
 
     id: int
     title: str
     updated: str
+    group: str
+    first_in_group: bool
+
+
+DATE_GROUPS = ("Today", "Yesterday", "Previous 7 days", "Older")
 
 
 class BaseItem(TypedDict):
@@ -149,12 +155,67 @@ def with_actions(items: list[ChatItem], actions: Iterable[ActionItem]) -> list[C
     ]
 
 
-def conversation_items(conversations: Iterable[Conversation]) -> list[ConversationItem]:
-    """The conversation list: title and when it was last active."""
-    return [
-        ConversationItem(id=c.id or 0, title=c.title, updated=c.updated_at.strftime("%b %d, %H:%M"))
-        for c in conversations
-    ]
+def date_group(updated: datetime, today: date) -> str:
+    """Which of `DATE_GROUPS` a conversation last active at `updated` falls in.
+
+    Args:
+        updated: When it was last active (UTC, as stored).
+        today: Today's date in UTC.
+
+    Returns:
+        Today, Yesterday, Previous 7 days or Older.
+    """
+    age = (today - updated.astimezone(UTC).date()).days
+    today_, yesterday, week, older = DATE_GROUPS
+    if age <= 0:
+        return today_  # (a clock a little ahead of ours is still today)
+    if age == 1:
+        return yesterday
+    return week if age <= 7 else older
+
+
+def conversation_items(
+    conversations: Iterable[Conversation], now: datetime | None = None
+) -> list[ConversationItem]:
+    """The conversation list: title, when it was last active and its date group.
+
+    Args:
+        conversations: Most recently active first, so each group is one run of rows.
+        now: The time to group by (UTC); by default now.
+
+    Returns:
+        The rows, the first of each group marked to carry its heading.
+    """
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
+    items: list[ConversationItem] = []
+    for c in conversations:
+        group = date_group(c.updated_at, today)
+        items.append(
+            ConversationItem(
+                id=c.id or 0,
+                title=c.title,
+                updated=c.updated_at.strftime("%b %d, %H:%M"),
+                group=group,
+                first_in_group=not items or items[-1]["group"] != group,
+            )
+        )
+    return items
+
+
+def address_conversation_id(value: str | None) -> int:
+    """The conversation the address asks for, from its `c` parameter.
+
+    Args:
+        value: The parameter as typed in the address, or None when absent.
+
+    Returns:
+        Its id; 0 without one; -1 for anything that is no id (so nothing opens).
+    """
+    if value is None:
+        return 0
+    if value.isascii() and value.isdigit() and 0 < len(value) <= 18:
+        return int(value)
+    return -1
 
 
 def base_items(bases: Iterable[BaseAccess]) -> list[BaseItem]:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from pyairtable_ui import routes
 from pyairtable_ui.chat import agent, flows, service, turns
@@ -21,6 +22,7 @@ from pyairtable_ui.pages.chat.rows import (
     BaseItem,
     ChatItem,
     ConversationItem,
+    address_conversation_id,
     assistant_item,
     base_items,
     conversation_items,
@@ -46,10 +48,21 @@ logger = logging.getLogger(__name__)
 MESSAGES_ON_SCREEN = 200
 
 
+def conversation_path(conversation_id: int) -> str:
+    """The chat's address with a conversation open (`/chat?c=12`), or the chat's own."""
+    return f"{routes.CHAT}?c={conversation_id}" if conversation_id else routes.CHAT
+
+
 class ChatState(rx.State):
     """The open conversation, the base and model it uses, and the running turn."""
 
     conversations: list[ConversationItem] = []
+    # What the conversation list is searched for ("" lists them all).
+    search: str = ""
+    # The conversation just deleted, which the list offers to bring back (0: none).
+    deleted_id: int = 0
+    deleted_title: str = ""
+    _deleted_was_open: bool = False
     conversation_id: int = 0
     title: str = ""
     messages: list[ChatItem] = []
@@ -70,6 +83,9 @@ class ChatState(rx.State):
     renaming: bool = False
     # A question whose turn could not start (so it was not stored), for Retry to send again.
     _unsent_question: str = ""
+    # Conversations this tab just put in the address (`_show_in_address`; 0: none open):
+    # the on_load that navigation fires finds them already open and loads nothing.
+    _address_pending: list[int] = []
 
     @rx.var
     def base_name(self) -> str:
@@ -85,14 +101,29 @@ class ChatState(rx.State):
 
     @rx.event
     async def on_load(self):
-        """Open the conversation in the URL (or the newest) on the user's base."""
+        """Open the conversation in the address (`?c=<id>`, else the tab's) on the user's base.
+
+        Not the user's, deleted or no such id: nothing opens and the notice says only
+        that it does not exist, so another user's conversation reveals nothing.
+        """
         user_id = await signed_in_user_id(self)
         if user_id is None:
             return rx.redirect(login_redirect(routes.CHAT), replace=True)
+        query = self.router.url.query_parameters
+        requested = query.get("c", "")
+        requested_id = address_conversation_id(requested if "c" in query else None)
+        if requested_id in self._address_pending:
+            pending = list(self._address_pending)
+            pending.remove(requested_id)
+            self._address_pending = pending
+            return None
+        self._address_pending = []
         self.notice = ""
+        self.search = ""
+        self.deleted_id = 0
 
-        requested = self.router.url.query_parameters.get("c", "")
-        wanted = (int(requested) if requested.isdigit() else 0, self.conversation_id)
+        # The address names the conversation; without one, the tab's open one stays open.
+        wanted = (requested_id,) if "c" in query else (self.conversation_id,)
         start = await asyncio.to_thread(
             flows.start_chat, user_id, wanted=wanted, last=MESSAGES_ON_SCREEN
         )
@@ -108,7 +139,22 @@ class ChatState(rx.State):
             await self._show_opened(start.opened)
         else:
             await self._reset_conversation()
-        return ChatState.load_bases
+            if "c" in query:
+                # Someone else's looks exactly like one that does not exist.
+                self.notice = service.ConversationNotFoundError().message
+        address = f"{routes.CHAT}?c={requested}" if "c" in query else routes.CHAT
+        if address == conversation_path(self.conversation_id):
+            return ChatState.load_bases
+        return [self._show_in_address(), ChatState.load_bases]
+
+    def _show_in_address(self) -> EventSpec:
+        """Put the open conversation in the address (a link to it), replacing the entry.
+
+        The navigation fires on_load again; `_address_pending` tells it there is
+        nothing to open (the bases are not fetched again either).
+        """
+        self._address_pending = [*self._address_pending, self.conversation_id]
+        return rx.redirect(conversation_path(self.conversation_id), replace=True)
 
     async def _reset_conversation(self) -> None:
         self.conversation_id = 0
@@ -168,7 +214,18 @@ class ChatState(rx.State):
         if user_id is None:
             return
         self.conversations = conversation_items(
-            await asyncio.to_thread(flows.list_conversations, user_id)
+            await asyncio.to_thread(flows.list_conversations, user_id, search=self.search)
+        )
+
+    @rx.event
+    async def search_conversations(self, value: str):
+        """List only the conversations whose title or messages contain what was typed."""
+        user_id = await signed_in_user_id(self)
+        if user_id is None:
+            return
+        self.search = value[: service.MAX_SEARCH_LENGTH]
+        self.conversations = conversation_items(
+            await asyncio.to_thread(flows.list_conversations, user_id, search=self.search)
         )
 
     # --- conversations ---------------------------------------------------------------
@@ -178,19 +235,21 @@ class ChatState(rx.State):
         """Show another conversation (not while a turn runs)."""
         user_id = await signed_in_user_id(self)
         if user_id is None or self.running:
-            return
+            return None
         await self._open(user_id, conversation_id)
         self.conversations_open = False
         self.notice = ""
+        return self._show_in_address()
 
     @rx.event
     async def new_conversation(self):
         """Start an empty conversation; it is created when the first message is sent."""
         if self.running:
-            return
+            return None
         await self._reset_conversation()
         self.conversations_open = False
         self.notice = ""
+        return self._show_in_address()
 
     @rx.event
     async def rename_conversation(self, form_data: dict[str, str]):
@@ -216,18 +275,58 @@ class ChatState(rx.State):
 
     @rx.event
     async def delete_conversation(self, conversation_id: int):
-        """Delete a conversation (its actions stay in the history)."""
+        """Delete a conversation (its actions stay in the history); the list offers Undo."""
         user_id = await signed_in_user_id(self)
         if user_id is None or (self.running and conversation_id == self.conversation_id):
-            return
+            return None
         try:
             await asyncio.to_thread(flows.delete_conversation, user_id, conversation_id)
         except service.ChatError as exc:
             self.notice = exc.message
-            return
-        if conversation_id == self.conversation_id:
+            return None
+        self.deleted_id = conversation_id
+        self.deleted_title = next(
+            (c["title"] for c in self.conversations if c["id"] == conversation_id), ""
+        )
+        self._deleted_was_open = conversation_id == self.conversation_id
+        if self._deleted_was_open:
             await self._reset_conversation()
+            return [self._show_in_address(), ChatState.refresh_conversations]
         return ChatState.refresh_conversations
+
+    @rx.event
+    async def undo_delete(self):
+        """Bring back the conversation just deleted (and open it again if it was open)."""
+        user_id = await signed_in_user_id(self)
+        if user_id is None or not self.deleted_id:
+            return None
+        conversation_id, self.deleted_id = self.deleted_id, 0
+        try:
+            await asyncio.to_thread(flows.restore_conversation, user_id, conversation_id)
+        except service.ChatError as exc:
+            self.notice = exc.message
+            return None
+        if self._deleted_was_open and not self.running and not self.conversation_id:
+            await self._open(user_id, conversation_id)
+            return [self._show_in_address(), ChatState.refresh_conversations]
+        return ChatState.refresh_conversations
+
+    @rx.event
+    async def export_conversation(self):
+        """Download the open conversation as a Markdown file (a text file, not a page)."""
+        user_id = await signed_in_user_id(self)
+        if user_id is None or not self.conversation_id:
+            return None
+        try:
+            exported = await asyncio.to_thread(
+                flows.export_conversation, user_id, self.conversation_id
+            )
+        except service.ChatError as exc:
+            self.notice = exc.message
+            return None
+        return rx.download(
+            data=exported.markdown, filename=exported.filename, mime_type="text/markdown"
+        )
 
     # --- base and model --------------------------------------------------------------
 
@@ -279,12 +378,14 @@ class ChatState(rx.State):
                     "The assistant is still answering. Your question is back in the box: "
                     "send it when the answer has finished, or press Stop."
                 )
-                return rx.set_value("message-input", question)
+                yield rx.set_value("message-input", question)
+                return
             if not self.base_id:
                 self.notice = "Choose a base first (the switcher above the conversation)."
                 return
             self.notice = ""
-            if not self.conversation_id:
+            created = not self.conversation_id
+            if created:
                 self.conversation_id = await asyncio.to_thread(
                     flows.start_conversation, user_id, self.base_id, self.model
                 )
@@ -294,6 +395,17 @@ class ChatState(rx.State):
             request = self._turn_request(user_id, question=question)
             tab = self.router.session.client_token
         await self._answer(request, tab)
+        if created:
+            # Linked once the turn has ended: navigating re-syncs the whole page state,
+            # which is better not done while the answer streams in.
+            async with self:
+                link = (
+                    self._show_in_address()
+                    if self.conversation_id == request.conversation_id
+                    else None
+                )
+            if link is not None:
+                yield link
 
     @rx.event(background=True)
     async def regenerate(self):
@@ -389,7 +501,9 @@ class ChatState(rx.State):
             await self._after_turn(request.user_id, request.conversation_id)
 
     async def _after_turn(self, user_id: int, conversation_id: int) -> None:
-        after = await asyncio.to_thread(flows.after_turn, user_id, conversation_id)
+        async with self:
+            search = self.search
+        after = await asyncio.to_thread(flows.after_turn, user_id, conversation_id, search=search)
         async with self:
             if self.conversation_id == conversation_id:
                 actions = await self.get_state(ActionsState)

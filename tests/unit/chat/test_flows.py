@@ -198,6 +198,36 @@ def test_nobody_opens_renames_deletes_or_redoes_another_users_conversation(
     with pytest.raises(service.ConversationNotFoundError):
         flows.drop_last_answer(cleo, theirs)
     assert [c.id for c in flows.list_conversations(dan)] == [theirs]
+    with Session(app_database) as session:
+        add_turn(session, theirs, dan, 7)
+        session.commit()
+    assert flows.list_conversations(cleo, search="q7") == []
+    assert [c.id for c in flows.list_conversations(dan, search="q7")] == [theirs]
+
+
+def test_a_conversation_exports_as_markdown_for_its_owner_only(
+    app_database: Engine, cleo: int
+) -> None:
+    conversation_id = flows.start_conversation(cleo, BASE_CRM_ID, "openai/a")
+    with Session(app_database) as session:
+        add_turn(session, conversation_id, cleo, 1)
+        add_turn(session, conversation_id, cleo, 2)
+        session.commit()
+        dan = make_user(session, "dan@example.com")
+    flows.rename_conversation(cleo, conversation_id, "Deals")
+
+    exported = flows.export_conversation(cleo, conversation_id)
+
+    assert exported.filename == f"conversation-{conversation_id}-deals.md"
+    text = exported.markdown
+    assert text.startswith("# Deals\n")
+    positions = [text.index(f"\n\n{part}\n") for part in ("q1", "a1", "q2", "a2")]
+    assert positions == sorted(positions), "questions and answers, in order"
+    with pytest.raises(service.ConversationNotFoundError):
+        flows.export_conversation(dan, conversation_id)
+    flows.delete_conversation(cleo, conversation_id)
+    with pytest.raises(service.ConversationNotFoundError):
+        flows.export_conversation(cleo, conversation_id)
 
 
 def test_rename_delete_and_redo_the_last_answer(app_database: Engine, cleo: int) -> None:

@@ -120,6 +120,34 @@ def test_a_renamed_empty_conversation_keeps_its_title(db: Session, ana: int) -> 
     )
 
 
+def test_search_finds_conversations_by_title_or_by_what_was_said(
+    db: Session, ana: int, ben: int
+) -> None:
+    budget = new_conversation(db, ana, title="Budget review")
+    movers = new_conversation(db, ana)
+    add(db, movers, ana, "user", content="Who books the MOVERS?")
+    add(db, movers, ana, "assistant", content="Ana books the movers on Friday.")
+    tool_only = new_conversation(db, ana)
+    add(db, tool_only, ana, "tool", content="zebra in a tool result", tool_call_id="c1")
+    percent = new_conversation(db, ana, title="100% done")
+    theirs = new_conversation(db, ben)
+    add(db, theirs, ben, "user", content="movers for Ben")
+
+    def found(search: str, user_id: int = ana) -> list[int]:
+        listed = service.list_conversations(session=db, user_id=user_id, search=search)
+        return sorted(c.id or 0 for c in listed)
+
+    assert found("budget") == [budget]
+    assert found("  movers ") == [movers], "any case, trimmed; only Ana's"
+    assert found("friday") == [movers], "an answer's text counts too"
+    assert found("zebra") == [], "tool payloads are not what the person read"
+    assert found("%") == [percent] and found("_") == [], "wildcards are literal"
+    assert found("") == sorted([budget, movers, tool_only, percent])
+    assert found("movers", ben) == [theirs]
+    service.delete_conversation(session=db, conversation_id=movers, user_id=ana)
+    assert found("movers") == []
+
+
 def test_delete_is_soft_and_hides_the_conversation(db: Session, ana: int) -> None:
     conversation_id = new_conversation(db, ana)
     add(db, conversation_id, ana, "user", content="hello")
@@ -139,6 +167,26 @@ def test_delete_is_soft_and_hides_the_conversation(db: Session, ana: int) -> Non
         add(db, conversation_id, ana, "user", content="still there?")
     with pytest.raises(ConversationNotFoundError):
         service.delete_conversation(session=db, conversation_id=conversation_id, user_id=ana)
+
+
+def test_undo_brings_a_deleted_conversation_back_for_its_owner_only(
+    db: Session, ana: int, ben: int
+) -> None:
+    conversation_id = new_conversation(db, ana, title="Kept")
+    add(db, conversation_id, ana, "user", content="hello")
+    kwargs: dict[str, Any] = {"session": db, "conversation_id": conversation_id}
+    with pytest.raises(ConversationNotFoundError):
+        service.restore_conversation(**kwargs, user_id=ana)  # not deleted
+    service.delete_conversation(**kwargs, user_id=ana)
+    db.commit()
+
+    with pytest.raises(ConversationNotFoundError):
+        service.restore_conversation(**kwargs, user_id=ben)
+    service.restore_conversation(**kwargs, user_id=ana)
+    db.commit()
+
+    assert [c.id for c in service.list_conversations(session=db, user_id=ana)] == [conversation_id]
+    assert [m.content for m in service.list_messages(**kwargs, user_id=ana)] == ["hello"]
 
 
 def test_another_users_conversation_is_not_found(db: Session, ana: int, ben: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from pyairtable_ui.actions.models import Action
 from pyairtable_ui.actions.rows import action_items
@@ -10,9 +10,12 @@ from pyairtable_ui.airtable.connections import BaseAccess
 from pyairtable_ui.chat.models import Conversation, Message
 from pyairtable_ui.chat.service import TurnUsage
 from pyairtable_ui.pages.chat.rows import (
+    DATE_GROUPS,
+    address_conversation_id,
     assistant_item,
     base_items,
     conversation_items,
+    date_group,
     duration_text,
     error_item,
     item_from_row,
@@ -215,8 +218,14 @@ def test_the_conversation_and_base_lists() -> None:
     conversations = [Conversation(id=3, user_id=1, title="Open tasks", updated_at=updated)]
     bases = [BaseAccess(id="appA", name="Projects", permission_level="create")]
 
-    assert conversation_items(conversations) == [
-        {"id": 3, "title": "Open tasks", "updated": "Mar 04, 15:06"}
+    assert conversation_items(conversations, now=updated) == [
+        {
+            "id": 3,
+            "title": "Open tasks",
+            "updated": "Mar 04, 15:06",
+            "group": "Today",
+            "first_in_group": True,
+        }
     ]
     assert base_items(bases) == [{"id": "appA", "name": "Projects"}]
 
@@ -276,3 +285,51 @@ def test_a_step_of_the_running_turn_keeps_the_action_its_event_reported() -> Non
         )[0]["action_id"]
         == 0
     )
+
+
+def test_conversations_are_grouped_by_day_each_heading_once() -> None:
+    now = datetime(2025, 3, 10, 0, 30, tzinfo=UTC)
+    ages = [
+        ("just now", timedelta(minutes=5)),
+        ("after midnight", timedelta(minutes=29)),
+        ("before midnight", timedelta(minutes=31)),
+        ("two days", timedelta(days=2)),
+        ("a week", timedelta(days=7)),
+        ("eight days", timedelta(days=8)),
+        ("last year", timedelta(days=400)),
+    ]
+    conversations = [
+        Conversation(id=i, user_id=1, title=title, updated_at=now - age)
+        for i, (title, age) in enumerate(ages)
+    ]
+
+    items = conversation_items(conversations, now=now)
+
+    assert [(i["title"], i["group"]) for i in items] == [
+        ("just now", "Today"),
+        ("after midnight", "Today"),
+        ("before midnight", "Yesterday"),
+        ("two days", "Previous 7 days"),
+        ("a week", "Previous 7 days"),
+        ("eight days", "Older"),
+        ("last year", "Older"),
+    ]
+    assert [i["title"] for i in items if i["first_in_group"]] == [
+        "just now",
+        "before midnight",
+        "two days",
+        "eight days",
+    ]
+    assert set(DATE_GROUPS) == {i["group"] for i in items}
+    # Another time zone's offset on a stored time does not move it to another day.
+    evening = datetime(2025, 3, 9, 23, 0, tzinfo=timezone(timedelta(hours=5)))
+    assert date_group(evening, now.date()) == "Yesterday"
+    assert conversation_items([]) == []
+
+
+def test_the_address_names_a_conversation_by_its_id_or_none() -> None:
+    assert address_conversation_id(None) == 0
+    assert address_conversation_id("12") == 12
+    assert address_conversation_id("0012") == 12
+    for garbage in ("", "abc", "-3", "1.5", "²", "٣", "9" * 19, "12 "):
+        assert address_conversation_id(garbage) == -1, garbage
