@@ -56,7 +56,7 @@ def test_update_matching_reviews_every_match_then_undo_restores_them(
     assert groups(airtable) == before, "nothing is written before the confirmation"
 
     chat.get_by_role("button", name="Confirm 10 records").click()
-    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
     after = groups(airtable)
     assert {rid: after[rid] for rid in matching} == dict.fromkeys(matching, "C")
     assert {rid: v for rid, v in after.items() if rid not in matching} == {
@@ -66,7 +66,9 @@ def test_update_matching_reviews_every_match_then_undo_restores_them(
     chat.get_by_role("button", name="Undo…").click()
     expect(chat.locator(".undo-row")).to_have_count(len(matching))
     chat.get_by_role("button", name="Undo this action").click()
-    expect(chat.locator("#action-status")).to_have_text("undone", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute(
+        "data-status", "undone", timeout=30_000
+    )
     assert groups(airtable) == before
 
 
@@ -97,12 +99,14 @@ def test_delete_matching_needs_the_typed_count_and_undo_brings_them_back(
         expect(rows.filter(has_text=name)).to_have_count(1)
     chat.get_by_label("Type the number of records to confirm").fill("3")
     chat.get_by_role("button", name="Confirm 3 records").click()
-    expect(chat.locator("#action-status")).to_have_text("done", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
     left = names(airtable, "Items")
     assert set(left) == set(before) - set(matching)
 
     chat.get_by_role("button", name="Undo…").click()
     chat.get_by_role("button", name="Undo this action").click()
-    expect(chat.locator("#action-status")).to_have_text("undone", timeout=30_000)
+    expect(chat.locator("#action-status")).to_have_attribute(
+        "data-status", "undone", timeout=30_000
+    )
     # Airtable gives restored records new ids; their contents come back.
     assert sorted(names(airtable, "Items").values()) == sorted(before.values())
