@@ -4,6 +4,7 @@ base, with the tables as CSV. Admins only (checked in every handler, not just th
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import reflex as rx
 
@@ -113,7 +114,15 @@ class AnalyticsState(rx.State):
         )
 
 
-def _bar_chart(title: str, *bars: tuple[str, str, str], stacked: bool = False) -> rx.Component:
+def _bar_chart(
+    title: str,
+    *bars: tuple[str, str, str],
+    stacked: bool = False,
+    x_key: str = "day",
+    data: Any = AnalyticsState.days,
+    note: str | None = None,
+) -> rx.Component:
+    """A card with one bar chart: `bars` are (data key, legend name, Radix colour)."""
     return rx.card(
         rx.vstack(
             rx.heading(title, size="3", as_="h3"),
@@ -129,14 +138,15 @@ def _bar_chart(title: str, *bars: tuple[str, str, str], stacked: bool = False) -
                     )
                     for key, label, color in bars
                 ),
-                rx.recharts.x_axis(data_key="day"),
+                rx.recharts.x_axis(data_key=x_key),
                 rx.recharts.y_axis(allow_decimals=False),
                 rx.recharts.graphing_tooltip(),
                 rx.recharts.legend(),
-                data=AnalyticsState.days,
+                data=data,
                 width="100%",
                 height=220,
             ),
+            *([rx.text(note, size="1", color_scheme="gray")] if note else []),
             width="100%",
         ),
         width="100%",
@@ -176,66 +186,24 @@ def _line_chart(title: str, *lines: tuple[str, str, str]) -> rx.Component:
 
 
 def _tools_chart() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.heading("Tool calls by tool", size="3", as_="h3"),
-            rx.recharts.bar_chart(
-                rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-                rx.recharts.bar(
-                    data_key="calls", name="Calls", fill="var(--blue-9)", is_animation_active=False
-                ),
-                rx.recharts.bar(
-                    data_key="failed", name="Failed", fill="var(--red-9)", is_animation_active=False
-                ),
-                rx.recharts.x_axis(data_key="tool"),
-                rx.recharts.y_axis(allow_decimals=False),
-                rx.recharts.graphing_tooltip(),
-                rx.recharts.legend(),
-                data=AnalyticsState.tools,
-                width="100%",
-                height=220,
-            ),
-            width="100%",
-        ),
-        width="100%",
+    return _bar_chart(
+        "Tool calls by tool",
+        ("calls", "Calls", "blue"),
+        ("failed", "Failed", "red"),
+        x_key="tool",
+        data=AnalyticsState.tools,
     )
 
 
 def _bases_chart() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.heading("Airtable requests by base", size="3", as_="h3"),
-            rx.recharts.bar_chart(
-                rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-                rx.recharts.bar(
-                    data_key="airtable_requests",
-                    name="Requests",
-                    fill="var(--teal-9)",
-                    is_animation_active=False,
-                ),
-                rx.recharts.bar(
-                    data_key="rate_limited",
-                    name="Answered 429",
-                    fill="var(--red-9)",
-                    is_animation_active=False,
-                ),
-                rx.recharts.x_axis(data_key="key"),
-                rx.recharts.y_axis(allow_decimals=False),
-                rx.recharts.graphing_tooltip(),
-                rx.recharts.legend(),
-                data=AnalyticsState.bases,
-                width="100%",
-                height=220,
-            ),
-            rx.text(
-                "Every request sent for chat turns, action runs and schema loads, "
-                "retries included; account-wide calls (listing bases) have no base.",
-                size="1",
-                color_scheme="gray",
-            ),
-            width="100%",
-        ),
-        width="100%",
+    return _bar_chart(
+        "Airtable requests by base",
+        ("airtable_requests", "Requests", "teal"),
+        ("rate_limited", "Answered 429", "red"),
+        x_key="key",
+        data=AnalyticsState.bases,
+        note="Every request sent for chat turns, action runs and schema loads, "
+        "retries included; account-wide calls (listing bases) have no base.",
     )
 
 

@@ -47,3 +47,19 @@ def page(browser: object) -> Iterator[object]:
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def llm(app_llm):
+    """The shared app's scripted model, with no reply left over from another test."""
+    app_llm.clear()
+    yield app_llm
+    app_llm.clear()
+
+
+@pytest.fixture
+def airtable(app_airtable):
+    """The shared app's Airtable emulator, reset to its seed; injected failures cleared after."""
+    app_airtable.reset()
+    yield app_airtable
+    app_airtable.clear_failures()

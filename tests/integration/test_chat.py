@@ -21,19 +21,6 @@ MODEL = "scripted"  # LLM_MODEL=openai/scripted in the app under test
 
 
 @pytest.fixture
-def llm(app_llm):
-    app_llm.clear()
-    yield app_llm
-    app_llm.clear()
-
-
-@pytest.fixture
-def airtable(app_airtable):
-    app_airtable.reset()
-    return app_airtable
-
-
-@pytest.fixture
 def chat(app_server, mailbox, page: Page, airtable, llm, unique_email) -> Page:
     """A signed-in, onboarded user on /chat with the Projects base selected."""
     tokens = app_tokens(airtable)

@@ -21,20 +21,6 @@ PHONE = {"width": 375, "height": 800}
 DESKTOP = {"width": 1280, "height": 800}
 
 
-@pytest.fixture
-def llm(app_llm):
-    app_llm.clear()
-    yield app_llm
-    app_llm.clear()
-
-
-@pytest.fixture
-def airtable(app_airtable):
-    app_airtable.reset()
-    yield app_airtable
-    app_airtable.clear_failures()
-
-
 @pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
 def chat(
     request, app_server, mailbox, browser: Browser, airtable, llm, unique_email

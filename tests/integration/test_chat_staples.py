@@ -18,19 +18,6 @@ from tests.integration.test_chat_view import open_chat
 
 
 @pytest.fixture
-def llm(app_llm):
-    app_llm.clear()
-    yield app_llm
-    app_llm.clear()
-
-
-@pytest.fixture
-def airtable(app_airtable):
-    app_airtable.reset()
-    return app_airtable
-
-
-@pytest.fixture
 def chat(app_server, mailbox, page: Page, airtable, llm, unique_email) -> Page:
     """A signed-in, onboarded user on /chat (desktop size)."""
     return open_chat(page, app_server, mailbox, airtable, unique_email)

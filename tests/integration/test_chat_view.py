@@ -21,20 +21,6 @@ from tests.integration.test_chat import MODEL, ask
 from tests.support.seeds import app_tokens
 
 
-@pytest.fixture
-def llm(app_llm):
-    app_llm.clear()
-    yield app_llm
-    app_llm.clear()
-
-
-@pytest.fixture
-def airtable(app_airtable):
-    app_airtable.reset()
-    yield app_airtable
-    app_airtable.clear_failures()
-
-
 def open_chat(page: Page, app_server, mailbox, airtable, email: str) -> Page:
     """Sign a new, onboarded user in on /chat with the Projects base selected."""
     tokens = app_tokens(airtable)

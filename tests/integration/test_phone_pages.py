@@ -17,8 +17,6 @@ from tests.integration.test_safe_writes import propose, rename_items
 from tests.support.seeds import app_tokens
 
 # The safe-writes tests' fixtures: a signed-in, onboarded user with the scripted model.
-airtable = safe_writes.airtable
-llm = safe_writes.llm
 chat = safe_writes.chat
 
 PHONE = {"width": 375, "height": 800}

@@ -25,20 +25,6 @@ MODEL = "scripted"
 
 
 @pytest.fixture
-def llm(app_llm):
-    app_llm.clear()
-    yield app_llm
-    app_llm.clear()
-
-
-@pytest.fixture
-def airtable(app_airtable):
-    app_airtable.reset()
-    yield app_airtable
-    app_airtable.clear_failures()
-
-
-@pytest.fixture
 def chat(app_server, mailbox, page: Page, airtable, llm, unique_email) -> Page:
     new_account(page, app_server.url, mailbox, unique_email)
     onboard(page, app_tokens(airtable).full, "Emulator Projects")

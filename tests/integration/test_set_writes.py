@@ -11,9 +11,9 @@ from playwright.sync_api import Page, expect
 
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
 from tests.fakes.llm import ToolCall
-from tests.integration.test_safe_writes import airtable, chat, item_id, llm, names, propose
+from tests.integration.test_safe_writes import chat, item_id, names, propose
 
-__all__ = ["airtable", "chat", "llm"]  # the safe-writes fixtures, shared
+__all__ = ["chat"]  # the safe-writes fixture, shared
 
 
 def groups(airtable) -> dict[str, str]:
