@@ -12,6 +12,28 @@ cd "$ROOT"
 export PORT="${PORT:-8000}"
 HOST="${HOST:-0.0.0.0}"
 export APP_ENV="${APP_ENV:-production}"
+
+# The port first, before a secret is made or the database migrated: a port another program
+# (or this app, already running) holds is said plainly, with the way out. A few tries, so a
+# restart right after a stop does not trip on the old process's last moment.
+if ! python - "$HOST" "$PORT" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+for attempt in range(6):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+            sys.exit(0)
+        except OSError:
+            time.sleep(0.5)
+sys.exit(1)
+PY
+then
+  echo "Port $PORT is taken (another program, or this app already running)." \
+    "Start on another port, e.g.: PORT=$((PORT + 1)) make run" >&2
+  exit 1
+fi
 mkdir -p .run
 
 # A real secret is required in production. Without one set, make a random one
@@ -47,6 +69,23 @@ if ! python scripts/frontend.py current; then
 fi
 
 # WEB_WORKERS backend processes (default 2 with Redis, always 1 without): scripts/frontend.py.
-say "starting the app on http://localhost:$PORT (Ctrl+C stops it)"
+say "starting the app (Ctrl+C stops it)"
+# The address is printed once the page is really served, not before: a watcher asks /health
+# until it answers, and gives up when the server (this process, after exec) is gone.
+server_pid=$$
+probe_host="$HOST"
+case "$probe_host" in 0.0.0.0 | "::") probe_host=127.0.0.1 ;; esac
+address="${PUBLIC_URL:-http://localhost:$PORT}"
+(
+  for _ in $(seq 1 600); do
+    kill -0 "$server_pid" 2>/dev/null || exit 0
+    if python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+      "http://$probe_host:$PORT/health" 2>/dev/null; then
+      say "PyAirtable UI is ready: open $address"
+      exit 0
+    fi
+    sleep 1
+  done
+) &
 exec python scripts/frontend.py serve --host "$HOST" --port "$PORT" \
   --loglevel "${REFLEX_LOGLEVEL:-info}"

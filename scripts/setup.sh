@@ -18,9 +18,12 @@ fi
 stamp="$VENV/.requirements.sha256"
 want="$(cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  say "installing Python packages (requirements.txt, requirements-dev.txt)"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
+  say "installing Python packages (requirements.txt, requirements-dev.txt): the first run takes a few minutes"
+  # At a terminal pip shows what it fetches and its progress; in a log (CI) it stays quiet.
+  quiet=(--quiet)
+  [ -t 1 ] && quiet=(--progress-bar on)
+  "$VENV/bin/python" -m pip install "${quiet[@]}" --upgrade pip
+  "$VENV/bin/python" -m pip install "${quiet[@]}" -r requirements.txt -r requirements-dev.txt -c constraints.txt
   echo "$want" > "$stamp"
 else
   say "Python packages are up to date"
