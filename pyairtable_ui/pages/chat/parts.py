@@ -218,8 +218,79 @@ def message_view(message: Any, *, is_answer: rx.Var[bool]) -> rx.Component:
     )
 
 
+def step_chart(step: Any) -> rx.Component:
+    """A grouped aggregate's bars, with a tab to the same groups as a plain table.
+
+    The tabs switch in the browser (no event handler, nothing asked of the server).
+    Group names come from the base: recharts and the table cells put them in the
+    page as text nodes, never as HTML.
+    """
+    rows = step["chart"]
+    return rx.cond(
+        rows.length() > 0,
+        rx.tabs.root(
+            rx.hstack(
+                rx.text(step["chart_title"], size="1", color_scheme="gray"),
+                rx.tabs.list(
+                    rx.tabs.trigger("Chart", value="chart"),
+                    rx.tabs.trigger("Table", value="table"),
+                    size="1",
+                ),
+                align="center",
+                justify="between",
+                wrap="wrap",
+            ),
+            rx.tabs.content(
+                rx.recharts.bar_chart(
+                    rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+                    rx.recharts.bar(
+                        data_key="value", fill="var(--accent-9)", is_animation_active=False
+                    ),
+                    rx.recharts.x_axis(data_key="label"),
+                    rx.recharts.y_axis(),
+                    rx.recharts.graphing_tooltip(),
+                    data=rows,
+                    width="100%",
+                    height=220,
+                ),
+                value="chart",
+            ),
+            rx.tabs.content(
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Group"),
+                            rx.table.column_header_cell("Value"),
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            rows,
+                            lambda row: rx.table.row(
+                                rx.table.cell(row["label"]),
+                                rx.table.cell(row["value"]),
+                            ),
+                        )
+                    ),
+                    size="1",
+                ),
+                value="table",
+            ),
+            default_value="chart",
+            class_name="step-chart",
+            width="100%",
+            max_width="640px",
+            margin_y="4px",
+        ),
+    )
+
+
 def step_view(step: Any) -> rx.Component:
-    """A tool call as a live step: name, arguments, status and duration."""
+    """A tool call as a live step (name, arguments, status, duration), and its chart."""
+    return rx.fragment(_step_line(step), step_chart(step))
+
+
+def _step_line(step: Any) -> rx.Component:
     return rx.hstack(
         rx.icon("wrench", size=14, color=rx.color("gray", 9)),
         rx.text(step["tool_name"], size="2", weight="medium", font_family="monospace"),

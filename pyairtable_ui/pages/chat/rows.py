@@ -7,6 +7,7 @@ says is unit-tested without a browser. `state.py` holds the lists they build.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any, TypedDict
@@ -19,6 +20,17 @@ from pyairtable_ui.chat.service import TurnUsage
 # Tool arguments and results are shown in one line; the rest is in the database.
 MAX_ARGUMENTS_CHARS = 240
 MAX_SUMMARY_CHARS = 160
+# A grouped aggregate is drawn as bars up to this many groups (the largest, as the
+# tool lists them); labels longer than this are cut so the axis stays readable.
+MAX_CHART_GROUPS = 30
+MAX_CHART_LABEL_CHARS = 40
+
+
+class ChartRow(TypedDict):
+    """One bar of a grouped aggregate: the group's name (plain text) and its number."""
+
+    label: str
+    value: float
 
 
 class ChatItem(TypedDict):
@@ -39,6 +51,8 @@ class ChatItem(TypedDict):
     summary: str
     meta: str
     action_id: int
+    chart: list[ChartRow]
+    chart_title: str
 
 
 class ConversationItem(TypedDict):
@@ -112,6 +126,53 @@ def short_arguments(arguments: dict[str, Any] | str | None) -> str:
     return text[: MAX_ARGUMENTS_CHARS - 3] + "…"
 
 
+def _chart_number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def aggregate_chart(tool_name: str, content: str | None) -> tuple[list[ChartRow], str]:
+    """The bars of a grouped `aggregate` result, and what they show.
+
+    Args:
+        tool_name: The step's tool (only `aggregate` is charted).
+        content: The result the model got (JSON with `groups` of {group, value}).
+
+    Returns:
+        Up to MAX_CHART_GROUPS rows and a title such as `sum of Estimate by Project`;
+        ([], "") for anything else: no groups, a value that is not a number (a min of
+        text, an average of nothing), or content that is not the tool's JSON. A chart
+        that drew some groups and dropped others would mislead, so it is all or none.
+    """
+    if tool_name != "aggregate" or not content:
+        return [], ""
+    try:
+        result = json.loads(content)
+    except ValueError:
+        return [], ""
+    groups = result.get("groups") if isinstance(result, dict) else None
+    if not isinstance(groups, list) or not groups:
+        return [], ""
+    rows: list[ChartRow] = []
+    for group in groups[:MAX_CHART_GROUPS]:
+        if not isinstance(group, dict) or not isinstance(group.get("group"), str):
+            return [], ""
+        value = _chart_number(group.get("value"))
+        if value is None:
+            return [], ""
+        label = group["group"]
+        if len(label) > MAX_CHART_LABEL_CHARS:
+            label = label[: MAX_CHART_LABEL_CHARS - 1] + "…"
+        rows.append(ChartRow(label=label, value=value))
+    op, field, by = (str(result.get(k) or "") for k in ("op", "field", "group_by"))
+    title = f"{op} of {field} by {by}" if field else f"{op} by {by}"
+    total = result.get("groups_total")
+    if isinstance(total, int) and total > len(rows):
+        title += f" (top {len(rows)} of {total})"
+    return rows, title
+
+
 def item_from_row(row: Message) -> ChatItem:
     """A stored message as the conversation shows it (a failed answer becomes an error)."""
     role = row.role
@@ -122,6 +183,11 @@ def item_from_row(row: Message) -> ChatItem:
     if row.role == MessageRole.ASSISTANT and (row.prompt_tokens or row.completion_tokens):
         # Airtable calls belong to the turn (shown once, in the turn line), not to a message.
         meta = usage_text(row.prompt_tokens, row.completion_tokens, row.cost_usd)
+    chart, chart_title = (
+        aggregate_chart(row.tool_name or "", row.content)
+        if row.role == MessageRole.TOOL and row.status == MessageStatus.COMPLETE
+        else ([], "")
+    )
     return ChatItem(
         id=row.id or 0,
         role=role,
@@ -134,6 +200,8 @@ def item_from_row(row: Message) -> ChatItem:
         summary=(row.content or "")[:MAX_SUMMARY_CHARS] if row.role == MessageRole.TOOL else "",
         meta=meta,
         action_id=0,
+        chart=chart,
+        chart_title=chart_title,
     )
 
 
@@ -264,23 +332,32 @@ def with_step_finished(
     duration_ms: int,
     summary: str,
     action_id: int | None = None,
+    content: str = "",
 ) -> list[ChatItem]:
     """The rows with the step of `call_id` marked finished (a new list; others unchanged).
 
     `action_id` is the write the step proposed, if it did: its card goes under it.
+    `content` is the result the model got: a grouped aggregate's is drawn as bars.
     """
-    return [
-        ChatItem(
+
+    def finished(item: ChatItem) -> ChatItem:
+        chart, chart_title = (
+            aggregate_chart(item["tool_name"], content) if status == "complete" else ([], "")
+        )
+        return ChatItem(
             **{
                 **item,
                 "status": status,
                 "duration": duration_text(duration_ms),
                 "summary": summary[:MAX_SUMMARY_CHARS],
                 "action_id": action_id or 0,
+                "chart": chart,
+                "chart_title": chart_title,
             }
         )
-        if item["role"] == "tool" and item["call_id"] == call_id
-        else item
+
+    return [
+        finished(item) if item["role"] == "tool" and item["call_id"] == call_id else item
         for item in items
     ]
 
@@ -335,4 +412,6 @@ def _item(
         summary="",
         meta=meta,
         action_id=0,
+        chart=[],
+        chart_title="",
     )

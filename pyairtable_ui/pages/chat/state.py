@@ -542,6 +542,7 @@ class ChatState(rx.State):
                 duration_ms=event.duration_ms,
                 summary=event.summary,
                 action_id=event.action_id,
+                content=event.content,
             )
         elif isinstance(event, agent.Usage):
             pass

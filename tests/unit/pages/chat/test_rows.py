@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from pyairtable_ui.actions.models import Action
 from pyairtable_ui.actions.rows import action_items
@@ -11,7 +13,9 @@ from pyairtable_ui.chat.models import Conversation, Message
 from pyairtable_ui.chat.service import TurnUsage
 from pyairtable_ui.pages.chat.rows import (
     DATE_GROUPS,
+    MAX_CHART_GROUPS,
     address_conversation_id,
+    aggregate_chart,
     assistant_item,
     base_items,
     conversation_items,
@@ -143,6 +147,8 @@ def test_the_question_answer_and_error_rows_of_a_running_turn() -> None:
         "summary": "",
         "meta": "",
         "action_id": 0,
+        "chart": [],
+        "chart_title": "",
     }
     answer = assistant_item("Done.", "stopped", "5 tokens")
     assert (answer["role"], answer["status"], answer["meta"]) == (
@@ -333,3 +339,100 @@ def test_the_address_names_a_conversation_by_its_id_or_none() -> None:
     assert address_conversation_id("0012") == 12
     for garbage in ("", "abc", "-3", "1.5", "²", "٣", "9" * 19, "12 "):
         assert address_conversation_id(garbage) == -1, garbage
+
+
+def _grouped(groups: list[Any], **extra: Any) -> str:
+    result = {"table": "Tasks", "op": "sum", "field": "Estimate", "group_by": "Project"}
+    return json.dumps({**result, "groups_total": len(groups), "groups": groups, **extra})
+
+
+def test_a_grouped_aggregate_becomes_bars_of_plain_labels_and_numbers() -> None:
+    content = _grouped(
+        [
+            {"group": "<img src=x onerror=alert(1)>", "value": 24, "records": 3},
+            {"group": "Website", "value": 7.5, "records": 2},
+            {"group": "(empty)", "value": 0, "records": 1},
+        ]
+    )
+
+    rows, title = aggregate_chart("aggregate", content)
+
+    assert rows == [
+        {"label": "<img src=x onerror=alert(1)>", "value": 24},
+        {"label": "Website", "value": 7.5},
+        {"label": "(empty)", "value": 0},
+    ]
+    assert title == "sum of Estimate by Project"
+    count = json.dumps(
+        {
+            "op": "count",
+            "field": None,
+            "group_by": "Done",
+            "groups": [{"group": "checked", "value": 2}],
+        }
+    )
+    assert aggregate_chart("aggregate", count) == (
+        [{"label": "checked", "value": 2}],
+        "count by Done",
+    )
+
+
+def test_many_groups_are_cut_to_the_largest_and_long_labels_shortened() -> None:
+    groups = [{"group": f"G{i}" + "x" * 60, "value": 100 - i} for i in range(45)]
+
+    rows, title = aggregate_chart("aggregate", _grouped(groups))
+
+    assert len(rows) == MAX_CHART_GROUPS
+    assert rows[0]["value"] == 100
+    assert len(rows[0]["label"]) == 40 and rows[0]["label"].endswith("…")
+    assert title.endswith(f"(top {MAX_CHART_GROUPS} of 45)")
+
+
+def test_anything_but_a_grouped_numeric_aggregate_draws_no_chart() -> None:
+    good = [{"group": "A", "value": 1}]
+    nothing: tuple[list[Any], str] = ([], "")
+    for tool_name, content in [
+        ("search_records", _grouped(good)),  # another tool
+        ("aggregate", json.dumps({"op": "sum", "value": 36})),  # not grouped
+        ("aggregate", _grouped([])),
+        ("aggregate", "Unknown field 'Owner'."),  # an error text
+        ("aggregate", "[1, 2]"),
+        ("aggregate", ""),
+        ("aggregate", _grouped([{"group": "A", "value": "2026-01-01"}])),  # min of a date
+        ("aggregate", _grouped([*good, {"group": "B", "value": None}])),  # avg of nothing
+        ("aggregate", _grouped([{"group": "A", "value": True}])),
+        ("aggregate", _grouped([{"group": 3, "value": 1}])),
+        ("aggregate", _grouped(["A"])),
+        ("aggregate", _grouped(good).replace("1}", "NaN}")),
+        ("aggregate", json.dumps({"groups": {"A": 1}})),
+    ]:
+        assert aggregate_chart(tool_name, content) == nothing, content
+
+
+def test_a_grouped_aggregate_step_carries_its_chart_live_and_when_stored() -> None:
+    content = _grouped([{"group": "Website", "value": 24}, {"group": "App", "value": 12}])
+    running = running_step_item("call_1", "aggregate", "{}")
+
+    done = with_step_finished(
+        [running], call_id="call_1", status="complete", duration_ms=5, summary="", content=content
+    )[0]
+    failed = with_step_finished(
+        [running], call_id="call_1", status="stopped", duration_ms=5, summary="", content=content
+    )[0]
+    stored = item_from_row(
+        Message(
+            id=3,
+            conversation_id=1,
+            role="tool",
+            content=content,
+            status="complete",
+            tool_call_id="call_1",
+            tool_name="aggregate",
+        )
+    )
+
+    assert running["chart"] == []
+    assert [r["label"] for r in done["chart"]] == ["Website", "App"]
+    assert done["chart_title"] == "sum of Estimate by Project"
+    assert failed["chart"] == []
+    assert (stored["chart"], stored["chart_title"]) == (done["chart"], done["chart_title"])
