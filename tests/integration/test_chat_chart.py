@@ -44,3 +44,25 @@ def test_a_grouped_aggregate_is_drawn_as_bars_with_a_table_to_switch_to(chat: Pa
 
     chat.reload()  # the stored step draws the same chart
     expect(chat.locator(".step-chart .recharts-bar-rectangle")).to_have_count(len(groups))
+
+
+def test_group_names_from_the_base_are_drawn_as_text_never_run(chat: Page, llm, airtable) -> None:
+    payload = '<img src=x onerror="window.__xss=1"><b>x</b>'
+    airtable.state.update_record(
+        "appEmulatorBase02", "Tasks", "recTask0000000001", {"Name": payload}
+    )
+    llm.queue(
+        ToolCall("aggregate", {"table": "Tasks", "op": "count", "group_by": "Name"}),
+        Reply(content="One task per name."),
+        model=MODEL,
+    )
+    ask(chat, "How many tasks per name?")
+    expect(chat.locator(".assistant-message").last).to_contain_text("One task per name")
+    chart = chat.locator(".step-chart")
+    expect(chart.locator(".recharts-bar-rectangle")).to_have_count(
+        len(tool_results(llm)[-1]["groups"])
+    )
+    chart.get_by_role("tab", name="Table").click()
+    expect(chart.locator("tbody")).to_contain_text('<img src=x onerror="window.__xss=1">')
+    assert chart.locator("img, b, script").count() == 0
+    assert chat.evaluate("window.__xss") is None
