@@ -29,6 +29,16 @@ from pyairtable_ui.auth import service
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.core.crypto import SecretDecryptionError
 
+# The accounts fixtures (known settings, a database per backend, a fast hasher): a
+# connection belongs to an account, and these tests make accounts.
+from tests.unit.auth.conftest import (  # noqa: F401  (pytest fixtures, found by name)
+    auth_engine,
+    clean_engine,
+    db,
+    fast_hasher,
+    test_settings,
+)
+
 TOKEN = "patAbCdEfGhIjKlMn." + "0123456789abcdef" * 4
 OTHER_TOKEN = "patZyXwVuTsRqPoNm." + "fedcba9876543210" * 4
 CHECK = TokenCheck(

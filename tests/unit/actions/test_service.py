@@ -27,7 +27,6 @@ from pyairtable_ui.actions.service import (
 )
 from pyairtable_ui.airtable.schema import get_base_schema
 from pyairtable_ui.core.db import SessionFactory
-from tests.fakes.airtable import build_seed
 from tests.fakes.airtable.seeds import (
     BASE_CRM_ID,
     BASE_PROJECTS_ID,
@@ -93,11 +92,6 @@ def steps_of(session_factory: SessionFactory, user_id: int, action_id: int) -> l
 def item_names(emulator, ids: list[str]) -> dict[str, str]:
     table = emulator.api(TOKEN_FULL).table(BASE_PROJECTS_ID, TABLE_ITEMS_ID)
     return {r["id"]: r["fields"]["Name"] for r in table.all() if r["id"] in ids}
-
-
-@pytest.fixture
-def items_emulator(airtable_emulator_factory):
-    return airtable_emulator_factory(build_seed(big_table_records=40))
 
 
 def test_execute_writes_batches_of_ten_with_a_step_each(

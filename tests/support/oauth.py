@@ -1,4 +1,5 @@
-"""Fixtures for the OAuth flows: the local provider, test settings, a fresh database."""
+"""Fixtures for the OAuth flows (SSO sign-in, Connect with Airtable): the local provider,
+known settings, a fresh database. Imported by the modules that test those flows."""
 
 from __future__ import annotations
 

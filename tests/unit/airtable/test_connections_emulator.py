@@ -32,6 +32,17 @@ from pyairtable_ui.core.observability import AIRTABLE_REQUESTS
 from pyairtable_ui.core.settings import get_settings
 from tests.fakes.airtable import AirtableEmulator
 
+# The accounts fixtures (known settings, a database per backend, a fast hasher): a
+# connection belongs to an account, and these tests make accounts.
+from tests.unit.auth.conftest import (  # noqa: F401  (pytest fixtures, found by name)
+    app_db,
+    auth_engine,
+    clean_engine,
+    db,
+    fast_hasher,
+    test_settings,
+)
+
 
 def pat(letter: str) -> str:
     """A token shaped like a real personal access token."""

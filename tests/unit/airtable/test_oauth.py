@@ -27,7 +27,17 @@ from pyairtable_ui.core.db import utcnow
 from tests.fakes.airtable import AirtableEmulator
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL, build_seed
 from tests.fakes.oauth import OAuthProvider
-from tests.unit.oauth.conftest import follow_authorization
+
+# The OAuth fixtures (the local provider, known settings, an empty database) are
+# shared by the three modules that test the SSO and Airtable OAuth flows.
+from tests.support.oauth import (  # noqa: F401  (pytest fixtures, found by name)
+    db,
+    engine,
+    follow_authorization,
+    provider,
+    shared_provider,
+    test_settings,
+)
 
 REDIRECT_URI = "http://127.0.0.1:9/_auth/airtable/callback"
 CHECK = TokenCheck(user_id="usrTest", email="ann@airtable.example", scopes=(), bases=())

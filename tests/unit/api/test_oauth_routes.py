@@ -32,6 +32,17 @@ from tests.fakes.airtable import AirtableEmulator
 from tests.fakes.airtable.seeds import TOKEN_FULL, build_seed
 from tests.fakes.oauth import OAuthProvider, ProviderUser
 
+# The OAuth fixtures (the local provider, known settings, an empty database) are
+# shared by the three modules that test the SSO and Airtable OAuth flows.
+from tests.support.oauth import (  # noqa: F401  (pytest fixtures, found by name)
+    app_database,
+    db,
+    engine,
+    provider,
+    shared_provider,
+    test_settings,
+)
+
 APP_URL = "http://app.test"
 
 

@@ -18,7 +18,17 @@ from sqlmodel import Session
 from pyairtable_ui.auth import oidc
 from pyairtable_ui.auth.models import Role, User
 from tests.fakes.oauth import OAuthProvider, ProviderUser
-from tests.unit.oauth.conftest import follow_authorization
+
+# The OAuth fixtures (the local provider, known settings, an empty database) are
+# shared by the three modules that test the SSO and Airtable OAuth flows.
+from tests.support.oauth import (  # noqa: F401  (pytest fixtures, found by name)
+    db,
+    engine,
+    follow_authorization,
+    provider,
+    shared_provider,
+    test_settings,
+)
 
 REDIRECT_URI = "http://127.0.0.1:9/_auth/oidc/callback"
 
