@@ -11,7 +11,7 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from sqlmodel import Session
 
@@ -121,37 +121,49 @@ def _rate(failed: int, total: int) -> float:
     return round(100.0 * failed / total, 1) if total else 0.0
 
 
-def _day_row(
-    day: str,
-    used: dict[str, Any],
-    turns: dict[str, Any],
-    acted: dict[str, Any],
-    requested: dict[str, Any],
-) -> DayRow:
-    failed_turns, failed_actions = _int(turns, "failed_turns"), _int(acted, "failed_actions")
-    return DayRow(
-        day=day,
-        active_users=_int(used, "active_users"),
-        conversations=_int(used, "conversations"),
-        messages=_int(used, "messages"),
-        tool_calls=_int(used, "tool_calls"),
-        airtable_requests=_int(requested, "airtable_requests"),
-        rate_limited=_int(requested, "rate_limited"),
-        prompt_tokens=_int(used, "prompt_tokens"),
-        completion_tokens=_int(used, "completion_tokens"),
-        cost_usd=round(float(used.get("cost_usd") or 0.0), 4),
-        turns=_int(turns, "turns"),
-        failed_turns=failed_turns,
-        actions=_int(acted, "actions"),
-        failed_actions=failed_actions,
-        error_rate=_rate(
-            failed_turns + failed_actions, _int(turns, "turns") + _int(acted, "actions")
-        ),
-        p50_ms=_int(turns, "p50_ms"),
-        p95_ms=_int(turns, "p95_ms"),
-        approved=_int(acted, "approved"),
-        rejected=_int(acted, "rejected"),
-        undone=_int(acted, "undone"),
+# The counts a day's row and a user's or base's row both carry, under the same names.
+_COUNTS = (
+    "conversations",
+    "messages",
+    "tool_calls",
+    "airtable_requests",
+    "rate_limited",
+    "prompt_tokens",
+    "completion_tokens",
+    "turns",
+    "failed_turns",
+    "actions",
+    "approved",
+    "rejected",
+    "undone",
+    "failed_actions",
+)
+
+
+def _counts(row: dict[str, Any]) -> dict[str, Any]:
+    """The shared counts of one query row, zero where the row has none."""
+    counts: dict[str, Any] = {name: _int(row, name) for name in _COUNTS}
+    counts["cost_usd"] = round(float(row.get("cost_usd") or 0.0), 4)
+    return counts
+
+
+def _day_row(day: str, *parts: dict[str, Any]) -> DayRow:
+    """One day's row from the day's figures of each query (they share no names)."""
+    merged = {name: value for part in parts for name, value in part.items()}
+    counts = _counts(merged)
+    return cast(
+        DayRow,
+        {
+            **counts,
+            "day": day,
+            "active_users": _int(merged, "active_users"),
+            "error_rate": _rate(
+                counts["failed_turns"] + counts["failed_actions"],
+                counts["turns"] + counts["actions"],
+            ),
+            "p50_ms": _int(merged, "p50_ms"),
+            "p95_ms": _int(merged, "p95_ms"),
+        },
     )
 
 
@@ -162,24 +174,7 @@ def _base_label(base_id: str) -> str:
 
 
 def _totals_row(key: str, row: dict[str, Any]) -> TotalsRow:
-    return TotalsRow(
-        key=key,
-        conversations=_int(row, "conversations"),
-        messages=_int(row, "messages"),
-        tool_calls=_int(row, "tool_calls"),
-        airtable_requests=_int(row, "airtable_requests"),
-        rate_limited=_int(row, "rate_limited"),
-        prompt_tokens=_int(row, "prompt_tokens"),
-        completion_tokens=_int(row, "completion_tokens"),
-        cost_usd=round(float(row.get("cost_usd") or 0.0), 4),
-        turns=_int(row, "turns"),
-        failed_turns=_int(row, "failed_turns"),
-        actions=_int(row, "actions"),
-        approved=_int(row, "approved"),
-        rejected=_int(row, "rejected"),
-        undone=_int(row, "undone"),
-        failed_actions=_int(row, "failed_actions"),
-    )
+    return cast(TotalsRow, {"key": key, **_counts(row)})
 
 
 def compute(db: Session, days: int, now: datetime | None = None) -> AnalyticsView:
