@@ -260,6 +260,33 @@ def _ran(
     return _read(sessions, user_id, action.id or action_id, conversation_id)
 
 
+def _recovered(
+    run: Callable[..., Action],
+    user_id: int,
+    action_id: int,
+    decisions: dict[int, str] | None,
+    on_progress: ProgressCallback | None,
+    conversation_id: int | None,
+    sessions: SessionFactory,
+    client_for: ClientFor,
+) -> Outcome:
+    """Roll back or resume (`run`) with the user's client, then read everything again."""
+    return _ran(
+        lambda: run(
+            session_factory=sessions,
+            user_id=user_id,
+            action_id=action_id,
+            client=client_for(user_id),
+            on_progress=on_progress,
+            decisions=decisions,
+        ),
+        sessions,
+        user_id,
+        action_id,
+        conversation_id,
+    )
+
+
 def approve_and_run(
     user_id: int,
     action_id: int,
@@ -333,19 +360,15 @@ def roll_back(
     Returns:
         The action as the roll back left it, or the error.
     """
-    return _ran(
-        lambda: execution.rollback_action(
-            session_factory=sessions,
-            user_id=user_id,
-            action_id=action_id,
-            client=client_for(user_id),
-            on_progress=on_progress,
-            decisions=decisions,
-        ),
-        sessions,
+    return _recovered(
+        execution.rollback_action,
         user_id,
         action_id,
+        decisions,
+        on_progress,
         conversation_id,
+        sessions,
+        client_for,
     )
 
 
@@ -373,19 +396,15 @@ def resume(
     Returns:
         The action as the run left it, or the error.
     """
-    return _ran(
-        lambda: execution.resume_action(
-            session_factory=sessions,
-            user_id=user_id,
-            action_id=action_id,
-            client=client_for(user_id),
-            on_progress=on_progress,
-            decisions=decisions,
-        ),
-        sessions,
+    return _recovered(
+        execution.resume_action,
         user_id,
         action_id,
+        decisions,
+        on_progress,
         conversation_id,
+        sessions,
+        client_for,
     )
 
 
