@@ -46,7 +46,10 @@ def test_a_proposal_is_in_the_conversation_until_it_is_undone(chat: Page, llm, a
     expect(chat.locator(".assistant-message").last).to_contain_text("review it", timeout=30_000)
 
     # The step says what happened: a proposal, nothing written yet.
-    step = chat.locator(".tool-step").filter(has_text="update_records")
+    step = chat.locator(".tool-step").filter(has_text="Proposed changing Name on 3 records")
+    expect(step.locator(".step-sentence")).to_have_text(
+        "Proposed changing Name on 3 records in Items"
+    )
     expect(step).to_contain_text("proposed")
     expect(step).not_to_contain_text("done")
     card = chat.locator("#conversation .proposal-card")
@@ -99,6 +102,8 @@ def test_a_proposal_is_in_the_conversation_until_it_is_undone(chat: Page, llm, a
     chat.reload()
     card = chat.locator("#conversation .proposal-card")
     expect(card.locator(".proposal-state")).to_have_text("Undone", timeout=20_000)
-    expect(chat.locator(".tool-step").filter(has_text="update_records")).to_contain_text("proposed")
+    expect(
+        chat.locator(".tool-step").filter(has_text="Proposed changing Name on 3 records")
+    ).to_contain_text("proposed")
     if phone:
         expect(chat.get_by_role("button", name="Actions", exact=True)).to_be_visible()
