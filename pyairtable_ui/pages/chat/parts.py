@@ -14,6 +14,7 @@ from typing import Any
 
 import reflex as rx
 
+from pyairtable_ui.components.record_link import record_link
 from pyairtable_ui.core.settings import get_settings
 from pyairtable_ui.pages.chat.state import ChatState
 
@@ -267,26 +268,6 @@ def _answer_details(meta: rx.Var[str]) -> rx.Component:
             class_name="answer-details",
             style={"fontSize": "12px", "color": "var(--gray-11)"},
         ),
-    )
-
-
-def record_link(title: Any, url: Any, **props: Any) -> rx.Component:
-    """A record's name that opens it in Airtable (a new tab), or plain text without a URL.
-
-    The URL is built on the server from ids of Airtable's shape (`airtable.links`);
-    the name is the record's content, shown as text.
-    """
-    return rx.cond(
-        url != "",
-        rx.link(
-            title,
-            href=url,
-            is_external=True,
-            rel="noopener noreferrer",
-            class_name="record-link",
-            **props,
-        ),
-        rx.text.span(title, **props),
     )
 
 
