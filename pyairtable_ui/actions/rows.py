@@ -521,7 +521,10 @@ def applied_text(action: Action, changed_rows: list[ChangedItem]) -> str:
     plan = action.plan or {}
     verb = _DONE_VERBS.get(str(plan.get("op") or ""))
     if plan.get("kind") == "records" and verb:
-        written = max(action.record_count - len(changed_rows), 0)
+        # The rows the user kept ticked (the approved plan), less those left out since.
+        operations = (action.approved_plan or {}).get("operations")
+        approved = len(operations) if isinstance(operations, list) else action.record_count
+        written = max(approved - len(changed_rows), 0)
         where = f" in {action.table_name}" if action.table_name else ""
         return f"Applied: {written} record{'' if written == 1 else 's'} {verb}{where}."
     if changed_rows:

@@ -262,6 +262,13 @@ def test_what_the_dialog_says_when_a_run_ends():
         table_name="Items",
     )
     assert rows.finished_notice(written, []) == "Applied: 3 records changed in Items."
+    unticked = action(
+        plan={"kind": "records", "op": "delete", "operations": [{}, {}, {}]},
+        approved_plan={"kind": "records", "op": "delete", "operations": [{}]},
+        record_count=3,
+        table_name="Items",
+    )
+    assert rows.finished_notice(unticked, []) == "Applied: 1 record deleted in Items."
     assert rows.finished_notice(action(status="undone", undo_note="Undone."), []) == "Undone."
     assert rows.finished_notice(action(status="undone", undo_note="1 skipped."), []) == (
         "Undone. 1 skipped."
