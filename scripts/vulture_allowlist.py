@@ -56,6 +56,8 @@ error_rate  # analytics/flows.py DayRow
 p50_ms  # analytics/flows.py DayRow
 p95_ms  # analytics/flows.py DayRow
 rejected  # analytics/flows.py DayRow, TotalsRow
+old_chips  # actions/rows.py ReviewCell (components/action_review.py reads it by key)
+new_chips  # actions/rows.py ReviewCell
 
 # --- a test hook ---------------------------------------------------------------------------
 clear_caches  # auth/oidc.py: tests forget discovered providers between fake issuers

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from pyairtable_ui.actions.base import ActionStateError
 from pyairtable_ui.actions.models import Action, ActionStatus
@@ -139,6 +139,9 @@ class ActionPreview(TypedDict):
     typed_always: bool
     threshold: int
     notes: list[str]
+    # Field name -> Airtable type, so the review draws selects as chips and dates in
+    # the reader's locale (absent from previews stored before it was added).
+    field_types: NotRequired[dict[str, str]]
 
 
 def row_id_for(operation: Operation, index: int) -> str:
@@ -270,6 +273,7 @@ class _PreviewBuilder:
             typed_always=op == "delete",
             threshold=self.threshold,
             notes=self.notes,
+            field_types={f.name: f.type for f in self.table.fields} if self.table else {},
         )
 
     # -- helpers

@@ -9,7 +9,7 @@ database or Airtable.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -21,6 +21,7 @@ from pyairtable_ui.actions.preview import ActionPreview
 from pyairtable_ui.actions.recovery import UndecidedBatch
 from pyairtable_ui.actions.steps import STILL_RUNNING, held_elsewhere
 from pyairtable_ui.actions.undo import UndoPlan
+from pyairtable_ui.airtable.links import record_url
 
 PENDING = {ActionStatus.PROPOSED.value, ActionStatus.PREVIEWED.value}
 RECOVERABLE = {ActionStatus.FAILED.value, ActionStatus.INTERRUPTED.value}
@@ -48,14 +49,38 @@ class ActionItem(TypedDict):
     step_action: int
 
 
+class ReviewCell(TypedDict):
+    """One field of a review row, drawn as the value was: text, chips or a date.
+
+    `view` is `text`, `chips` (select options and other lists, one chip each),
+    `date` or `datetime` (ISO text, shown in the browser's locale and time zone).
+    `shows` is `change` (old struck through, new highlighted), `new` (a created
+    record's value) or `old` (a deleted record's value).
+    """
+
+    field: str
+    view: str
+    shows: str
+    old: str
+    new: str
+    old_chips: list[str]
+    new_chips: list[str]
+
+
 class ReviewRow(TypedDict):
-    """One record of the preview: what changes, and whether the user keeps it ticked."""
+    """One record of the preview: what changes, and whether the user keeps it ticked.
+
+    `changes` says it in one line per field; `cells` is the same for the dialog to
+    draw; `url` opens the record in Airtable ("" for a new record or a foreign id).
+    """
 
     row_id: str
     kind: str
     label: str
     record_id: str
+    url: str
     changes: list[str]
+    cells: list[ReviewCell]
     blocked: bool
     warnings: str
     ticked: bool
@@ -256,6 +281,7 @@ class ActionView:
         status: Its status.
         word: Its status as the user reads it (`STATE_WORDS`).
         undo_status: Its undo status.
+        undo_word: Whether it can be undone, in words (`UNDO_WORDS`).
         tool: The tool that proposed it.
         error: Why it stopped (failed or interrupted ones only).
         changed_rows: Rows left out because they changed since the review.
@@ -271,6 +297,7 @@ class ActionView:
     status: str
     word: str
     undo_status: str
+    undo_word: str
     tool: str
     error: str
     changed_rows: list[ChangedItem]
@@ -295,6 +322,7 @@ def action_view(action: Action, question: UndecidedBatch | None = None) -> Actio
         status=action.status,
         word=state_word(action.status),
         undo_status=action.undo_status,
+        undo_word=undo_word(action.undo_status),
         tool=action.tool_name,
         error=action.error or "" if action.status in RECOVERABLE else "",
         changed_rows=changed_items(action),
@@ -321,10 +349,77 @@ def can_offer_undo(status: str, undo_status: str, tool: str) -> bool:
     return undo_status == UndoStatus.NOT_POSSIBLE.value and tool in IRREVERSIBLE_OPS
 
 
-def review_rows(preview: ActionPreview) -> list[ReviewRow]:
-    """The preview's rows as the user ticks them (blocked ones unticked)."""
+# Field types whose values are drawn as chips, and those that hold a date or a moment.
+CHIP_TYPES = {"singleSelect", "multipleSelects"}
+DATE_TYPES = {"date": "date", "dateTime": "datetime", "createdTime": "datetime"}
+DATE_TYPES["lastModifiedTime"] = "datetime"
+_EMPTY = "(empty)"
+
+
+def _chips(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [value_text(item) for item in items if item not in (None, "")]
+
+
+def cell_view(field_type: str, old: Any, new: Any) -> str:
+    """How a cell is drawn: `chips`, `date`, `datetime` or `text` (see `ReviewCell`)."""
+    values = [v for v in (old, new) if v not in (None, "", [])]
+    if field_type in CHIP_TYPES:
+        return "chips"
+    if field_type in DATE_TYPES and all(isinstance(v, str) for v in values):
+        return DATE_TYPES[field_type]
+    if values and all(
+        isinstance(v, list) and v and all(isinstance(i, str) for i in v) for v in values
+    ):
+        return "chips"  # a list of names (a multiple select the schema no longer knows)
+    return "text"
+
+
+def review_cell(field: str, field_type: str, old: Any, new: Any, shows: str) -> ReviewCell:
+    """One field of a review row (see `ReviewCell`)."""
+    view = cell_view(field_type, old, new)
+    chips = view == "chips"
+    return ReviewCell(
+        field=field,
+        view=view,
+        shows=shows,
+        old=value_text(old) if view == "text" or old in (None, "") else str(old),
+        new=value_text(new) if view == "text" or new in (None, "") else str(new),
+        old_chips=_chips(old) if chips else [],
+        new_chips=_chips(new) if chips else [],
+    )
+
+
+def review_rows(preview: ActionPreview, base_id: str = "") -> list[ReviewRow]:
+    """The preview's rows as the user ticks them (blocked ones unticked).
+
+    Args:
+        preview: The fresh preview.
+        base_id: The action's base, so each existing record links to Airtable.
+    """
+    types: dict[str, str] = dict(preview.get("field_types") or {})
+    table_id = preview["table_id"] or ""
     rows = []
     for row in preview["rows"]:
+        kind = row["kind"]
+        if kind == "delete":
+            cells = [
+                review_cell(c["field"], types.get(c["field"], ""), c["old"], None, "old")
+                for c in row["cells"]
+            ]
+        elif kind in ("create", "upsert_create"):
+            cells = [
+                review_cell(c["field"], types.get(c["field"], ""), None, c["new"], "new")
+                for c in row["cells"]
+            ]
+        else:
+            cells = [
+                review_cell(c["field"], types.get(c["field"], ""), c["old"], c["new"], "change")
+                for c in row["cells"]
+                if c["changed"]
+            ]
         if row["kind"] == "delete":
             changes = [f"{c['field']}: {value_text(c['old'])}" for c in row["cells"]]
         elif row["kind"] in ("create", "upsert_create"):
@@ -335,13 +430,16 @@ def review_rows(preview: ActionPreview) -> list[ReviewRow]:
                 for c in row["cells"]
                 if c["changed"]
             ] or ["no change"]
+        record_id = row["record_id"] or ""
         rows.append(
             ReviewRow(
                 row_id=row["row_id"],
                 kind=row["kind"],
                 label=row["label"],
-                record_id=row["record_id"] or "",
+                record_id=record_id,
+                url=record_url(base_id, table_id, record_id) if record_id else "",
                 changes=changes,
+                cells=cells,
                 blocked=row["blocked"],
                 warnings=" ".join(row["warnings"]),
                 ticked=not row["blocked"],
@@ -362,37 +460,103 @@ class ReviewPanel:
     threshold: int
 
 
-def review_panel(preview: ActionPreview) -> ReviewPanel:
+def counts_text(counts: Mapping[str, Any]) -> str:
+    """What the preview holds, without the kinds it has none of ("3 to update · 1 blocked")."""
+    parts = [
+        f"{counts[key]} {words}"
+        for key, words in (
+            ("create", "to create"),
+            ("update", "to update"),
+            ("delete", "to delete"),
+            ("unchanged", "unchanged"),
+            ("blocked", "blocked"),
+        )
+        if counts.get(key)
+    ]
+    return " · ".join(parts) or "Nothing to change"
+
+
+def panel_warnings(preview: ActionPreview) -> list[str]:
+    """The warnings above the rows, each said once.
+
+    A row's own warnings are under that row; the options typecast will add are in
+    the notes (one line per field): neither is repeated here.
+    """
+    options = preview["new_select_options"]
+    seen: list[str] = []
+    for w in preview["warnings"]:
+        if w["row_id"] is not None or (w["level"] == "info" and w["field"] in options):
+            continue
+        if w["message"] not in seen:
+            seen.append(w["message"])
+    return seen
+
+
+def review_panel(preview: ActionPreview, base_id: str = "") -> ReviewPanel:
     """The preview as the review dialog shows it: rows, warnings, notes, counts."""
-    c = preview["counts"]
     return ReviewPanel(
-        rows=review_rows(preview),
-        warnings=[w["message"] for w in preview["warnings"]],
+        rows=review_rows(preview, base_id),
+        warnings=panel_warnings(preview),
         notes=preview["notes"]
         + [
             f"Typecast will add the option{'s' if len(o) > 1 else ''} {', '.join(o)} to {f}."
             for f, o in preview["new_select_options"].items()
         ],
-        counts=(
-            f"{c['create']} to create · {c['update']} to update · "
-            f"{c['delete']} to delete · {c['unchanged']} unchanged · "
-            f"{c['blocked']} blocked"
-        ),
+        counts=counts_text(preview["counts"]),
         typed_always=preview["typed_always"],
         threshold=preview["threshold"],
     )
 
 
+_DONE_VERBS = {
+    "create": "created",
+    "update": "changed",
+    "upsert": "created or updated",
+    "delete": "deleted",
+}
+
+
+def applied_text(action: Action, changed_rows: list[ChangedItem]) -> str:
+    """What a finished write did, in a sentence ("Applied: 3 records changed in Items.")."""
+    plan = action.plan or {}
+    verb = _DONE_VERBS.get(str(plan.get("op") or ""))
+    if plan.get("kind") == "records" and verb:
+        # The rows the user kept ticked (the approved plan), less those left out since.
+        operations = (action.approved_plan or {}).get("operations")
+        approved = len(operations) if isinstance(operations, list) else action.record_count
+        written = max(approved - len(changed_rows), 0)
+        where = f" in {action.table_name}" if action.table_name else ""
+        return f"Applied: {written} record{'' if written == 1 else 's'} {verb}{where}."
+    if changed_rows:
+        return "Applied to the other records."
+    summary = action.summary or action.tool_name
+    return f"Applied: {summary}." if summary else "Applied."
+
+
+UNDO_WORDS: dict[str, str] = {
+    UndoStatus.NOT_YET.value: "",  # nothing written yet: nothing to say
+    UndoStatus.AVAILABLE.value: "Can be undone",
+    UndoStatus.NOT_POSSIBLE.value: "Cannot be undone",
+    UndoStatus.DONE.value: "",  # the state word says Undone
+    UndoStatus.PARTIAL.value: "Partly undone",
+}
+
+
+def undo_word(undo_status: str) -> str:
+    """Whether it can be undone, as the dialog says it ("" when that says nothing)."""
+    return UNDO_WORDS.get(undo_status, "")
+
+
 def finished_notice(action: Action, changed_rows: list[ChangedItem]) -> str:
     """What the dialog says when a run (write, roll back, resume, undo) has ended."""
     notice = {
-        ActionStatus.DONE.value: "Done.",
+        ActionStatus.DONE.value: applied_text(action, changed_rows),
         ActionStatus.ROLLED_BACK.value: "Rolled back: the base is as it was before.",
         ActionStatus.UNDONE.value: "Undone.",
     }.get(action.status, "")
     if action.status == ActionStatus.DONE.value and changed_rows:
         written = action.undo_status != UndoStatus.NOT_POSSIBLE.value
-        notice = "Done: the other rows were written." if written else ""
+        notice = applied_text(action, changed_rows) if written else ""
     if action.undo_note and action.undo_note != notice:
         # Said once: an undo with nothing to add notes just "Undone." too.
         notice = f"{notice} {action.undo_note}".strip()
@@ -476,7 +640,9 @@ class HistoryItem(TypedDict):
     table: str
     summary: str
     status: str
+    word: str
     undo_status: str
+    undo_word: str
     records: int
     changed: int
     created: str
@@ -504,7 +670,9 @@ def history_item(row: HistoryRow) -> HistoryItem:
         table=row["table_name"] or row["table_id"] or "",
         summary=row["summary"],
         status=row["status"],
+        word=state_word(row["status"]),
         undo_status=row["undo_status"],
+        undo_word=undo_word(row["undo_status"]),
         records=row["record_count"],
         changed=len(row["changed_since_review"]),
         created=(row["created_at"] or "")[:16].replace("T", " "),
@@ -530,14 +698,58 @@ def pretty_json(value: Any, limit: int = 6000) -> str:
     return text if len(text) <= limit else text[:limit] + "\n… (cut; export JSON for all of it)"
 
 
+def status_filter_options() -> list[tuple[str, str]]:
+    """The history's status filter: (status, its words), the two waiting ones told apart."""
+    apart = {
+        ActionStatus.PROPOSED.value: "Waiting for your review (not opened yet)",
+        ActionStatus.PREVIEWED.value: "Waiting for your review (opened)",
+    }
+    return [(s.value, apart.get(s.value, state_word(s.value))) for s in ActionStatus]
+
+
+class RecordLinkItem(TypedDict):
+    """A record an action touched, by name, with its page in Airtable."""
+
+    label: str
+    url: str
+
+
+MAX_DETAIL_RECORDS = 50
+
+
+def detail_records(details: ActionDetails) -> list[RecordLinkItem]:
+    """The records an action touched, each linking to Airtable (the first 50).
+
+    Named as the review named them (its preview's rows); records known only from
+    the requests (created ones) by their id. Ids that are not Airtable's get no row.
+    """
+    action = details["action"]
+    names: dict[str, str] = {}
+    for row in (details.get("preview") or {}).get("rows") or []:
+        if isinstance(row, dict) and row.get("record_id"):
+            names.setdefault(str(row["record_id"]), str(row.get("label") or row["record_id"]))
+    for step in details["steps"]:
+        for record_id in step["record_ids"]:
+            names.setdefault(record_id, record_id)
+    items = []
+    for record_id, label in names.items():
+        url = record_url(action["base_id"], action["table_id"], record_id)
+        if url:
+            items.append(RecordLinkItem(label=label, url=url))
+        if len(items) == MAX_DETAIL_RECORDS:
+            break
+    return items
+
+
 @dataclass(frozen=True)
 class DetailsView:
-    """The details dialog of one action: title, the model's arguments, snapshots, requests."""
+    """The details dialog of one action: title, records, the model's arguments, requests."""
 
     title: str
     arguments: str
     snapshots: str
     steps: list[StepItem]
+    records: list[RecordLinkItem] = field(default_factory=list)
 
 
 def details_view(details: ActionDetails) -> DetailsView:
@@ -553,4 +765,5 @@ def details_view(details: ActionDetails) -> DetailsView:
             ]
         ),
         steps=[step_item(s) for s in details["steps"]],
+        records=detail_records(details),
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.vars.base import VarData
 
 from pyairtable_ui.components.forms import LABEL_STYLE, form_error, form_notice
+from pyairtable_ui.components.record_link import record_link
 from pyairtable_ui.state.actions import ActionsState
 
 # The line between two rows of one of the dialog's lists.
@@ -95,6 +97,96 @@ def proposal_card(action: Any) -> rx.Component:
     )
 
 
+def local_time(value: Any, view: Any) -> rx.Var[str]:
+    """A date (`view` "date") or a moment ("datetime") in the reader's locale and time zone.
+
+    Formatted in the browser (Intl), so "2024-06-01" reads "Jun 1, 2024" or "1 juin
+    2024" as the reader's browser says dates, and a moment in their own time zone. A
+    date has no zone: it is read as that day wherever the reader is. Anything that is
+    not a date is shown as it is.
+    """
+    return rx.Var(
+        _js_expr=(
+            "((v, k) => { const d = new Date(k === 'date' ? v + 'T00:00:00Z' : v); "
+            "if (!v || isNaN(d.getTime())) return v; "
+            "return k === 'date' "
+            "? d.toLocaleDateString(undefined, {dateStyle: 'medium', timeZone: 'UTC'}) "
+            ": d.toLocaleString(undefined, {dateStyle: 'medium', timeStyle: 'short'}); "
+            f"}})({value._js_expr}, {view._js_expr})"
+        ),
+        _var_type=str,
+        _var_data=VarData.merge(value._get_all_var_data(), view._get_all_var_data()),
+    )
+
+
+def _cell_value(cell: Any, side: str) -> rx.Component:
+    """One side (old or new) of a cell: chips for select options, dates localised, text."""
+    text = cell[side]
+    chips = cell["old_chips"] if side == "old" else cell["new_chips"]
+    return rx.match(
+        cell["view"],
+        (
+            "chips",
+            rx.cond(
+                chips.length() > 0,
+                rx.hstack(
+                    rx.foreach(
+                        chips,
+                        lambda chip: rx.badge(chip, size="1", variant="soft", class_name="chip"),
+                    ),
+                    spacing="1",
+                    wrap="wrap",
+                    display="inline-flex",
+                ),
+                rx.text.span("(empty)"),
+            ),
+        ),
+        ("date", rx.text.span(local_time(text, cell["view"]), class_name="local-time")),
+        ("datetime", rx.text.span(local_time(text, cell["view"]), class_name="local-time")),
+        rx.text.span(text),
+    )
+
+
+def _old(cell: Any) -> rx.Component:
+    return rx.box(
+        _cell_value(cell, "old"),
+        class_name="old-value",
+        display="inline-flex",
+        text_decoration="line-through",
+        color=rx.color("gray", 10),
+    )
+
+
+def _new(cell: Any) -> rx.Component:
+    return rx.box(
+        _cell_value(cell, "new"),
+        class_name="new-value",
+        display="inline-flex",
+        background_color=rx.color("grass", 3),
+        color=rx.color("grass", 12),
+        padding_x="4px",
+        border_radius="4px",
+    )
+
+
+def _review_cell(cell: Any) -> rx.Component:
+    """A field of a review row: old struck through → new highlighted (or one of them)."""
+    return rx.hstack(
+        rx.text(cell["field"], ":", size="1", weight="medium"),
+        rx.match(
+            cell["shows"],
+            ("old", _old(cell)),
+            ("new", _new(cell)),
+            rx.fragment(_old(cell), rx.text("→", size="1", aria_hidden="true"), _new(cell)),
+        ),
+        class_name="review-cell",
+        spacing="2",
+        align="center",
+        wrap="wrap",
+        font_size="12px",
+    )
+
+
 def _review_row(row: Any) -> rx.Component:
     return rx.hstack(
         rx.checkbox(
@@ -106,12 +198,16 @@ def _review_row(row: Any) -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.badge(row["kind"], size="1"),
-                rx.text(row["label"], weight="medium", size="2"),
+                record_link(row["label"], row["url"], weight="medium", size="2"),
                 rx.text(row["record_id"], size="1", color_scheme="gray", font_family="monospace"),
                 wrap="wrap",
                 align="center",
             ),
-            rx.foreach(row["changes"], lambda c: rx.text(c, size="1")),
+            rx.cond(
+                row["cells"].length() > 0,
+                rx.foreach(row["cells"], _review_cell),
+                rx.text("no change", size="1", color_scheme="gray"),
+            ),
             rx.cond(
                 row["warnings"] != "", rx.text(row["warnings"], size="1", color_scheme="orange")
             ),
@@ -372,8 +468,8 @@ def action_controls(*, on_review_again: Any = None) -> rx.Component:
                 ActionsState.word, size="2", id="action-status", data_status=ActionsState.status
             ),
             rx.cond(
-                ActionsState.undo_status != "",
-                rx.text("undo: ", ActionsState.undo_status, size="1", color_scheme="gray"),
+                ActionsState.undo_word != "",
+                rx.text(ActionsState.undo_word, size="1", color_scheme="gray", id="undo-word"),
             ),
             rx.cond(ActionsState.working, rx.spinner(size="1")),
             rx.text(ActionsState.progress, size="1", color_scheme="gray", id="action-progress"),

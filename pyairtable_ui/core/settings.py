@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     )
 
     airtable_api_url: str = Field(default="https://api.airtable.com")
+    airtable_web_url: str = Field(
+        default="https://airtable.com",
+        description="Airtable's web app: record names link to {this}/{base}/{table}/{record}.",
+    )
     airtable_requests_per_second: float = Field(default=5.0, gt=0)
     schema_cache_seconds: int = Field(default=300, ge=0)
     aggregate_cache_seconds: int = Field(

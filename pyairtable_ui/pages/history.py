@@ -13,9 +13,10 @@ from pyairtable_ui.actions import flows, rows
 from pyairtable_ui.actions import history as action_history
 from pyairtable_ui.actions.base import ActionError
 from pyairtable_ui.actions.models import ActionStatus
-from pyairtable_ui.actions.rows import HistoryItem, StepItem
+from pyairtable_ui.actions.rows import HistoryItem, RecordLinkItem, StepItem
 from pyairtable_ui.components.action_review import action_controls, review_dialog
 from pyairtable_ui.components.forms import form_error
+from pyairtable_ui.components.record_link import record_link
 from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.routes import login_redirect
 from pyairtable_ui.state.actions import ActionsState
@@ -63,6 +64,7 @@ class HistoryState(rx.State):
     details_arguments: str = ""
     details_snapshots: str = ""
     details_steps: list[StepItem] = []
+    details_records: list[RecordLinkItem] = []
 
     def _filters(self) -> action_history.HistoryFilters:
         return action_history.HistoryFilters(
@@ -176,6 +178,7 @@ class HistoryState(rx.State):
         self.details_arguments = view.arguments
         self.details_snapshots = view.snapshots
         self.details_steps = view.steps
+        self.details_records = view.records
         self.details_open = True
         actions = await self.get_state(ActionsState)
         await actions.load_one(action_id)
@@ -224,8 +227,8 @@ def _row(item: HistoryItem) -> rx.Component:
 
 def _status(item: HistoryItem) -> list[rx.Component]:
     return [
-        rx.badge(item["status"]),
-        rx.text(item["undo_status"], size="1"),
+        rx.badge(item["word"], data_status=item["status"], class_name="history-status"),
+        rx.cond(item["undo_word"] != "", rx.text(item["undo_word"], size="1")),
         rx.cond(
             item["changed"] > 0,
             rx.text(
@@ -321,6 +324,23 @@ def _details_dialog() -> rx.Component:
             rx.vstack(
                 # "Review them again" swaps this dialog for the review dialog.
                 action_controls(on_review_again=HistoryState.set_details_open(False)),
+                rx.cond(
+                    HistoryState.details_records.length() > 0,
+                    rx.vstack(
+                        rx.heading("Records", size="3", as_="h3"),
+                        rx.flex(
+                            rx.foreach(
+                                HistoryState.details_records,
+                                lambda r: record_link(r["label"], r["url"], size="2"),
+                            ),
+                            wrap="wrap",
+                            gap="4px 14px",
+                            class_name="history-records",
+                        ),
+                        spacing="1",
+                        width="100%",
+                    ),
+                ),
                 rx.heading("Airtable requests", size="3", as_="h3"),
                 rx.box(
                     rx.table.root(
@@ -414,7 +434,10 @@ def history_page() -> rx.Component:
                     rx.select.trigger(aria_label="Status"),
                     rx.select.content(
                         rx.select.item("Every status", value=ALL),
-                        *[rx.select.item(s.value, value=s.value) for s in ActionStatus],
+                        *[
+                            rx.select.item(words, value=value)
+                            for value, words in rows.status_filter_options()
+                        ],
                     ),
                     value=HistoryState.status,
                     on_change=HistoryState.set_status,

@@ -44,6 +44,8 @@ class ActionsState(rx.State):
     # The status as the user reads it (`rows.STATE_WORDS`).
     word: str = ""
     undo_status: str = ""
+    # Whether it can be undone, in words ("" when there is nothing to say).
+    undo_word: str = ""
     tool: str = ""
     error: str = ""
     notice: str = ""
@@ -151,6 +153,7 @@ class ActionsState(rx.State):
         self.status = view.status
         self.word = view.word
         self.undo_status = view.undo_status
+        self.undo_word = view.undo_word
         self.tool = view.tool
         self.error = view.error
         self.undo_mode = False
@@ -188,7 +191,7 @@ class ActionsState(rx.State):
                 return
             self._show(outcome)
             if outcome.preview is not None:
-                panel = rows.review_panel(outcome.preview)
+                panel = rows.review_panel(outcome.preview, outcome.action.base_id)
                 self.rows = panel.rows
                 self.warnings = panel.warnings
                 self.notes = panel.notes

@@ -264,14 +264,32 @@ def describe_filters(
     parts = []
     for condition in filters:
         f = resolve(condition.field)
-        op = condition.op
-        words = _OPERATOR_WORDS[op]
-        if value_kind(f) == "date":
-            words = _DATE_WORDS.get(op, words)
-        if op in ("is_empty", "is_not_empty") or (condition.value is None and op in ("eq", "neq")):
-            parts.append(
-                f"{f.name} {'is not empty' if op in ('neq', 'is_not_empty') else 'is empty'}"
-            )
-        else:
-            parts.append(f"{f.name} {words} {value_text(condition.value)}")
+        parts.append(
+            condition_text(f.name, condition.op, condition.value, is_date=value_kind(f) == "date")
+        )
     return (" or " if match == "any" else " and ").join(parts)
+
+
+def condition_text(
+    field: str,
+    op: str,
+    value: Any,
+    *,
+    is_date: bool,
+    words: Callable[[Any], str] = value_text,
+) -> str:
+    """One condition in words: "Due is before 2024-06-01", "Notes is empty".
+
+    Args:
+        field: The field's name as shown.
+        op: One of `OPERATORS`.
+        value: The condition's value.
+        is_date: Whether the field holds dates (gt/lt read as after/before).
+        words: How the value is written (default `value_text`).
+    """
+    if op in ("is_empty", "is_not_empty") or (value is None and op in ("eq", "neq")):
+        return f"{field} {'is not empty' if op in ('neq', 'is_not_empty') else 'is empty'}"
+    phrase = _OPERATOR_WORDS.get(op, op)
+    if is_date:
+        phrase = _DATE_WORDS.get(op, phrase)
+    return f"{field} {phrase} {words(value)}"

@@ -281,7 +281,13 @@ def search_records(ctx: ToolContext, args: SearchRecordsArguments) -> ToolResult
     next_offset = page.get("offset")
     more = bool(next_offset)
 
-    result: dict[str, Any] = {"table": table.name}
+    # The table's id and primary field let the chat show a few records as cards that
+    # link to them in Airtable (a few tokens; the model may use the id too).
+    result: dict[str, Any] = {
+        "table": table.name,
+        "table_id": table.id,
+        "primary_field": table.primary_field.name,
+    }
     total: int | None = None
     if not more and not args.offset:
         total = len(records)
@@ -320,7 +326,14 @@ def get_record(ctx: ToolContext, args: GetRecordArguments) -> ToolResult:
     rendered["createdTime"] = record.get("createdTime")
     ctx.read_record_text = True
     return ToolResult(
-        dumps({"table": table.name, **rendered}),
+        dumps(
+            {
+                "table": table.name,
+                "table_id": table.id,
+                "primary_field": table.primary_field.name,
+                **rendered,
+            }
+        ),
         display=records_display(table, [rendered], total=1),
     )
 

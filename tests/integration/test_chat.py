@@ -8,6 +8,7 @@ tool results, computed from the emulator's data), and what Airtable was asked.
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -83,8 +84,24 @@ def test_a_question_is_answered_from_records(chat: Page, llm) -> None:
     ask(chat, "Which tasks are still open?")
     expect(chat.locator(".assistant-message").last).to_contain_text("Three tasks are open")
     step = chat.locator(".tool-step").first
-    expect(step).to_contain_text("search_records")
+    # The step is a sentence with its result in view; the raw call is folded away.
+    expect(step.locator(".step-sentence")).to_have_text("Searched Tasks where Done is unchecked")
+    expect(step.locator(".step-result")).to_have_text(" → 3 records")
     expect(step).to_have_attribute("data-status", "complete")
+    raw = step.locator(".step-details pre")
+    expect(raw).to_be_hidden()
+    step.locator(".step-details summary").click()
+    expect(raw).to_contain_text('"op": "eq"')
+    # The few records found are cards; each name opens its record in Airtable, in a new tab.
+    cards = chat.locator(".step-cards .record-card")
+    expect(cards).to_have_count(3)
+    link = cards.filter(has_text="Build landing page").locator("a.record-link")
+    expect(link).to_have_text("Build landing page")
+    expect(link).to_have_attribute(
+        "href", "https://airtable.com/appEmulatorBase02/tblEmuTasks000001/recTask0000000002"
+    )
+    expect(link).to_have_attribute("target", "_blank")
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
 
     # The model got the open tasks from the emulator, linked projects by name.
     sent = last_tool_result(llm)
@@ -121,8 +138,8 @@ def test_multi_step_chain_and_aggregate_over_the_data(chat: Page, llm) -> None:
     expect(chat.locator(".assistant-message").last).to_contain_text("36 hours")
     steps = chat.locator(".tool-step")
     expect(steps).to_have_count(2)
-    expect(steps.nth(0)).to_contain_text("list_tables")
-    expect(steps.nth(1)).to_contain_text("aggregate")
+    expect(steps.nth(0)).to_contain_text(re.compile(r"Listed the tables → \d+ tables"))
+    expect(steps.nth(1)).to_contain_text("Added up Estimate in Tasks where Done is unchecked → 36")
     results = tool_results(llm)
     assert any("Tasks" in json.dumps(r) for r in results[:1])
     aggregate = results[-1]
@@ -241,9 +258,17 @@ def test_schema_is_fetched_once_across_two_turns(chat: Page, llm, airtable) -> N
         r for r in stats["requests"] if r["path"].startswith("/v0/meta/bases/appEmulatorBase02")
     ]
     assert len(schema_calls) <= 1, schema_calls
-    # The turn's Airtable calls and tokens are visible on the page.
-    expect(chat.locator("#turn-stats")).to_contain_text("Airtable call")
-    expect(chat.locator("#turn-stats")).to_contain_text("tokens")
+    # Each answer's tokens and Airtable calls (its whole turn) are behind its own toggle,
+    # and the model's tool-call-only messages leave no line of tokens of their own.
+    answers = chat.locator(".assistant-message")
+    expect(answers).to_have_count(2)
+    usage = answers.last.locator(".answer-usage")
+    expect(usage).to_be_hidden()
+    answers.last.locator(".answer-details summary").click()
+    expect(usage).to_contain_text("tokens")
+    expect(usage).to_contain_text("Airtable call")
+    chat.reload()
+    expect(chat.locator(".assistant-message")).to_have_count(2)
 
 
 def test_phone_layout_has_a_drawer_and_no_sideways_scroll(

@@ -168,7 +168,7 @@ def check_history_details(page: Page, base_url: str) -> None:
     """The details dialog of the done action, then the account menu, on /history."""
     page.goto(f"{base_url}/history")
     # A table row on a desktop, a card on a phone.
-    row = page.locator(".history-row:visible, .history-card:visible").filter(has_text="done")
+    row = page.locator(".history-row:visible, .history-card:visible").filter(has_text="Applied")
     row.get_by_role("button", name="Details").click()
     expect_painted_on_top(page.get_by_role("button", name="Undo…"), "history details dialog")
     expect_painted_on_top(page.get_by_role("button", name="Close"), "history details dialog")

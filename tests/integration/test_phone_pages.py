@@ -83,7 +83,7 @@ def test_history_is_cards_on_a_phone_and_a_table_on_a_desktop(chat: Page, llm, a
             assert inside_horizontally(chat, value), f"card {i}: {part} is off the screen"
     expect(cards.filter(has_text="rejected")).to_have_count(2)
     # The row's button is there too, and opens the same details.
-    done = cards.filter(has_text="done")
+    done = cards.filter(has_text="Applied")
     assert inside_horizontally(chat, done.get_by_role("button", name="Details"))
     done.get_by_role("button", name="Details").click()
     expect(chat.get_by_role("dialog")).to_contain_text("Airtable requests")

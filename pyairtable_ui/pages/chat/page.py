@@ -292,7 +292,6 @@ def _title_bar() -> rx.Component:
             ),
         ),
         rx.spacer(),
-        rx.text(ChatState.turn_stats, size="1", color_scheme="gray", id="turn-stats"),
         width="100%",
         align="center",
         wrap="wrap",

@@ -14,6 +14,7 @@ from typing import Any
 
 import reflex as rx
 
+from pyairtable_ui.components.record_link import record_link
 from pyairtable_ui.core.settings import get_settings
 from pyairtable_ui.pages.chat.state import ChatState
 
@@ -99,34 +100,6 @@ def answer_markdown(content: rx.Var[str] | str) -> rx.Component:
     )
 
 
-_STATUS_COLOR = {
-    "running": "blue",
-    "complete": "green",
-    "failed": "red",
-    "stopped": "orange",
-}
-
-
-def _status_badge(status: rx.Var[str], proposed: rx.Var[bool]) -> rx.Component:
-    """A write tool's finished step says "proposed": nothing is written until the review."""
-    return rx.cond(
-        proposed & (status == "complete"),
-        rx.badge("proposed", color_scheme="orange"),
-        _run_badge(status),
-    )
-
-
-def _run_badge(status: rx.Var[str]) -> rx.Component:
-    return rx.match(
-        status,
-        ("running", rx.badge(rx.spinner(size="1"), "running", color_scheme="blue")),
-        ("complete", rx.badge("done", color_scheme="green")),
-        ("failed", rx.badge("failed", color_scheme="red")),
-        ("stopped", rx.badge("stopped", color_scheme="orange")),
-        rx.badge(status),
-    )
-
-
 def message_view(message: Any, *, is_answer: rx.Var[bool]) -> rx.Component:
     """A user question, an assistant answer (Markdown, no raw HTML) or an error.
 
@@ -186,7 +159,7 @@ def message_view(message: Any, *, is_answer: rx.Var[bool]) -> rx.Component:
                     message["status"] == "stopped",
                     rx.badge("stopped", color_scheme="orange", size="1"),
                 ),
-                rx.text(message["meta"], size="1", color_scheme="gray"),
+                _answer_details(message["meta"]),
                 rx.icon_button(
                     rx.icon("copy", size=12),
                     variant="ghost",
@@ -285,37 +258,122 @@ def step_chart(step: Any) -> rx.Component:
     )
 
 
+def _answer_details(meta: rx.Var[str]) -> rx.Component:
+    """An answer's use (tokens, cost, Airtable calls over its turn), folded away."""
+    return rx.cond(
+        meta != "",
+        rx.el.details(
+            rx.el.summary("Details", style={"cursor": "pointer"}),
+            rx.text(meta, size="1", color_scheme="gray", class_name="answer-usage"),
+            class_name="answer-details",
+            style={"fontSize": "12px", "color": "var(--gray-11)"},
+        ),
+    )
+
+
+def _record_card(card: Any) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            record_link(card["title"], card["url"], weight="medium", size="2"),
+            rx.foreach(
+                card["fields"],
+                lambda f: rx.text(
+                    rx.text.span(f["name"], ": ", color_scheme="gray"),
+                    f["value"],
+                    size="1",
+                    trim="end",
+                ),
+            ),
+            spacing="1",
+            min_width="0",
+        ),
+        class_name="record-card",
+        size="1",
+        width="220px",
+        max_width="100%",
+    )
+
+
+def step_cards(step: Any) -> rx.Component:
+    """The few records a search found, as cards (name linking to Airtable, key fields)."""
+    return rx.cond(
+        step["cards"].length() > 0,
+        rx.flex(
+            rx.foreach(step["cards"], _record_card),
+            class_name="step-cards",
+            wrap="wrap",
+            gap="8px",
+            margin_y="4px",
+            width="100%",
+        ),
+    )
+
+
 def step_view(step: Any) -> rx.Component:
-    """A tool call as a live step (name, arguments, status, duration), and its chart."""
-    return rx.fragment(_step_line(step), step_chart(step))
+    """A tool call as a sentence with its result, its raw call behind a toggle, its chart."""
+    return rx.fragment(_step_line(step), step_chart(step), step_cards(step))
+
+
+def _step_icon(status: rx.Var[str], proposed: rx.Var[bool]) -> rx.Component:
+    """How the step stands: a badge while running, or when it failed, stopped or proposed."""
+    return rx.cond(
+        proposed & (status == "complete"),
+        rx.badge("proposed", color_scheme="orange"),
+        rx.match(
+            status,
+            ("running", rx.badge(rx.spinner(size="1"), "running", color_scheme="blue")),
+            ("complete", rx.icon("check", size=14, color=rx.color("green", 10))),
+            ("failed", rx.badge("failed", color_scheme="red")),
+            ("stopped", rx.badge("stopped", color_scheme="orange")),
+            rx.badge(status),
+        ),
+    )
 
 
 def _step_line(step: Any) -> rx.Component:
-    return rx.hstack(
-        rx.icon("wrench", size=14, color=rx.color("gray", 9)),
-        rx.text(step["tool_name"], size="2", weight="medium", font_family="monospace"),
-        _status_badge(step["status"], step["action_id"] != 0),
-        rx.text(step["duration"], size="1", color_scheme="gray"),
-        rx.tooltip(
+    return rx.vstack(
+        rx.hstack(
+            _step_icon(step["status"], step["action_id"] != 0),
             rx.text(
-                step["arguments"],
-                size="1",
-                color_scheme="gray",
-                trim="end",
-                max_width="40ch",
-                font_family="monospace",
+                rx.text.span(step["sentence"], class_name="step-sentence"),
+                rx.cond(
+                    step["result"] != "",
+                    rx.text.span(" → ", step["result"], weight="medium", class_name="step-result"),
+                ),
+                size="2",
             ),
-            content=step["summary"],
+            rx.text(step["duration"], size="1", color_scheme="gray"),
+            spacing="2",
+            align="center",
+            wrap="wrap",
+        ),
+        rx.el.details(
+            rx.el.summary(
+                "Raw call: ",
+                rx.text.span(step["tool_name"], font_family="monospace"),
+                style={"cursor": "pointer"},
+            ),
+            rx.cond(
+                step["arguments"] != "",
+                rx.el.pre(
+                    step["arguments"],
+                    style={"whiteSpace": "pre-wrap", "wordBreak": "break-word", "margin": "4px 0"},
+                ),
+            ),
+            rx.cond(
+                step["summary"] != "",
+                rx.text(step["summary"], size="1", color_scheme="gray", class_name="step-summary"),
+            ),
+            class_name="step-details",
+            style={"fontSize": "12px", "color": "var(--gray-11)"},
         ),
         class_name="tool-step",
         data_status=step["status"],
-        spacing="2",
-        align="center",
+        spacing="1",
         padding="4px 10px",
         margin_y="2px",
         border_radius="8px",
         background_color=rx.color("gray", 2),
         width="fit-content",
         max_width="100%",
-        wrap="wrap",
     )

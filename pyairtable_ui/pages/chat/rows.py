@@ -14,12 +14,18 @@ from typing import Any, TypedDict
 
 from pyairtable_ui.actions.rows import ActionItem
 from pyairtable_ui.airtable.connections import BaseAccess
+from pyairtable_ui.airtable.links import is_table_id, record_url
 from pyairtable_ui.chat.models import Conversation, Message, MessageRole, MessageStatus
 from pyairtable_ui.chat.service import TurnUsage
+from pyairtable_ui.chat.step_words import step_words
 
-# Tool arguments and results are shown in one line; the rest is in the database.
-MAX_ARGUMENTS_CHARS = 240
+# A step's raw arguments (behind its details toggle) are cut here; the rest is stored.
+MAX_ARGUMENTS_CHARS = 2000
 MAX_SUMMARY_CHARS = 160
+# A search that found this many records or fewer shows them as cards under its step.
+MAX_RECORD_CARDS = 10
+MAX_CARD_FIELDS = 4
+MAX_CARD_VALUE_CHARS = 80
 # A grouped aggregate is drawn as bars up to this many groups (the largest, as the
 # tool lists them); labels longer than this are cut so the axis stays readable.
 MAX_CHART_GROUPS = 30
@@ -33,11 +39,33 @@ class ChartRow(TypedDict):
     value: float
 
 
+class CardField(TypedDict):
+    """One field of a record card: its name and its value as plain text."""
+
+    name: str
+    value: str
+
+
+class RecordCard(TypedDict):
+    """A record a search found: its primary value, a few fields, its page in Airtable.
+
+    `url` is "" when the ids do not have Airtable's shape (no link is drawn).
+    """
+
+    record_id: str
+    title: str
+    url: str
+    fields: list[CardField]
+
+
 class ChatItem(TypedDict):
     """One row of the conversation as the page shows it.
 
     `action_id` is, on a tool step, the write it proposed (0: none): the step then
-    says "proposed", and the action's card is shown under it.
+    says "proposed", and the action's card is shown under it. `sentence` and
+    `result` are the step in words (`chat.step_words`); `arguments` is the raw call,
+    behind a toggle. `meta` is an answer's use (tokens, cost, Airtable calls) over
+    its whole turn, behind the answer's own toggle.
     """
 
     id: int
@@ -53,6 +81,9 @@ class ChatItem(TypedDict):
     action_id: int
     chart: list[ChartRow]
     chart_title: str
+    sentence: str
+    result: str
+    cards: list[RecordCard]
 
 
 class ConversationItem(TypedDict):
@@ -102,25 +133,57 @@ def usage_text(prompt: int, completion: int, cost: float | None, calls: int | No
     return " · ".join(parts)
 
 
-def last_turn_text(prompt: int, completion: int, cost: float | None, calls: int) -> str:
-    """The line above the conversation about the last turn's use."""
-    return "Last turn: " + usage_text(prompt, completion, cost, calls)
+class Tally(TypedDict):
+    """What a turn has used so far: tokens, cost (None once any price is unknown), calls."""
+
+    prompt: int
+    completion: int
+    cost: float | None
+    calls: int
 
 
-def last_turn_stats(usage: TurnUsage | None) -> str:
-    """`last_turn_text` of a stored turn, or "" for a conversation without one."""
-    if usage is None:
-        return ""
-    return last_turn_text(
-        usage.prompt_tokens, usage.completion_tokens, usage.cost_usd, usage.airtable_calls
+def empty_tally() -> Tally:
+    """A turn that has used nothing yet."""
+    return Tally(prompt=0, completion=0, cost=0.0, calls=0)
+
+
+def tally_add(
+    tally: Tally, prompt: int = 0, completion: int = 0, cost: float | None = 0.0, calls: int = 0
+) -> Tally:
+    """The tally with one more message's use added (a new dict)."""
+    total_cost = None if tally["cost"] is None or cost is None else tally["cost"] + cost
+    return Tally(
+        prompt=tally["prompt"] + prompt,
+        completion=tally["completion"] + completion,
+        cost=total_cost,
+        calls=tally["calls"] + calls,
     )
 
 
+def tally_text(tally: Tally) -> str:
+    """The tally as an answer's details say it ("" when the turn used nothing at all)."""
+    if not (tally["prompt"] or tally["completion"] or tally["calls"]):
+        return ""
+    return usage_text(tally["prompt"], tally["completion"], tally["cost"], tally["calls"])
+
+
 def short_arguments(arguments: dict[str, Any] | str | None) -> str:
-    """A tool call's arguments as one line of JSON, cut to 240 characters."""
+    """A tool call's arguments as indented JSON (raw text when it is not JSON), cut.
+
+    Shown behind the step's details toggle, in a preformatted block (text, not markup).
+    """
     if not arguments:
         return ""
-    text = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            pass
+    text = (
+        arguments
+        if isinstance(arguments, str)
+        else json.dumps(arguments, ensure_ascii=False, indent=2)
+    )
     if len(text) <= MAX_ARGUMENTS_CHARS:
         return text
     return text[: MAX_ARGUMENTS_CHARS - 3] + "…"
@@ -173,20 +236,98 @@ def aggregate_chart(tool_name: str, content: str | None) -> tuple[list[ChartRow]
     return rows, title
 
 
-def item_from_row(row: Message) -> ChatItem:
-    """A stored message as the conversation shows it (a failed answer becomes an error)."""
+def _card_text(value: Any) -> str:
+    if isinstance(value, list):
+        text = ", ".join(_card_text(v) for v in value)
+    elif isinstance(value, bool):
+        text = "✓" if value else "—"
+    elif value is None:
+        text = ""
+    elif isinstance(value, dict):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_CARD_VALUE_CHARS else text[: MAX_CARD_VALUE_CHARS - 1] + "…"
+
+
+def record_cards(tool_name: str, content: str | None, base_id: str) -> list[RecordCard]:
+    """The records a search (or get_record) returned, as cards, when there are a few.
+
+    Args:
+        tool_name: The step's tool: search_records and get_record have cards.
+        content: The result the model got (JSON with `records`, `table_id`,
+            `primary_field`).
+        base_id: The conversation's base, for the link to each record.
+
+    Returns:
+        One card per record (primary value as title, then up to four fields that
+        have a value), or [] for none, more than `MAX_RECORD_CARDS`, or content that
+        is not the tool's JSON. Values are plain text: the page shows them as text.
+    """
+    if tool_name not in ("search_records", "get_record") or not content:
+        return []
+    try:
+        result = json.loads(content)
+    except ValueError:
+        return []
+    if not isinstance(result, dict):
+        return []
+    records = result.get("records") if tool_name == "search_records" else [result]
+    if not isinstance(records, list) or not 0 < len(records) <= MAX_RECORD_CARDS:
+        return []
+    table_id = result.get("table_id")
+    table_id = table_id if is_table_id(table_id) else ""
+    primary = str(result.get("primary_field") or "")
+    cards: list[RecordCard] = []
+    for record in records:
+        if not isinstance(record, dict) or not isinstance(record.get("fields"), dict):
+            return []
+        record_id = str(record.get("id") or "")
+        fields = record["fields"]
+        title = _card_text(fields.get(primary)) if primary else ""
+        shown = [
+            CardField(name=str(name), value=_card_text(value))
+            for name, value in fields.items()
+            if name != primary and _card_text(value)
+        ][:MAX_CARD_FIELDS]
+        cards.append(
+            RecordCard(
+                record_id=record_id,
+                title=title or record_id,
+                url=record_url(base_id, table_id, record_id),
+                fields=shown,
+            )
+        )
+    return cards
+
+
+def item_from_row(row: Message, base_id: str = "", meta: str | None = None) -> ChatItem:
+    """A stored message as the conversation shows it (a failed answer becomes an error).
+
+    Args:
+        row: The message.
+        base_id: The conversation's base (record cards link into it).
+        meta: The answer's use over its turn (see `items_from_rows`); by default
+            this message's own tokens and cost.
+    """
     role = row.role
     if row.role == MessageRole.ASSISTANT and row.status == MessageStatus.FAILED:
         role = "error"
     content = row.error or row.content if role == "error" else row.content
-    meta = ""
-    if row.role == MessageRole.ASSISTANT and (row.prompt_tokens or row.completion_tokens):
-        # Airtable calls belong to the turn (shown once, in the turn line), not to a message.
-        meta = usage_text(row.prompt_tokens, row.completion_tokens, row.cost_usd)
+    if meta is None:
+        meta = ""
+        if row.role == MessageRole.ASSISTANT and (row.prompt_tokens or row.completion_tokens):
+            meta = usage_text(row.prompt_tokens, row.completion_tokens, row.cost_usd)
+    is_tool = row.role == MessageRole.TOOL
+    complete = row.status == MessageStatus.COMPLETE
     chart, chart_title = (
-        aggregate_chart(row.tool_name or "", row.content)
-        if row.role == MessageRole.TOOL and row.status == MessageStatus.COMPLETE
-        else ([], "")
+        aggregate_chart(row.tool_name or "", row.content) if is_tool and complete else ([], "")
+    )
+    words = (
+        step_words(row.tool_name or "", row.tool_arguments, row.content, status=row.status)
+        if is_tool
+        else None
     )
     return ChatItem(
         id=row.id or 0,
@@ -197,12 +338,62 @@ def item_from_row(row: Message) -> ChatItem:
         tool_name=row.tool_name or "",
         arguments=short_arguments(row.tool_arguments),
         duration=duration_text(row.duration_ms),
-        summary=(row.content or "")[:MAX_SUMMARY_CHARS] if row.role == MessageRole.TOOL else "",
+        summary=(row.content or "")[:MAX_SUMMARY_CHARS] if is_tool else "",
         meta=meta,
         action_id=0,
         chart=chart,
         chart_title=chart_title,
+        sentence=words.sentence if words else "",
+        result=words.result if words else "",
+        cards=record_cards(row.tool_name or "", row.content, base_id)
+        if is_tool and complete
+        else [],
     )
+
+
+def items_from_rows(rows: Iterable[Message], base_id: str = "") -> list[ChatItem]:
+    """A conversation's stored messages as the page shows them.
+
+    The model's messages that only called tools (no text) are not shown: their
+    tokens, and the Airtable calls of the turn's steps, are added to the answer
+    that ends the turn, in its details, instead of a line of tokens on its own.
+    """
+    items: list[ChatItem] = []
+    tally = empty_tally()
+    for row in rows:
+        if row.role == MessageRole.USER:
+            tally = empty_tally()
+            items.append(item_from_row(row, base_id))
+            continue
+        if row.role == MessageRole.TOOL:
+            tally = tally_add(tally, calls=row.airtable_calls)
+            items.append(item_from_row(row, base_id))
+            continue
+        tally = tally_add(
+            tally, row.prompt_tokens, row.completion_tokens, row.cost_usd, row.airtable_calls
+        )
+        if not row.content and row.status == MessageStatus.COMPLETE and not row.error:
+            continue  # tool calls only: counted in the answer that follows
+        items.append(item_from_row(row, base_id, meta=tally_text(tally)))
+        tally = empty_tally()
+    return items
+
+
+def with_last_turn(items: list[ChatItem], usage: TurnUsage | None) -> list[ChatItem]:
+    """The rows with the last answer's details set from its stored turn (a new list).
+
+    The page opens on the latest messages only, which may begin inside that turn:
+    the turn's own totals are exact where a sum of the rows on screen might not be.
+    """
+    index = last_answer_index(items)
+    if usage is None or index < 0:
+        return items
+    meta = usage_text(
+        usage.prompt_tokens, usage.completion_tokens, usage.cost_usd, usage.airtable_calls
+    )
+    return [
+        ChatItem(**{**item, "meta": meta}) if i == index else item for i, item in enumerate(items)
+    ]
 
 
 def with_actions(items: list[ChatItem], actions: Iterable[ActionItem]) -> list[ChatItem]:
@@ -307,14 +498,16 @@ def error_item(message: str) -> ChatItem:
 
 
 def running_step_item(call_id: str, tool_name: str, arguments_text: str) -> ChatItem:
-    """A tool call that has just started."""
-    return _item(
+    """A tool call that has just started (its sentence already; its result to come)."""
+    item = _item(
         role="tool",
         status="running",
         call_id=call_id,
         tool_name=tool_name,
         arguments=short_arguments(arguments_text),
     )
+    words = step_words(tool_name, arguments_text, None, status="running")
+    return ChatItem(**{**item, "sentence": words.sentence, "result": words.result})
 
 
 def step_status(*, stopped: bool, is_error: bool) -> str:
@@ -333,17 +526,20 @@ def with_step_finished(
     summary: str,
     action_id: int | None = None,
     content: str = "",
+    base_id: str = "",
 ) -> list[ChatItem]:
     """The rows with the step of `call_id` marked finished (a new list; others unchanged).
 
     `action_id` is the write the step proposed, if it did: its card goes under it.
-    `content` is the result the model got: a grouped aggregate's is drawn as bars.
+    `content` is the result the model got: a grouped aggregate's is drawn as bars, a
+    few records found are shown as cards linking into `base_id`, and the step's
+    result is said in words.
     """
 
     def finished(item: ChatItem) -> ChatItem:
-        chart, chart_title = (
-            aggregate_chart(item["tool_name"], content) if status == "complete" else ([], "")
-        )
+        complete = status == "complete"
+        chart, chart_title = aggregate_chart(item["tool_name"], content) if complete else ([], "")
+        words = step_words(item["tool_name"], None, content, status=status)
         return ChatItem(
             **{
                 **item,
@@ -353,6 +549,8 @@ def with_step_finished(
                 "action_id": action_id or 0,
                 "chart": chart,
                 "chart_title": chart_title,
+                "result": words.result,
+                "cards": record_cards(item["tool_name"], content, base_id) if complete else [],
             }
         )
 
@@ -414,4 +612,7 @@ def _item(
         action_id=0,
         chart=[],
         chart_title="",
+        sentence="",
+        result="",
+        cards=[],
     )

@@ -22,21 +22,23 @@ from pyairtable_ui.pages.chat.rows import (
     BaseItem,
     ChatItem,
     ConversationItem,
+    Tally,
     address_conversation_id,
     assistant_item,
     base_items,
     conversation_items,
+    empty_tally,
     error_item,
-    item_from_row,
+    items_from_rows,
     last_answer_index,
-    last_turn_stats,
-    last_turn_text,
     running_step_item,
     step_status,
+    tally_add,
+    tally_text,
     through_last_question,
-    usage_text,
     user_item,
     with_actions,
+    with_last_turn,
     with_step_finished,
 )
 from pyairtable_ui.routes import login_redirect
@@ -79,7 +81,8 @@ class ChatState(rx.State):
     sidebar_open: bool = True
     drawer_open: bool = False
     conversations_open: bool = False
-    turn_stats: str = ""
+    # What the running turn has used so far, shown in the details of the answer ending it.
+    _tally: Tally = empty_tally()
     renaming: bool = False
     # A question whose turn could not start (so it was not stored), for Retry to send again.
     _unsent_question: str = ""
@@ -163,7 +166,6 @@ class ChatState(rx.State):
         self.title = ""
         self.messages = []
         self.streaming_text = ""
-        self.turn_stats = ""
         self._unsent_question = ""
 
     async def _open(self, user_id: int, conversation_id: int) -> None:
@@ -179,10 +181,8 @@ class ChatState(rx.State):
     async def _show_opened(self, opened: flows.OpenedConversation) -> None:
         conversation = opened.conversation
         conversation_id = conversation.id or 0
-        self.messages = with_actions(
-            [item_from_row(row) for row in opened.messages], opened.action_items
-        )
-        self.turn_stats = last_turn_stats(opened.last_turn)
+        items = items_from_rows(opened.messages, conversation.base_id or "")
+        self.messages = with_actions(with_last_turn(items, opened.last_turn), opened.action_items)
         actions = await self.get_state(ActionsState)
         actions.show_conversation(conversation_id, opened.action_items)
         self.conversation_id = conversation_id
@@ -453,7 +453,7 @@ class ChatState(rx.State):
         self.running = True
         self.stop_requested = False
         self.streaming_text = ""
-        self.turn_stats = ""
+        self._tally = empty_tally()
         self._unsent_question = ""
 
     def _turn_request(self, user_id: int, *, question: str | None) -> turns.TurnRequest:
@@ -526,8 +526,17 @@ class ChatState(rx.State):
             self.streaming_text += event.text
         elif isinstance(event, agent.AssistantMessage):
             self.streaming_text = ""
+            self._tally = tally_add(
+                self._tally,
+                event.prompt_tokens,
+                event.completion_tokens,
+                event.cost_usd,
+                event.airtable_calls,
+            )
             if event.content:
-                meta = usage_text(event.prompt_tokens, event.completion_tokens, event.cost_usd)
+                # Tool calls alone show no line: their use goes in the answer's details.
+                meta = tally_text(self._tally)
+                self._tally = empty_tally()
                 self.messages = [*self.messages, assistant_item(event.content, "complete", meta)]
         elif isinstance(event, agent.ToolStarted):
             self.messages = [
@@ -535,6 +544,7 @@ class ChatState(rx.State):
                 running_step_item(event.call_id, event.name, event.arguments_text),
             ]
         elif isinstance(event, agent.ToolFinished):
+            self._tally = tally_add(self._tally, calls=event.airtable_calls)
             self.messages = with_step_finished(
                 self.messages,
                 call_id=event.call_id,
@@ -543,9 +553,10 @@ class ChatState(rx.State):
                 summary=event.summary,
                 action_id=event.action_id,
                 content=event.content,
+                base_id=self.base_id,
             )
-        elif isinstance(event, agent.Usage):
-            pass
+        elif isinstance(event, (agent.Usage, agent.TurnDone)):
+            pass  # each answer's details carry its turn's use (`_tally`)
         elif isinstance(event, agent.TurnError):
             if event.partial_text:
                 self.messages = [*self.messages, assistant_item(event.partial_text, "failed")]
@@ -555,17 +566,10 @@ class ChatState(rx.State):
             # Marked stopped even with no text yet (stopped during a tool): what the
             # person sees says the turn was cut short, not that it is still thinking.
             text = event.result.partial_text or self.streaming_text
-            self.messages = [*self.messages, assistant_item(text, "stopped")]
+            meta = tally_text(self._tally)
+            self.messages = [*self.messages, assistant_item(text, "stopped", meta)]
             self.streaming_text = ""
             self.notice = "Stopped."
-        elif isinstance(event, agent.TurnDone):
-            result = event.result
-            self.turn_stats = last_turn_text(
-                result.prompt_tokens,
-                result.completion_tokens,
-                result.cost_usd,
-                result.airtable_calls,
-            )
 
     @rx.event
     def stop(self):

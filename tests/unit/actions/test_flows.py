@@ -94,7 +94,8 @@ def test_review_then_confirm_writes_only_the_ticked_rows(
     assert progress[-1] == (1, 1, 2)
     assert ran.items is not None
     assert [(i["id"], i["status"]) for i in ran.items] == [(action_id, "done")]
-    assert rows.finished_notice(ran.action, []) == "Done."
+    # What happened, with the rows the user kept: not "Done.".
+    assert rows.finished_notice(ran.action, []) == "Applied: 2 records changed in Items."
 
 
 def test_a_stale_preview_is_refused_with_the_action_as_it_stands(

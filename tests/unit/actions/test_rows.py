@@ -180,7 +180,7 @@ def test_rows_changed_since_the_review_say_then_and_now():
         }
     ]
     assert rows.finished_notice(changed, rows.changed_items(changed)) == (
-        "Done: the other rows were written."
+        "Applied to the other records."
     )
 
 
@@ -242,12 +242,33 @@ def test_the_review_panel_lists_changes_and_counts():
         ("rec3", ["Gone: (empty) → x"], False),
     ]
     assert panel.rows[2]["warnings"] == "The field “Gone” no longer exists in Items."
-    assert panel.counts == ("0 to create · 3 to update · 0 to delete · 1 unchanged · 1 blocked")
+    # Only the kinds it has: no "0 to delete".
+    assert panel.counts == "3 to update · 1 unchanged · 1 blocked"
+    assert (
+        rows.counts_text(
+            PreviewCounts(**{**preview["counts"], "update": 0, "unchanged": 0, "blocked": 0})
+        )
+        == "Nothing to change"
+    )
     assert panel.notes == ["Typecast will add the options Blocked, Late to Status."]
 
 
 def test_what_the_dialog_says_when_a_run_ends():
-    assert rows.finished_notice(action(), []) == "Done."
+    # What happened, not "Done.".
+    assert rows.finished_notice(action(), []) == "Applied: Update 2 records in Items (Name)."
+    written = action(
+        plan={"kind": "records", "op": "update", "operations": []},
+        record_count=3,
+        table_name="Items",
+    )
+    assert rows.finished_notice(written, []) == "Applied: 3 records changed in Items."
+    unticked = action(
+        plan={"kind": "records", "op": "delete", "operations": [{}, {}, {}]},
+        approved_plan={"kind": "records", "op": "delete", "operations": [{}]},
+        record_count=3,
+        table_name="Items",
+    )
+    assert rows.finished_notice(unticked, []) == "Applied: 1 record deleted in Items."
     assert rows.finished_notice(action(status="undone", undo_note="Undone."), []) == "Undone."
     assert rows.finished_notice(action(status="undone", undo_note="1 skipped."), []) == (
         "Undone. 1 skipped."
@@ -361,4 +382,117 @@ def test_history_rows_and_details():
         }
     ]
     assert '"before"' in details.snapshots and '"table": "Items"' in details.arguments
+    # Statuses in words, not enums.
+    assert (item["word"], item["undo_word"]) == ("Applied", "Can be undone")
+    assert ("previewed", "Waiting for your review (opened)") in rows.status_filter_options()
+
+
+def test_history_details_link_the_records_by_the_names_the_review_gave_them():
+    base, table = "appEmulatorBase02", "tblEmuItems000001"
+    action: Any = {"id": 7, "tool_name": "update_records", "summary": "", "base_id": base}
+    step: Any = {"record_ids": ["recItem0000000001", "recItem0000000009", "rec-bad"]}
+    preview = {"rows": [{"record_id": "recItem0000000001", "label": "Item 1"}]}
+
+    records = rows.detail_records(
+        {"action": {**action, "table_id": table}, "preview": preview, "steps": [step]}  # type: ignore[typeddict-item]
+    )
+
+    assert records == [
+        {"label": "Item 1", "url": f"https://airtable.com/{base}/{table}/recItem0000000001"},
+        {
+            "label": "recItem0000000009",
+            "url": f"https://airtable.com/{base}/{table}/recItem0000000009",
+        },
+    ]
+    no_table = {"action": {**action, "table_id": None}, "preview": preview, "steps": [step]}
+    assert rows.detail_records(no_table) == []  # type: ignore[arg-type]
     assert rows.pretty_json({"a": "x" * 50}, limit=10).endswith("export JSON for all of it)")
+
+
+def test_review_cells_draw_selects_as_chips_dates_for_the_browser_and_link_records():
+    preview = ActionPreview(
+        version=1,
+        action_id=7,
+        kind="records",
+        op="update",
+        table_id="tblEmuItems000001",
+        table_name="Items",
+        built_at=utcnow().isoformat(),
+        rows=[
+            preview_row(
+                "recItem0000000001",
+                "update",
+                [
+                    PreviewCell(field="Status", old="Todo", new="Done", changed=True),
+                    PreviewCell(field="Tags", old=["a"], new=["a", "b"], changed=True),
+                    PreviewCell(field="Due", old=None, new="2024-06-01", changed=True),
+                    PreviewCell(field="At", old="2024-06-01T09:30:00.000Z", new=None, changed=True),
+                    PreviewCell(field="Name", old="x", new="x", changed=False),
+                ],
+            ),
+            preview_row(
+                "row-2", "create", [PreviewCell(field="Name", old=None, new="New", changed=True)]
+            ),
+        ],
+        counts=PreviewCounts(rows=2, create=1, update=1, delete=0, unchanged=0, blocked=0),
+        new_select_options={"Status": ["Done"]},
+        warnings=[
+            {
+                "level": "info",
+                "row_id": None,
+                "field": "Status",
+                "message": "Typecast will add “Done”.",
+            },
+            {"level": "warning", "row_id": "row-2", "field": "Name", "message": "Row note."},
+            {"level": "error", "row_id": None, "field": None, "message": "Base-wide."},
+            {"level": "error", "row_id": None, "field": None, "message": "Base-wide."},
+        ],
+        typed_always=False,
+        threshold=20,
+        notes=[],
+        field_types={
+            "Status": "singleSelect",
+            "Tags": "multipleSelects",
+            "Due": "date",
+            "At": "dateTime",
+            "Name": "singleLineText",
+        },
+    )
+
+    panel = rows.review_panel(preview, "appEmulatorBase02")
+
+    update, create = panel.rows
+    assert update["url"] == (
+        "https://airtable.com/appEmulatorBase02/tblEmuItems000001/recItem0000000001"
+    )
+    assert create["url"] == "", "a new record has no page yet"
+    by_field = {c["field"]: c for c in update["cells"]}
+    assert set(by_field) == {"Status", "Tags", "Due", "At"}, "unchanged fields are left out"
+    assert (by_field["Status"]["view"], by_field["Status"]["shows"]) == ("chips", "change")
+    assert (by_field["Status"]["old_chips"], by_field["Status"]["new_chips"]) == (
+        ["Todo"],
+        ["Done"],
+    )
+    assert by_field["Tags"]["new_chips"] == ["a", "b"]
+    # Dates go to the browser as ISO text (it writes them in the reader's locale and zone).
+    assert (by_field["Due"]["view"], by_field["Due"]["old"], by_field["Due"]["new"]) == (
+        "date",
+        "(empty)",
+        "2024-06-01",
+    )
+    assert (by_field["At"]["view"], by_field["At"]["old"]) == (
+        "datetime",
+        "2024-06-01T09:30:00.000Z",
+    )
+    assert create["cells"][0]["shows"] == "new" and create["cells"][0]["new"] == "New"
+    # The typecast option is said once (in the notes); a row's warning is under its row.
+    assert panel.warnings == ["Base-wide."]
+    assert panel.notes == ["Typecast will add the option Done to Status."]
+    assert panel.counts == "1 to create · 1 to update"
+
+
+def test_undo_in_words_not_its_enum():
+    assert rows.undo_word("not_yet") == ""
+    assert rows.undo_word("available") == "Can be undone"
+    assert rows.undo_word("not_possible") == "Cannot be undone"
+    assert rows.action_view(action(undo_status="partial")).undo_word == "Partly undone"

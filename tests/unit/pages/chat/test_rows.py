@@ -21,18 +21,22 @@ from pyairtable_ui.pages.chat.rows import (
     conversation_items,
     date_group,
     duration_text,
+    empty_tally,
     error_item,
     item_from_row,
+    items_from_rows,
     last_answer_index,
-    last_turn_stats,
-    last_turn_text,
+    record_cards,
     running_step_item,
     short_arguments,
     step_status,
+    tally_add,
+    tally_text,
     through_last_question,
     usage_text,
     user_item,
     with_actions,
+    with_last_turn,
     with_step_finished,
 )
 
@@ -49,10 +53,17 @@ def test_usage_names_tokens_then_cost_and_airtable_calls_when_known() -> None:
     assert usage_text(1200, 34, 0.00123) == "1,234 tokens · $0.0012"
     assert usage_text(10, 5, None, 1) == "15 tokens · 1 Airtable call"
     assert usage_text(10, 5, 0.5, 3) == "15 tokens · $0.5000 · 3 Airtable calls"
-    assert last_turn_text(10, 5, None, 0) == "Last turn: 15 tokens · 0 Airtable calls"
 
 
-def test_the_last_turn_line_comes_from_the_stored_turn() -> None:
+def test_a_turns_use_is_added_up_and_an_unknown_price_makes_its_cost_unknown() -> None:
+    tally = tally_add(empty_tally(), 100, 20, 0.001, 1)
+    tally = tally_add(tally, calls=2)
+    assert tally_text(tally) == "120 tokens · $0.0010 · 3 Airtable calls"
+    assert tally_text(tally_add(tally, 1, 1, None)) == "122 tokens · 3 Airtable calls"
+    assert tally_text(empty_tally()) == ""
+
+
+def test_the_last_answers_details_come_from_the_stored_turn() -> None:
     usage = TurnUsage(
         prompt_tokens=100,
         completion_tokens=20,
@@ -60,17 +71,20 @@ def test_the_last_turn_line_comes_from_the_stored_turn() -> None:
         airtable_calls=2,
         tool_calls=1,
     )
+    rows = [user_item("Q?"), assistant_item("A.", "complete", "1 tokens")]
 
-    assert last_turn_stats(usage) == "Last turn: 120 tokens · 2 Airtable calls"
-    assert last_turn_stats(None) == ""
+    assert with_last_turn(rows, usage)[1]["meta"] == "120 tokens · 2 Airtable calls"
+    assert with_last_turn(rows, None) == rows
+    assert with_last_turn(rows[:1], usage) == rows[:1]
 
 
-def test_tool_arguments_are_one_line_of_json_cut_at_240_characters() -> None:
+def test_tool_arguments_are_indented_json_cut_at_2000_characters() -> None:
     assert short_arguments(None) == "" and short_arguments({}) == ""
-    assert short_arguments({"table": "Tâches", "limit": 5}) == '{"table": "Tâches", "limit": 5}'
-    assert short_arguments('{"raw": true') == '{"raw": true'
-    long = short_arguments({"formula": "x" * 400})
-    assert len(long) == 238 and long.endswith("…")
+    assert short_arguments({"table": "Tâches"}) == '{\n  "table": "Tâches"\n}'
+    assert short_arguments('{"limit": 5}') == '{\n  "limit": 5\n}'
+    assert short_arguments('{"raw": true') == '{"raw": true', "not JSON: shown as sent"
+    long = short_arguments({"formula": "x" * 4000})
+    assert len(long) == 1998 and long.endswith("…")
 
 
 def test_a_stored_answer_shows_its_tokens_and_cost_but_not_its_airtable_calls() -> None:
@@ -128,7 +142,7 @@ def test_a_stored_tool_step_shows_its_call_arguments_duration_and_result() -> No
     item = item_from_row(row)
 
     assert (item["role"], item["call_id"], item["tool_name"]) == ("tool", "call_1", "list_records")
-    assert item["arguments"] == '{"table": "Tasks"}'
+    assert item["arguments"] == '{\n  "table": "Tasks"\n}'
     assert item["duration"] == "1.5 s"
     assert item["summary"] == "r" * 160
     assert item["meta"] == ""
@@ -149,6 +163,9 @@ def test_the_question_answer_and_error_rows_of_a_running_turn() -> None:
         "action_id": 0,
         "chart": [],
         "chart_title": "",
+        "sentence": "",
+        "result": "",
+        "cards": [],
     }
     answer = assistant_item("Done.", "stopped", "5 tokens")
     assert (answer["role"], answer["status"], answer["meta"]) == (
@@ -162,9 +179,11 @@ def test_the_question_answer_and_error_rows_of_a_running_turn() -> None:
 
 def test_a_tool_step_runs_then_finishes_in_place() -> None:
     question = user_item("Open tasks?")
-    first = running_step_item("call_1", "list_records", '{"status": "Todo"}')
+    first = running_step_item("call_1", "search_records", '{"table": "Tasks"}')
     second = running_step_item("call_2", "get_record", '{"record_id": "rec1"}')
-    assert (first["status"], first["arguments"]) == ("running", '{"status": "Todo"}')
+    assert (first["status"], first["arguments"]) == ("running", '{\n  "table": "Tasks"\n}')
+    assert (first["sentence"], first["result"]) == ("Searched Tasks", "")
+    assert second["sentence"] == "Open a record (arguments it could not use)"
 
     items = with_step_finished(
         [question, first, second],
@@ -177,6 +196,7 @@ def test_a_tool_step_runs_then_finishes_in_place() -> None:
     assert items[:2] == [question, first]
     assert (items[2]["status"], items[2]["duration"]) == ("failed", "40 ms")
     assert items[2]["summary"] == "s" * 160
+    assert items[2]["result"] == "did not work; the assistant was told why"
     assert step_status(stopped=True, is_error=True) == "stopped"
     assert step_status(stopped=False, is_error=False) == "complete"
 
@@ -436,3 +456,96 @@ def test_a_grouped_aggregate_step_carries_its_chart_live_and_when_stored() -> No
     assert done["chart_title"] == "sum of Estimate by Project"
     assert failed["chart"] == []
     assert (stored["chart"], stored["chart_title"]) == (done["chart"], done["chart_title"])
+
+
+def _search_result(count: int, **extra: Any) -> str:
+    records = [
+        {
+            "id": f"recTask{n:010d}",
+            "fields": {
+                "Notes": "",
+                "Name": f"Task {n}",
+                "Tags": ["a", "b"],
+                "Done": False,
+                "Estimate": n,
+                "Owner": "Ana",
+                "Extra": "not shown",
+            },
+        }
+        for n in range(1, count + 1)
+    ]
+    return json.dumps(
+        {
+            "table": "Tasks",
+            "table_id": "tblEmuTasks000001",
+            "primary_field": "Name",
+            "records": records,
+            **extra,
+        }
+    )
+
+
+def test_a_few_records_found_become_cards_that_link_to_airtable() -> None:
+    cards = record_cards("search_records", _search_result(2), "appEmulatorBase02")
+
+    assert [c["title"] for c in cards] == ["Task 1", "Task 2"]
+    assert cards[0]["url"] == (
+        "https://airtable.com/appEmulatorBase02/tblEmuTasks000001/recTask0000000001"
+    )
+    # The primary field is the title; then up to four fields with a value, as text.
+    assert cards[0]["fields"] == [
+        {"name": "Tags", "value": "a, b"},
+        {"name": "Done", "value": "—"},
+        {"name": "Estimate", "value": "1"},
+        {"name": "Owner", "value": "Ana"},
+    ]
+
+
+def test_cards_only_for_a_few_records_and_links_only_from_real_ids() -> None:
+    assert record_cards("search_records", _search_result(11), "appEmulatorBase02") == []
+    assert record_cards("search_records", _search_result(0), "appEmulatorBase02") == []
+    assert record_cards("aggregate", _search_result(1), "appEmulatorBase02") == []
+    assert record_cards("search_records", "not json", "appEmulatorBase02") == []
+    # A base id that is not Airtable's shape (or none): cards, but no link.
+    assert record_cards("search_records", _search_result(1), "javascript:x")[0]["url"] == ""
+    forged = _search_result(1).replace("recTask0000000001", "https://evil.example/x")
+    card = record_cards("search_records", forged, "appEmulatorBase02")[0]
+    assert card["url"] == "" and card["record_id"] == "https://evil.example/x"
+    one = json.dumps(
+        {
+            "table": "Tasks",
+            "table_id": "tblEmuTasks000001",
+            "primary_field": "Name",
+            "id": "recTask0000000003",
+            "fields": {"Name": "<b>Three</b>"},
+        }
+    )
+    got = record_cards("get_record", one, "appEmulatorBase02")
+    assert got[0]["title"] == "<b>Three</b>", "content stays text (the page shows it as text)"
+    assert got[0]["url"].endswith("/tblEmuTasks000001/recTask0000000003")
+
+
+def test_tool_only_answers_show_no_line_their_use_goes_to_the_answer() -> None:
+    def message(n: int, role: str, content: str = "", **kw: Any) -> Message:
+        return Message(id=n, conversation_id=1, role=role, content=content, **kw)
+
+    rows = [
+        message(1, "user", "Open tasks?"),
+        message(2, "assistant", "", prompt_tokens=4000, completion_tokens=43, airtable_calls=1),
+        message(
+            3,
+            "tool",
+            _search_result(1, returned=1, total=1),
+            tool_name="search_records",
+            tool_arguments={"table": "Tasks"},
+            airtable_calls=2,
+        ),
+        message(4, "assistant", "One task.", prompt_tokens=100, completion_tokens=7),
+    ]
+
+    items = items_from_rows(rows, "appEmulatorBase02")
+
+    assert [i["role"] for i in items] == ["user", "tool", "assistant"]
+    assert items[1]["sentence"] == "Searched Tasks" and items[1]["result"] == "1 record"
+    assert items[1]["cards"][0]["title"] == "Task 1"
+    assert items[2]["meta"] == "4,150 tokens · 3 Airtable calls"
