@@ -56,6 +56,7 @@ error_rate  # analytics/flows.py DayRow
 p50_ms  # analytics/flows.py DayRow
 p95_ms  # analytics/flows.py DayRow
 rejected  # analytics/flows.py DayRow, TotalsRow
+failed_actions  # analytics/flows.py DayRow, TotalsRow (filled from _COUNTS by name)
 old_chips  # actions/rows.py ReviewCell (components/action_review.py reads it by key)
 new_chips  # actions/rows.py ReviewCell
 
