@@ -56,7 +56,7 @@ CHAT_READY = """() => {
   return box && box.getClientRects().length > 0 ? performance.now() : false;
 }"""
 
-NAVIGATION = """() => {
+NAVIGATION = r"""() => {
   const [nav] = performance.getEntriesByType("navigation");
   const fcp = performance.getEntriesByName("first-contentful-paint")[0];
   // JavaScript the first visit fetched (compressed bytes as sent), up to the load.
