@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make run` and `make test`.
-.PHONY: run build test setup lint format benchmark
+.PHONY: run build test setup lint format benchmark benchmark-peers
 
 run: setup
 	@bash scripts/run.sh
@@ -22,3 +22,7 @@ format: setup
 
 benchmark: setup
 	@bash scripts/benchmark.sh
+
+# Not part of `make test`: installs airtable-mcp-server into .tools/peers (npm registry).
+benchmark-peers: setup
+	@bash scripts/benchmark_peers.sh

@@ -49,6 +49,8 @@ RECORDS_PER_REQUEST = 10
 WRITE_LIMIT = RATE_LIMIT * RECORDS_PER_REQUEST  # 50 records/s
 READ_LIMIT = RATE_LIMIT * 100  # 500 records/s: pages of 100
 TARGET_SHARE = 0.90
+# Issue 15: updates read a snapshot of each 100 (1 request in 11), so their target is lower.
+UPDATE_SHARE = 0.85
 WRITE_RECORDS = 500
 READ_RECORDS = 2000
 PENALTY_SECONDS = 30.0
@@ -154,13 +156,16 @@ def _measure(emulator: Any) -> int:
     user_id = _make_user()
     create, created_ids = _write_phase(emulator, BASE_PROJECTS_ID, user_id, "create", [])
     update, _ = _write_phase(emulator, BASE_PROJECTS_ID, user_id, "update", created_ids)
+    reviewed, _ = _write_phase(
+        emulator, BASE_PROJECTS_ID, user_id, "update", created_ids, review=True
+    )
     schema_rows, schema_requests = asyncio.run(_schema_phase(emulator, BASE_PROJECTS_ID))
 
     all_log = [r for r in emulator.stats()["requests"] if r.get("base") == BASE_PROJECTS_ID]
     overall_max = max_in_window(r["t"] for r in all_log)
     overall_429 = sum(1 for r in emulator.stats()["requests"] if r["status"] == 429)
 
-    phases = [create, update, read]
+    phases = [create, update, reviewed, read]
     print_table(
         f"Airtable emulator at {RATE_LIMIT} req/s per base, {PENALTY_SECONDS:.0f} s penalty",
         ["operation", "records", "seconds", "wall rec/s", "sustained", "limit", "share",
@@ -187,15 +192,17 @@ def _measure(emulator: Any) -> int:
         f"{overall_429} x 429 ({time.monotonic() - started:.0f} s)"
     )
 
-    writes_ok = all(p.share >= TARGET_SHARE for p in (create, update))
+    writes_ok = create.share >= TARGET_SHARE and min(update.share, reviewed.share) >= UPDATE_SHARE
     read_ok = read.share >= TARGET_SHARE
     pacing_ok = overall_429 == 0 and overall_max <= RATE_LIMIT
     schema_ok = schema_requests == 1
     verdict(
         writes_ok and read_ok and pacing_ok and schema_ok,
-        f"writes {create.share:.0%} (create) / {update.share:.0%} (update) of "
-        f"{WRITE_LIMIT}/s, reads {read.share:.0%} of {READ_LIMIT}/s (target >= "
-        f"{TARGET_SHARE:.0%}); {overall_429} x 429, max {overall_max} req/s (<= {RATE_LIMIT}); "
+        f"writes {create.share:.0%} (create, target {TARGET_SHARE:.0%}) / "
+        f"{update.share:.0%} (update) / {reviewed.share:.0%} (update from review to done; "
+        f"target {UPDATE_SHARE:.0%}) of {WRITE_LIMIT}/s, reads {read.share:.0%} of "
+        f"{READ_LIMIT}/s (target >= {TARGET_SHARE:.0%}); {overall_429} x 429, "
+        f"max {overall_max} req/s (<= {RATE_LIMIT}); "
         f"schema fetched {schema_requests}x for 2 turns (target 1).",
     )
     return 0
@@ -228,14 +235,27 @@ def _make_user() -> int:
 
 
 def _write_phase(
-    emulator: Any, base_id: str, user_id: int, op: str, record_ids: list[str]
+    emulator: Any,
+    base_id: str,
+    user_id: int,
+    op: str,
+    record_ids: list[str],
+    *,
+    review: bool = False,
 ) -> tuple[Phase, list[str]]:
-    """Propose, confirm and execute one bulk action; returns the phase and record ids."""
+    """Propose, confirm and execute one bulk action; returns the phase and record ids.
+
+    With `review`, the phase starts with the preview the review panel reads
+    (`build_preview`), then the user's approval (the typed count) and the run, as the
+    chat page does from opening the review to the last batch: the end-to-end figure.
+    """
     from sqlmodel import col, select
 
+    from pyairtable_ui.actions.approval import approve_action
     from pyairtable_ui.actions.execution import execute_action
     from pyairtable_ui.actions.models import ActionStep
     from pyairtable_ui.actions.plan import parse_plan
+    from pyairtable_ui.actions.preview import build_preview
     from pyairtable_ui.actions.service import confirm_action, propose_action
     from pyairtable_ui.airtable.client import AirtableClient
     from pyairtable_ui.core.db import get_engine, session_factory_for
@@ -248,7 +268,12 @@ def _write_phase(
         ]
     else:
         operations = [
-            {"op": "update", "record_id": rid, "fields": {"Index": 20_000 + n, "Even": True}}
+            {
+                "op": "update",
+                "record_id": rid,
+                # The reviewed run writes other values: unchanged rows would be left out.
+                "fields": {"Index": (40_000 if review else 20_000) + n, "Even": True},
+            }
             for n, rid in enumerate(record_ids)
         ]
     plan = {"kind": "records", "op": op, "typecast": False, "operations": operations}
@@ -269,15 +294,26 @@ def _write_phase(
             record_count=len(operations),
             # The benchmark plays the user who already confirmed (typed confirmation is
             # the UI's concern and would need the approval module under construction).
-            needs_typed_confirmation=False,
+            needs_typed_confirmation=review,
         )
         assert action.id is not None
         action_id = action.id
-        confirm_action(session=db, user_id=user_id, action_id=action_id)
+        if not review:
+            confirm_action(session=db, user_id=user_id, action_id=action_id)
 
     client = AirtableClient(TOKEN_FULL, api_url=emulator.url)
     since = time.time()
     start = time.perf_counter()
+    if review:
+        build_preview(session_factory=factory, user_id=user_id, action_id=action_id, client=client)
+        with factory() as db:
+            approve_action(
+                session=db,
+                user_id=user_id,
+                action_id=action_id,
+                approved_row_ids=None,
+                typed_count=str(len(operations)),
+            )
     done = execute_action(
         session_factory=factory, user_id=user_id, action_id=action_id, client=client
     )
@@ -292,7 +328,7 @@ def _write_phase(
             .order_by(col(ActionStep.seq))
         ).all()
         ids = [rid for step in steps for rid in (step.record_ids or [])]
-    name = f"{op} 500 (execute_action)"
+    name = f"{op} 500 (review + run)" if review else f"{op} 500 (execute_action)"
     return Phase(name, len(operations), seconds, times, limited, WRITE_LIMIT, served), ids
 
 

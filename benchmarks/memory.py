@@ -45,7 +45,16 @@ from benchmarks.common import (
 TARGET_RATIO = 1.5
 # Loaded only by some requests (a model call, setting a password); importing the app
 # should not load them. (Alembic is not among them: every worker migrates at start.)
-OPTIONAL = ("litellm", "openai", "zxcvbn")
+OPTIONAL = (
+    "litellm",
+    "openai",
+    "zxcvbn",
+    "alembic",
+    "pyairtable",
+    "joserfc",
+    "authlib.integrations.httpx_client",
+    "cryptography.fernet",
+)
 
 _REPORT = """
 import json, resource, sys

@@ -56,11 +56,15 @@ CHAT_READY = """() => {
   return box && box.getClientRects().length > 0 ? performance.now() : false;
 }"""
 
-NAVIGATION = """() => {
+NAVIGATION = r"""() => {
   const [nav] = performance.getEntriesByType("navigation");
   const fcp = performance.getEntriesByName("first-contentful-paint")[0];
+  // JavaScript the first visit fetched (compressed bytes as sent), up to the load.
+  const js = performance.getEntriesByType("resource")
+    .filter((r) => r.initiatorType === "script" || /\.m?js(\?|$)/.test(r.name))
+    .reduce((sum, r) => sum + (r.encodedBodySize || r.transferSize || 0), 0);
   return nav ? {ttfb: nav.responseStart, fcp: fcp ? fcp.startTime : 0,
-                dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd} : null;
+                dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd, js: js} : null;
 }"""
 
 
@@ -91,6 +95,7 @@ def load_once(
             "fcp": float(nav.get("fcp") or "nan"),
             "dcl": float(nav.get("dcl") or 0.0),
             "load": float(nav.get("load") or 0.0),
+            "js_kb": float(nav.get("js") or 0.0) / 1024,
         }
     finally:
         context.close()
@@ -153,11 +158,13 @@ def main() -> int:
                 statistics.median(ready),
                 max(ready),
                 warmups[label],
+                statistics.median(r["js_kb"] for r in runs),
             ]
         )
     print_table(
-        "First load in a new Chromium context (ms since navigation start)",
-        ["page", "runs", "ttfb", "FCP", "DOM ready", "load", "usable med", "usable max", "warm-up"],
+        "First load in a new Chromium context (ms since navigation start; JS in KB as sent)",
+        ["page", "runs", "ttfb", "FCP", "DOM ready", "load", "usable med", "usable max", "warm-up",
+         "JS KB"],
         rows,
     )
     print("\n  each run: " + "; ".join(

@@ -59,7 +59,7 @@ async def prepare_database() -> AsyncIterator[None]:
     # one is named here, not at the first question.
     setup = llm_setup()
     logger.log(logging.INFO if setup.configured else logging.WARNING, setup.log_line())
-    await asyncio.to_thread(migrations.upgrade_to_head, get_engine())
+    await asyncio.to_thread(migrations.upgrade_in_child, get_engine())
     await asyncio.to_thread(_mark_interrupted_actions)
     yield
 

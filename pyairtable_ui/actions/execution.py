@@ -21,10 +21,13 @@ applied twice. When Airtable's records cannot settle it, the run stops and the
 candidate records are kept on the step (`recovery.undecided_batch`); the user's answer
 comes back as `decisions` to resume or roll back.
 
-The records read just before a batch (its undo snapshot) are compared with the
-old values the user approved (`approval.changed_since_review`): a row someone
-changed in Airtable since the review is not written, and is listed on the action
-(`Action.changed_since_review`) for the user to review again.
+The records read before a batch (its undo snapshot, 100 records per read) are
+compared with the old values the user approved (`approval.changed_since_review`):
+a row someone changed in Airtable since the review is not written, and is listed
+on the action (`Action.changed_since_review`) for the user to review again. For
+updates and deletes the next 100 are read while the current ten batches are sent
+(`_SnapshotPrefetch`): a snapshot is at most one group of batches old when its
+first batch is sent (see `_ApplyRun._before` for the window this leaves).
 
 Every function is blocking (Airtable is paced at 5 requests/s per base): run it
 in a worker thread, e.g. ``await client.run(execute_action, ...)``.
@@ -33,6 +36,9 @@ in a worker thread, e.g. ``await client.run(execute_action, ...)``.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from pyairtable_ui.actions.approval import ChangedRow, ChangedRows, changed_since_review
@@ -105,6 +111,10 @@ logger = logging.getLogger(__name__)
 
 UNFINISHED = (ActionStatus.FAILED, ActionStatus.INTERRUPTED)
 WORKING = (ActionStatus.RUNNING, ActionStatus.ROLLING_BACK, ActionStatus.UNDOING)
+# A snapshot read ahead is used only this soon after its read started: ten batches take
+# about two seconds at Airtable's pace, so this allows for a shared base's slower pace
+# and leaves a held-up loop (a batch retried for seconds) to read its group again.
+PREFETCH_MAX_AGE = 6.0
 UNDECIDED_HINT = (
     "Open the action to see the records in question, then choose whether it was applied."
 )
@@ -516,6 +526,9 @@ class _ApplyRun:
         )
         self._snapshot: dict[str, dict[str, Any]] = {}
         self._snapshot_through = 0
+        self._prefetch = _SnapshotPrefetch()
+        # Batches that will read a snapshot (no step row yet), filled by `_run_records`.
+        self._to_read: set[int] = set()
         self._inbound: dict[str, list[dict[str, Any]]] | None = None
         self._computed: set[str] | None = None
         # Rows found changed since the review (also by an earlier run): never written.
@@ -525,7 +538,7 @@ class _ApplyRun:
 
     def run(self) -> Action:
         """Run to the end, a failure or Stop; record how it ended."""
-        with live(self.action_id, self.session_factory):
+        with live(self.action_id, self.session_factory), self._prefetch:
             try:
                 if isinstance(self.plan, RecordsPlan):
                     return self._run_records(self.plan)
@@ -556,6 +569,7 @@ class _ApplyRun:
             if s.kind == StepKind.APPLY
         }
         done = [seq for seq, s in existing.items() if s.status == StepStatus.DONE]
+        self._to_read = {i for i in range(1, total + 1) if i not in existing}
         written = sum(len(existing[seq].record_ids) for seq in done)
         progress = Progress(self.on_progress, total, len(done), written)
         progress.report()
@@ -756,15 +770,25 @@ class _ApplyRun:
     def _before(
         self, plan: RecordsPlan, batches: list[list[RecordOperation]], index: int
     ) -> list[dict[str, Any]] | None:
-        """The records batch `index` touches, as they are now (read 10 batches at a time)."""
+        """The records batch `index` touches, as they are now (read 10 batches at a time).
+
+        For updates and deletes the next group's read is started as soon as a group's
+        own snapshot is in hand (`_SnapshotPrefetch`), so the 100-record read runs while
+        this group's ten batches are sent instead of stalling the loop between groups.
+        What that costs the guard "what you approved is what gets written": a row is
+        compared with a snapshot read at most one group (ten batches, about two seconds
+        at Airtable's pace) before the group in front of it was sent, instead of just
+        before its own group; a change made in that window is not seen, as a change made
+        between the read and the batch always was not. An upsert's snapshot is read just
+        before its group (its merge keys may match records an earlier group creates).
+        """
         op = plan.op
         if op == "create":
             return None
         if index > self._snapshot_through:
             # One read of up to 100 records serves the next ten batches.
             group_end = index - 1 + READ_CHUNK // BATCH_SIZE
-            ops = [o for batch in batches[index - 1 : group_end] for o in batch]
-            self._snapshot = self._read_snapshot(plan, ops)
+            self._snapshot = self._group_snapshot(plan, batches, index, group_end)
             self._snapshot_through = group_end
         batch = batches[index - 1]
         if op in ("update", "delete"):
@@ -778,6 +802,29 @@ class _ApplyRun:
             return before
         keys = (_merge_key(plan, o) for o in batch)
         return [self._snapshot[k] for k in keys if k is not None and k in self._snapshot]
+
+    def _group_snapshot(
+        self, plan: RecordsPlan, batches: list[list[RecordOperation]], first: int, last: int
+    ) -> dict[str, dict[str, Any]]:
+        """The snapshot of batches `first`..`last` (1-based), and the next group's read started.
+
+        Only batches not DONE yet are read ahead: a resumed run does not read the
+        records of batches it will skip.
+        """
+        ops = [o for batch in batches[first - 1 : last] for o in batch]
+        if plan.op not in ("update", "delete"):
+            return self._read_snapshot(plan, ops)
+        snapshot = self._prefetch.take(first)
+        if snapshot is None:
+            snapshot = self._read_snapshot(plan, ops)
+        # The next group starts at the next batch that will need a snapshot (a resumed
+        # run skips batches already DONE or settled from their own step).
+        start = next((i for i in range(last + 1, len(batches) + 1) if i in self._to_read), None)
+        if start is not None:
+            end = start - 1 + READ_CHUNK // BATCH_SIZE
+            following = [o for batch in batches[start - 1 : end] for o in batch]
+            self._prefetch.start(start, lambda: self._read_snapshot(plan, following))
+        return snapshot
 
     def _read_snapshot(
         self, plan: RecordsPlan, operations: list[RecordOperation]
@@ -912,6 +959,69 @@ class _ApplyRun:
             self.client.calls,
         )
         return action
+
+
+class _SnapshotPrefetch:
+    """One snapshot read running ahead of the write loop, in a thread of its own.
+
+    The read shares the client (its pacer slot, its Stop button, its counting) with
+    the writes; Airtable's budget is the same, only the wait for the read's answer
+    (a filtered read of 100 ids is slow) no longer holds the batches up. A snapshot
+    older than `PREFETCH_MAX_AGE` when its group comes up (the loop was held up,
+    e.g. retrying a batch) is dropped and read again, so the guard's window stays
+    about one group long. Use as a context manager: leaving it waits for a read still
+    running, so no request outlives the run.
+    """
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._future: Future[dict[str, dict[str, Any]]] | None = None
+        self._first = 0
+        self._started = 0.0
+
+    def __enter__(self) -> _SnapshotPrefetch:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._drop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def start(self, first: int, read: Callable[[], dict[str, dict[str, Any]]]) -> None:
+        """Start reading the snapshot of the group that begins at batch `first`."""
+        self._drop()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot")
+        self._first = first
+        self._started = time.monotonic()
+        self._future = self._pool.submit(read)
+
+    def take(self, first: int) -> dict[str, dict[str, Any]] | None:
+        """The prefetched snapshot of the group at `first`; None when there is none to use.
+
+        Raises:
+            AirtableError: The read failed (as the same read in the loop would have).
+            ToolCancelled: Stop was pressed during the read.
+        """
+        future = self._future
+        if future is None or self._first != first:
+            self._drop()
+            return None
+        self._future = None
+        snapshot = future.result()
+        if time.monotonic() - self._started > PREFETCH_MAX_AGE:
+            return None
+        return snapshot
+
+    def _drop(self) -> None:
+        """Forget the read in flight (waiting for it: the client is not left in use)."""
+        future, self._future = self._future, None
+        if future is not None and not future.cancel():
+            try:
+                future.result()
+            except Exception:  # noqa: S110 (an unused read's failure changes nothing)
+                pass
 
 
 def _reviewed_row(operation: RecordOperation) -> str | None:

@@ -30,13 +30,10 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import requests
-from pyairtable import Api
-from pyairtable.api.base import Base
-from pyairtable.api.table import Table
 from urllib3.exceptions import NewConnectionError
 
 from pyairtable_ui.airtable import usage
@@ -49,6 +46,10 @@ from pyairtable_ui.airtable.errors import (
 )
 from pyairtable_ui.airtable.limiter import META_KEY, RequestPacer, get_request_pacer
 from pyairtable_ui.core.observability import AIRTABLE_REQUESTS
+
+if TYPE_CHECKING:
+    from pyairtable.api.base import Base
+    from pyairtable.api.table import Table
 
 logger = logging.getLogger(__name__)
 
@@ -334,6 +335,10 @@ class AirtableClient:
         self._counter = counter
         self._user_id = user_id
         self._count_lock = threading.Lock()
+        # Imported here, with the first client: pyairtable builds its pydantic models at
+        # import (about 8 MB), which a worker needs only once it talks to Airtable.
+        from pyairtable import Api
+
         # retry_strategy=None: our session retries; urllib3's would double the attempts.
         self.api = Api(token, endpoint_url=api_url, timeout=timeout, retry_strategy=None)
         self.api.session = PacedSession(self)

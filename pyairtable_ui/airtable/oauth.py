@@ -19,12 +19,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from authlib.common.security import generate_token
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import OAuth2Client
 from sqlmodel import Session
 
 from pyairtable_ui.airtable.connections import (
@@ -40,6 +37,12 @@ from pyairtable_ui.auth.models import User
 from pyairtable_ui.core.crypto import decrypt_secret, encrypt_secret
 from pyairtable_ui.core.db import utcnow
 from pyairtable_ui.core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from authlib.integrations.httpx_client import OAuth2Client
+
+# authlib's OAuth client is imported by the functions of a connection flow, not with
+# the module: a worker needs it only once someone connects with OAuth.
 
 logger = logging.getLogger(__name__)
 
@@ -218,6 +221,8 @@ class OAuthTokens:
 
 
 def _client(config: AirtableOAuthConfig) -> OAuth2Client:
+    from authlib.integrations.httpx_client import OAuth2Client
+
     return OAuth2Client(
         client_id=config.client_id,
         client_secret=config.client_secret,
@@ -241,6 +246,8 @@ def begin_connection(*, config: AirtableOAuthConfig, user_id: int) -> tuple[str,
     Returns:
         Airtable's authorization URL and the pending connection to seal in a cookie.
     """
+    from authlib.common.security import generate_token
+
     pending = PendingConnection(
         state=generate_token(32), code_verifier=generate_token(64), user_id=user_id
     )
@@ -352,6 +359,8 @@ def refresh_tokens(
 
 
 def _call_token_endpoint(config: AirtableOAuthConfig, call: Any, *, step: str) -> Mapping[str, Any]:
+    from authlib.integrations.base_client.errors import OAuthError
+
     try:
         with _client(config) as client:
             token = call(client)

@@ -20,7 +20,6 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from cryptography.fernet import InvalidToken
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -89,6 +88,8 @@ def open_flow(kind: str, sealed: str | None) -> dict[str, Any] | None:
     """
     if not sealed:
         return None
+    from cryptography.fernet import InvalidToken  # with the key, not at import (see crypto)
+
     fernet = fernet_for(_FLOW_KEY_LABEL)
     try:
         data = json.loads(fernet.decrypt(sealed.encode("ascii"), ttl=FLOW_SECONDS))

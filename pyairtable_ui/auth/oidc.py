@@ -19,16 +19,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import sqlalchemy as sa
-from authlib.common.security import generate_token
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
-from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet
 from sqlmodel import Session, func, select
 
 from pyairtable_ui.auth import service
@@ -37,6 +31,14 @@ from pyairtable_ui.auth.models import Role, User
 from pyairtable_ui.auth.passwords import normalize_email
 from pyairtable_ui.core.db import utcnow
 from pyairtable_ui.core.settings import Settings
+
+if TYPE_CHECKING:
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+    from joserfc.jwk import KeySet
+
+# authlib's OAuth client and joserfc (with cryptography's OpenSSL bindings, about 11 MB
+# together) are imported by the functions of a sign-in, not with the module: a worker
+# of an instance without SSO never needs them, one with SSO only once someone signs in.
 
 logger = logging.getLogger(__name__)
 
@@ -277,6 +279,9 @@ async def fetch_metadata(issuer: str, *, refresh: bool = False) -> ProviderMetad
 
 
 async def _fetch_keys(jwks_uri: str, *, refresh: bool = False) -> KeySet:
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
     cached = _jwks_cache.get(jwks_uri)
     if cached and not refresh and time.monotonic() - cached[0] < METADATA_TTL:
         return cached[1]
@@ -293,6 +298,8 @@ async def _fetch_keys(jwks_uri: str, *, refresh: bool = False) -> KeySet:
 
 
 def _oauth_client(config: OIDCConfig) -> AsyncOAuth2Client:
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+
     return AsyncOAuth2Client(
         client_id=config.client_id,
         client_secret=config.client_secret,
@@ -318,6 +325,8 @@ async def begin_sign_in(*, config: OIDCConfig, next_path: str = "") -> tuple[str
     Raises:
         OIDCError: The provider's discovery document cannot be read.
     """
+    from authlib.common.security import generate_token
+
     metadata = await fetch_metadata(config.issuer)
     # 48 characters from [A-Za-z0-9]: inside PKCE's 43-128 range, ~285 bits.
     pending = PendingSignIn(
@@ -379,6 +388,8 @@ async def finish_sign_in(
     if not code:
         raise OIDCError("callback without a code")
 
+    from authlib.integrations.base_client.errors import OAuthError
+
     metadata = await fetch_metadata(config.issuer)
     try:
         async with _oauth_client(config) as client:
@@ -424,6 +435,8 @@ async def finish_sign_in(
 async def _validated_claims(
     id_token: str, *, metadata: ProviderMetadata, config: OIDCConfig, pending: PendingSignIn
 ) -> dict[str, Any]:
+    from joserfc.errors import InvalidKeyIdError
+
     keys = await _fetch_keys(metadata.jwks_uri)
     try:
         return validate_id_token(
@@ -474,6 +487,9 @@ def validate_id_token(
         InvalidKeyIdError: Signed with a key id absent from `keys` (refetch and retry).
         OIDCError: Bad signature, algorithm, issuer, audience, expiry or nonce.
     """
+    from joserfc import jwt
+    from joserfc.errors import InvalidKeyIdError, JoseError
+
     try:
         token = jwt.decode(id_token, keys, algorithms=list(ID_TOKEN_ALGORITHMS))
     except InvalidKeyIdError:

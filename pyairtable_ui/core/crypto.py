@@ -16,13 +16,13 @@ import base64
 import functools
 import logging
 from collections.abc import Sequence
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from typing import TYPE_CHECKING
 
 from pyairtable_ui.core.errors import UserFacingError
 from pyairtable_ui.core.settings import get_settings
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,9 @@ def derive_fernet_key(secret_key: str, label: str = STORED_SECRETS) -> bytes:
     """
     # No salt: the input is a long random secret, not a password, so HKDF's
     # extract step needs none (RFC 5869 §3.1); the info label separates uses.
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     info = (_INFO_PREFIX + label).encode("utf-8")
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info)
     return base64.urlsafe_b64encode(hkdf.derive(secret_key.encode("utf-8")))
@@ -73,6 +76,10 @@ def _secret_keys(secret_key: str | None, previous_keys: Sequence[str] | None) ->
 
 @functools.lru_cache(maxsize=16)
 def _multi_fernet(label: str, keys: tuple[str, ...]) -> MultiFernet:
+    # cryptography's OpenSSL bindings (about 6 MB) load with the first key a worker
+    # needs (a sign-in, an Airtable token), not when the app is imported.
+    from cryptography.fernet import Fernet, MultiFernet
+
     return MultiFernet([Fernet(derive_fernet_key(key, label)) for key in keys])
 
 
@@ -130,6 +137,8 @@ def decrypt_secret(
         SecretDecryptionError: The text was encrypted under another SECRET_KEY or
             was altered; the user must connect again.
     """
+    from cryptography.fernet import InvalidToken
+
     fernet = fernet_for(STORED_SECRETS, secret_key=secret_key, previous_keys=previous_keys)
     try:
         plain = fernet.decrypt(ciphertext.encode("ascii"))
@@ -158,6 +167,8 @@ def rotate_secret(
     Raises:
         SecretDecryptionError: No given key opens it.
     """
+    from cryptography.fernet import InvalidToken
+
     fernet = fernet_for(STORED_SECRETS, secret_key=secret_key, previous_keys=previous_keys)
     try:
         rotated = fernet.rotate(ciphertext.encode("ascii"))

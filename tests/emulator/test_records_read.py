@@ -339,3 +339,22 @@ def test_created_time_of_new_records_is_iso_utc_with_milliseconds(airtable_api: 
     created = datetime.fromisoformat(record["createdTime"].replace("Z", "+00:00"))
     assert before <= created <= datetime.now(UTC)
     assert re.fullmatch(r"rec[A-Za-z0-9]{14}", record["id"])
+
+
+@pytest.mark.parametrize(
+    "formula, expected",
+    [
+        # Answered from the ids: table order, unknown ids left out, spacing as typed.
+        ("OR(RECORD_ID()='recContact0000003', RECORD_ID() = 'recContact0000001', "
+         "RECORD_ID()='recNoSuchRecord01')", [1, 3]),
+        ("RECORD_ID()='recContact0000002'", [2]),
+        # Anything else in the formula: evaluated record by record as before.
+        ("OR(RECORD_ID()='recContact0000003', {Name}='Bob Brown')", [2, 3]),
+        ("AND(RECORD_ID()='recContact0000003', {Name}='Bob Brown')", []),
+    ],
+)  # fmt: skip
+def test_a_formula_of_record_ids_selects_those_records(
+    airtable_api: Api, formula: str, expected: list[int]
+):
+    records = airtable_api.table(BASE_CRM_ID, "Contacts").all(formula=formula)
+    assert [r["id"] for r in records] == [contact_id(i) for i in expected]

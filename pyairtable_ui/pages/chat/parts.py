@@ -85,8 +85,22 @@ def answer_image(hosts: Sequence[str]) -> rx.Component:
     )
 
 
+def answer_code_block(code: object, **_props: object) -> rx.Component:
+    """A fenced code block of an answer: monospaced, as written, without highlighting.
+
+    Reflex's default is its code block with syntax highlighting for every language,
+    the heaviest part of the chat page's JavaScript; answers are about Airtable data,
+    where a formula or a JSON sample reads fine plain.
+    """
+    return rx.el.pre(rx.el.code(code), class_name="answer-code")
+
+
 def answer_markdown(content: rx.Var[str] | str) -> rx.Component:
     """An assistant's answer as Markdown: no raw HTML, images as links (see `answer_image`).
+
+    GitHub-flavoured Markdown (tables, strike-through, task lists) is kept; math
+    (remark-math with KaTeX and its fonts) and syntax highlighting are left out, so
+    the chat page loads about as much JavaScript as a bare Reflex page.
 
     Args:
         content: The Markdown text.
@@ -96,7 +110,14 @@ def answer_markdown(content: rx.Var[str] | str) -> rx.Component:
     """
     hosts = get_settings().answer_image_hosts
     return rx.markdown(
-        content, use_raw=False, component_map={"img": lambda *_, **__: answer_image(hosts)}
+        content,
+        use_raw=False,
+        use_math=False,
+        use_katex=False,
+        component_map={
+            "img": lambda *_, **__: answer_image(hosts),
+            "pre": answer_code_block,
+        },
     )
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from pyairtable_ui.actions import approval
+from pyairtable_ui.actions import approval, execution
 from pyairtable_ui.actions.approval import (
     StalePreviewError,
     approve_action,
@@ -16,7 +16,8 @@ from pyairtable_ui.actions.execution import execute_action
 from pyairtable_ui.actions.models import ActionStatus, UndoStatus
 from pyairtable_ui.actions.preview import build_preview
 from pyairtable_ui.core.db import utcnow
-from tests.fakes.airtable.seeds import BASE_CRM_ID, BASE_PROJECTS_ID, deal_id
+from tests.fakes.airtable import build_seed
+from tests.fakes.airtable.seeds import BASE_CRM_ID, BASE_PROJECTS_ID, TABLE_ITEMS_ID, deal_id
 from tests.unit.actions.helpers import (
     item_id,
     load,
@@ -210,3 +211,89 @@ def test_a_preview_older_than_the_limit_cannot_be_approved_until_refreshed(
     preview(session_factory, user_id, client, action_id)  # "Refresh the preview"
     assert approve(session_factory, user_id, action_id).status == ActionStatus.CONFIRMED
     assert writes(items_emulator) == []
+
+
+# --- snapshots read ahead of the write loop ---------------------------------------------
+
+
+@pytest.fixture
+def many_items(airtable_emulator_factory):
+    """An Items table of 250 records: three groups of snapshot reads (100, 100, 50)."""
+    return airtable_emulator_factory(build_seed(big_table_records=250))
+
+
+def snapshot_reads(emulator) -> list[dict]:
+    """The record listings of the Items table (the run's snapshot reads)."""
+    return [
+        r
+        for r in emulator.stats()["requests"]
+        if r["method"] in ("GET", "POST")
+        and r["path"].rstrip("/").split("/")[-1] in (TABLE_ITEMS_ID, "listRecords")
+    ]
+
+
+def approved_rename_of_all(session_factory, user_id, client, count=250):
+    action_id = propose(session_factory, user_id, rename_items_plan(range(1, count + 1)))
+    preview(session_factory, user_id, client, action_id)
+    approve(session_factory, user_id, action_id, typed=str(count))
+    return action_id
+
+
+def test_rows_changed_in_groups_read_ahead_are_left_out_and_each_group_is_read_once(
+    many_items, make_client, session_factory, user_id
+):
+    client = make_client(many_items)
+    action_id = approved_rename_of_all(session_factory, user_id, client)
+    # Items 150 and 230 are in the second and third groups, read while earlier batches go.
+    many_items.state.update_record(BASE_PROJECTS_ID, "Items", item_id(150), {"Name": "Ana's"})
+    many_items.state.update_record(BASE_PROJECTS_ID, "Items", item_id(230), {"Name": "Bo's"})
+    many_items.reset_stats()
+
+    action = run(session_factory, user_id, client, action_id)
+    reads = snapshot_reads(many_items)
+
+    assert len(reads) == 3  # one per group of ten batches, none twice
+    assert action.status == ActionStatus.DONE
+    assert [r["row_id"] for r in action.changed_since_review["rows"]] == [
+        item_id(150),
+        item_id(230),
+    ]
+    names = table_records(many_items, "Items")
+    assert names[item_id(150)]["Name"] == "Ana's" and names[item_id(230)]["Name"] == "Bo's"
+    assert names[item_id(149)]["Name"] == "Renamed 149"
+    assert len(writes(many_items, "PATCH")) == 25
+    steps = steps_of(session_factory, user_id, action_id)
+    for step in steps:  # each undo record holds exactly the records its batch wrote
+        assert [r["id"] for r in step.before] == step.record_ids
+    assert item_id(150) not in {rid for s in steps for rid in s.record_ids}
+
+
+def test_a_snapshot_read_ahead_too_long_ago_is_read_again_before_its_group(
+    many_items, make_client, session_factory, user_id, monkeypatch
+):
+    client = make_client(many_items)
+    action_id = approved_rename_of_all(session_factory, user_id, client, count=200)
+    monkeypatch.setattr(execution, "PREFETCH_MAX_AGE", -1.0)  # every read-ahead is too old
+
+    def edit_after_the_first_group(kind, seq, moment):
+        # The second group's snapshot was read ahead during the first group's batches.
+        if seq == 10 and moment == "after_response":
+            many_items.state.update_record(
+                BASE_PROJECTS_ID, "Items", item_id(150), {"Name": "Ana's"}
+            )
+
+    many_items.reset_stats()
+    action = execute_action(
+        session_factory=session_factory,
+        user_id=user_id,
+        action_id=action_id,
+        client=client,
+        step_hook=edit_after_the_first_group,
+    )
+    reads = snapshot_reads(many_items)
+
+    # First group; the second's read ahead, dropped as too old and read again.
+    assert len(reads) == 3
+    assert action.status == ActionStatus.DONE
+    assert [r["row_id"] for r in action.changed_since_review["rows"]] == [item_id(150)]
+    assert table_records(many_items, "Items")[item_id(150)]["Name"] == "Ana's"

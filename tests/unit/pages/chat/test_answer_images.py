@@ -65,3 +65,16 @@ def test_the_host_check_in_the_browser_language(src: str, loads: bool) -> None:
     script = f"const src = {json.dumps(src)}; console.log(JSON.stringify({expression._js_expr}));"
     result = subprocess.run([bun, "-e", script], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout) is loads
+
+
+def test_answers_render_tables_without_math_or_highlighting() -> None:
+    """GFM stays (answers show tables); KaTeX and the highlighter stay out of the page."""
+    from pyairtable_ui.pages.chat.parts import answer_markdown
+
+    rendered = answer_markdown("| a |\n| - |\n| 1 |")
+    libraries = set(rendered._get_all_imports())
+    assert "remark-gfm@4.0.1" in libraries
+    assert not {lib for lib in libraries if "katex" in lib or "math" in lib}
+    assert not {lib for lib in libraries if "syntax-highlighter" in lib}
+    code = str(rendered.children[0].format_component_map()["pre"])
+    assert 'jsx("pre"' in code and 'jsx("code"' in code
