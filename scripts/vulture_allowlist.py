@@ -56,6 +56,8 @@ error_rate  # analytics/flows.py DayRow
 p50_ms  # analytics/flows.py DayRow
 p95_ms  # analytics/flows.py DayRow
 rejected  # analytics/flows.py DayRow, TotalsRow
+all_fields  # pages/automations.py TableItem (the export_fields var reads it by key)
+data_type  # automations/exports.py: openpyxl reads it when it writes the cell
 
 # --- a test hook ---------------------------------------------------------------------------
 clear_caches  # auth/oidc.py: tests forget discovered providers between fake issuers

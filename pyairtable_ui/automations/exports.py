@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pyairtable_ui.airtable import schema as schema_module
-from pyairtable_ui.airtable.access import check_user_access, client_for_user
+from pyairtable_ui.airtable.access import client_for_user
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.schema import BaseSchema, FieldSchema, TableSchema
+from pyairtable_ui.automations.imports import base_ids
 from pyairtable_ui.core.errors import UserFacingError
 from pyairtable_ui.core.settings import get_settings
 from pyairtable_ui.tools.arguments import Filter, Match
@@ -245,10 +246,9 @@ def export_table(
     """
     if request.format not in FORMATS:
         raise ExportError("Export as CSV or XLSX.")
-    bases = {b.id for b in check_user_access(user_id=user_id).bases}
-    if request.base_id not in bases:
-        raise ExportError("Choose one of your bases: this one is not shared with your connection.")
     client = client_for(user_id)
+    if request.base_id not in base_ids(client):
+        raise ExportError("Choose one of your bases: this one is not shared with your connection.")
     schema = schema_module.get_base_schema(client, request.base_id)
     table = schema.table(request.table)
     headers, rows = export_rows(client, request, schema)

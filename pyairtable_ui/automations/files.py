@@ -60,6 +60,8 @@ def _listed(numbers: list[int]) -> str:
 
 
 def _megabytes(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{max(1, round(size / 1024))} KB"
     return f"{size / (1024 * 1024):.1f} MB"
 
 

@@ -510,10 +510,21 @@ def discard_upload(user_id: int, upload: str) -> None:
 # --- flows, for the page's handlers ---------------------------------------------------
 
 
-def check_base(user_id: int, base_id: str) -> None:
+def base_ids(client: AirtableClient) -> set[str]:
+    """The ids of every base the client's token sees (paced schema reads)."""
+    ids: set[str] = set()
+    params: dict[str, Any] = {}
+    while True:
+        page = client.request("GET", "meta", "bases", params=params) or {}
+        ids |= {str(b.get("id")) for b in page.get("bases") or [] if isinstance(b, dict)}
+        if not page.get("offset"):
+            return ids
+        params = {"offset": page["offset"]}
+
+
+def check_base(client: AirtableClient, base_id: str) -> None:
     """Refuse a base the user's Airtable connection does not see (blocking)."""
-    bases = {b.id for b in check_user_access(user_id=user_id).bases}
-    if base_id not in bases:
+    if base_id not in base_ids(client):
         raise ImportError_("Choose one of your bases: this one is not shared with your connection.")
 
 
@@ -551,9 +562,10 @@ def inspect_upload(
     Raises:
         UserFacingError: The base is not the user's, the file cannot be imported, Airtable.
     """
-    check_base(user_id, base_id)
+    client = client_for(user_id)
+    check_base(client, base_id)
     parsed = open_upload(user_id, upload, filename=filename, sheet=sheet)
-    schema = schema_module.get_base_schema(client_for(user_id), base_id)
+    schema = schema_module.get_base_schema(client, base_id)
     target = schema.table(table) if table else None
     guesses = guess_sheet(parsed, schema)
     return ImportSetup(
@@ -625,9 +637,9 @@ def check_import(
     Raises:
         UserFacingError: The base, the file or the mapping cannot be used; Airtable.
     """
-    check_base(user_id, request.base_id)
-    parsed = open_upload(user_id, upload, filename=filename, sheet=sheet)
     client = client_for(user_id)
+    check_base(client, request.base_id)
+    parsed = open_upload(user_id, upload, filename=filename, sheet=sheet)
     schema = schema_module.get_base_schema(client, request.base_id, force=True)
     table = _planned_table(request, schema)
     draft = build_import(
@@ -681,9 +693,9 @@ def propose_import(
         UserFacingError: The base, file or mapping cannot be used; rows have problems
             and the user did not choose to skip them; Airtable.
     """
-    check_base(user_id, request.base_id)
-    parsed = open_upload(user_id, upload, filename=filename, sheet=sheet)
     client = client_for(user_id)
+    check_base(client, request.base_id)
+    parsed = open_upload(user_id, upload, filename=filename, sheet=sheet)
     schema = schema_module.get_base_schema(client, request.base_id, force=True)
     table = _planned_table(request, schema)
     new = [m for m in request.mapping if m.target == NEW]
@@ -831,3 +843,28 @@ def _propose_schema(
         "columns to the new fields and propose the import again."
     )
     return ImportProposal(ids, True, message)
+
+
+def your_bases(user_id: int) -> list[tuple[str, str]]:
+    """The bases the user's connection sees, (id, name) by name (blocking)."""
+    bases = check_user_access(user_id=user_id).bases
+    return sorted(((b.id, b.name) for b in bases), key=lambda b: b[1].casefold())
+
+
+def table_choices(
+    user_id: int, base_id: str, *, client_for: ClientFor = client_for_user
+) -> list[dict[str, Any]]:
+    """The base's tables with their writable fields and views, for the page (blocking)."""
+    client = client_for(user_id)
+    check_base(client, base_id)
+    schema = schema_module.get_base_schema(client, base_id)
+    return [
+        {
+            "id": t.id,
+            "name": t.name,
+            "fields": [f.name for f in writable_fields(t)],
+            "all_fields": [f.name for f in t.fields],
+            "views": [str(v.get("name")) for v in t.views if v.get("name")],
+        }
+        for t in schema.tables
+    ]
