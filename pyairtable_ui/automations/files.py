@@ -59,7 +59,8 @@ def _listed(numbers: list[int]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _megabytes(size: int) -> str:
+def megabytes(size: int) -> str:
+    """A file size as the user reads it (KB under a megabyte)."""
     if size < 1024 * 1024:
         return f"{max(1, round(size / 1024))} KB"
     return f"{size / (1024 * 1024):.1f} MB"
@@ -94,7 +95,7 @@ def read_table_file(
         raise ImportFileError(f"{filename} is empty: there is nothing to import.")
     if size > max_bytes:
         raise ImportFileError(
-            f"{filename} is {_megabytes(size)}; files up to {_megabytes(max_bytes)} can be "
+            f"{filename} is {megabytes(size)}; files up to {megabytes(max_bytes)} can be "
             "imported (IMPORT_MAX_BYTES). Split it, or import only the columns you need."
         )
     suffix = Path(filename).suffix.lower()

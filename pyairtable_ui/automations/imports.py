@@ -43,6 +43,7 @@ from pyairtable_ui.automations.files import (
     XLSX_SUFFIXES,
     ImportFileError,
     Sheet,
+    megabytes,
     read_table_file,
 )
 from pyairtable_ui.automations.guess import (
@@ -469,9 +470,8 @@ def save_upload(user_id: int, filename: str, chunks: Iterable[bytes]) -> str:
                 out.close()
                 path.unlink(missing_ok=True)
                 raise ImportFileError(
-                    f"{filename} is larger than {limit / (1024 * 1024):.1f} MB, the most one "
-                    "import takes (IMPORT_MAX_BYTES). Split it, or import only the columns "
-                    "you need."
+                    f"{filename} is larger than {megabytes(limit)}, the most one import takes "
+                    "(IMPORT_MAX_BYTES). Split it, or import only the columns you need."
                 )
             out.write(chunk)
     return name

@@ -12,6 +12,7 @@ from tests.unit.actions.conftest import (
     airtable_emulator,
     airtable_emulator_factory,
     make_client,
+    other_user_id,
     session_factory,
     user_id,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "airtable_emulator",
     "airtable_emulator_factory",
     "make_client",
+    "other_user_id",
     "session_factory",
     "user_id",
 ]
