@@ -38,6 +38,7 @@ from pyairtable_ui.airtable.access import check_user_access, client_for_user
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.field_types import CREATABLE_TYPES
 from pyairtable_ui.airtable.schema import BaseSchema, FieldSchema, TableSchema
+from pyairtable_ui.auth.models import User
 from pyairtable_ui.automations.files import (
     CSV_SUFFIXES,
     XLSX_SUFFIXES,
@@ -845,10 +846,13 @@ def _propose_schema(
     return ImportProposal(ids, True, message)
 
 
-def your_bases(user_id: int) -> list[tuple[str, str]]:
-    """The bases the user's connection sees, (id, name) by name (blocking)."""
+def your_bases(user_id: int) -> tuple[list[tuple[str, str]], str]:
+    """The bases the user's connection sees, (id, name) by name, and their default (blocking)."""
     bases = check_user_access(user_id=user_id).bases
-    return sorted(((b.id, b.name) for b in bases), key=lambda b: b[1].casefold())
+    with session_scope() as db:
+        user = db.get(User, user_id)
+        default = (user.default_base_id if user else None) or ""
+    return sorted(((b.id, b.name) for b in bases), key=lambda b: b[1].casefold()), default
 
 
 def table_choices(

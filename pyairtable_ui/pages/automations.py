@@ -58,6 +58,11 @@ class ColumnItem(TypedDict):
     merge: bool
 
 
+class ChoiceItem(TypedDict):
+    value: str
+    label: str
+
+
 class FilterItem(TypedDict):
     field: str
     op: str
@@ -132,9 +137,13 @@ class AutomationsState(rx.State):
         return ["all", *views]
 
     @rx.var
-    def column_choices(self) -> list[str]:
+    def column_choices(self) -> list[ChoiceItem]:
         """What a column may go to: skip, a new field, or each writable field."""
-        return ["skip", "new", *(f"field:{name}" for name in self.target_fields)]
+        return [
+            ChoiceItem(value="skip", label="Skip"),
+            ChoiceItem(value="new", label="New field"),
+            *(ChoiceItem(value=f"field:{name}", label=name) for name in self.target_fields),
+        ]
 
     @rx.event
     async def on_load(self):
@@ -146,13 +155,14 @@ class AutomationsState(rx.State):
         actions.open = False
         self.error = ""
         try:
-            bases = await asyncio.to_thread(imports.your_bases, user_id)
+            bases, default = await asyncio.to_thread(imports.your_bases, user_id)
         except UserFacingError as exc:
             self.error = exc.message
             return
         self.bases = [BaseItem(id=i, name=n) for i, n in bases]
-        if self.base_id not in {b["id"] for b in self.bases}:
-            self.base_id = self.bases[0]["id"] if self.bases else ""
+        ids = {b["id"] for b in self.bases}
+        if self.base_id not in ids:
+            self.base_id = default if default in ids else (self.bases[0]["id"] if bases else "")
         return AutomationsState.load_tables
 
     @rx.event
@@ -286,7 +296,7 @@ class AutomationsState(rx.State):
     @rx.event
     def set_column_choice(self, index: int, value: str):
         """Send a column to a field, a new field, or nowhere."""
-        if value in self.column_choices:
+        if value in {c["value"] for c in self.column_choices}:
             self._set_column(index, choice=value)
 
     @rx.event
@@ -530,11 +540,16 @@ def _column_row(column: ColumnItem, index: rx.Var[int]) -> rx.Component:
         ),
         rx.table.cell(rx.text(column["why"], size="1")),
         rx.table.cell(
-            rx.select(
-                AutomationsState.column_choices,
+            rx.select.root(
+                rx.select.trigger(aria_label="Map column " + column["column"]),
+                rx.select.content(
+                    rx.foreach(
+                        AutomationsState.column_choices,
+                        lambda c: rx.select.item(c["label"], value=c["value"]),
+                    )
+                ),
                 value=column["choice"],
                 on_change=lambda v: AutomationsState.set_column_choice(index, v),
-                aria_label="Map column " + column["column"],
                 size="1",
             )
         ),
