@@ -205,12 +205,11 @@ class AutomationsState(rx.State):
             return
         file = files[0]
         filename = (file.name or "upload").rsplit("/", 1)[-1][:200]
-        data: list[bytes] = []
-        while chunk := await file.read(_CHUNK):
-            data.append(chunk)
         previous = self.upload
+        # Copied to the data folder in pieces: the file is never held whole in memory.
+        chunks = iter(lambda: file.file.read(_CHUNK), b"")
         try:
-            upload = await asyncio.to_thread(imports.save_upload, user_id, filename, data)
+            upload = await asyncio.to_thread(imports.save_upload, user_id, filename, chunks)
         except UserFacingError as exc:
             self.error = exc.message
             return
@@ -228,14 +227,15 @@ class AutomationsState(rx.State):
             return
         self.preview, self.problems, self.counts = [], [], ""
         table = "" if self.target == NEW_TABLE else self.target
+        base_id, upload, filename, sheet = self.base_id, self.upload, self.filename, self.sheet
         try:
             setup = await asyncio.to_thread(
                 lambda: imports.inspect_upload(
                     user_id,
-                    base_id=self.base_id,
-                    upload=self.upload,
-                    filename=self.filename,
-                    sheet=self.sheet or None,
+                    base_id=base_id,
+                    upload=upload,
+                    filename=filename,
+                    sheet=sheet or None,
                     table=table,
                 )
             )
@@ -244,14 +244,14 @@ class AutomationsState(rx.State):
             self.columns = []
             return
         self.error = ""
-        sheet = setup.sheet
-        self.notes = [f"{len(sheet.rows):,} rows, {len(sheet.headers)} columns.", *sheet.notes]
-        self.sheet_names, self.sheet = sheet.sheet_names, sheet.sheet
+        parsed = setup.sheet
+        self.notes = [f"{len(parsed.rows):,} rows, {len(parsed.headers)} columns.", *parsed.notes]
+        self.sheet_names, self.sheet = parsed.sheet_names, parsed.sheet
         if not self.new_table_name:
             self.new_table_name = self.filename.rsplit(".", 1)[0][:100]
         items = []
         for i, (m, guess) in enumerate(zip(setup.mapping, setup.guesses, strict=True)):
-            sample = next((r[i] for r in sheet.rows if r[i].strip()), "")
+            sample = next((r[i] for r in parsed.rows if r[i].strip()), "")
             choice = f"field:{m.field}" if m.target == imports.EXISTING else m.target
             items.append(
                 ColumnItem(
