@@ -70,6 +70,7 @@ def test_import_500_rows_with_links_review_approve_then_undo(
     assert projects(airtable) == before, "nothing is written before the approval"
 
     page.get_by_role("button", name="Propose import").click()
+    expect(page.get_by_text("Review it to write it.")).to_be_visible(timeout=30_000)
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(
         f"Import projects.csv: Create {ROWS} records in Projects", timeout=30_000
