@@ -20,6 +20,7 @@ from pyairtable_ui.core.settings import get_settings
 from pyairtable_ui.llm.setup import llm_setup
 from pyairtable_ui.pages.admin import register_admin
 from pyairtable_ui.pages.admin_analytics import register_admin_analytics
+from pyairtable_ui.pages.automations import register_automations
 from pyairtable_ui.pages.chat.page import register_chat
 from pyairtable_ui.pages.history import register_history
 from pyairtable_ui.pages.login import register_login
@@ -100,4 +101,5 @@ register_chat(app)
 register_admin(app)
 register_admin_analytics(app)
 register_history(app)
+register_automations(app)
 register_not_found(app)

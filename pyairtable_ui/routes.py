@@ -18,11 +18,14 @@ HISTORY = "/history"
 SETTINGS = "/settings"
 ADMIN = "/admin"
 ADMIN_ANALYTICS = "/admin/analytics"
+AUTOMATIONS = "/automations"
 
 HEALTH = "/health"
 METRICS = "/metrics"
 SESSION_COOKIE_ROUTE = "/_auth/session"
 LOGOUT_ROUTE = "/_auth/logout"
+# An export written for the signed-in user: /_files/export/<name>.
+EXPORT_ROUTE = "/_files/export"
 
 
 def safe_next_path(raw: str | None, default: str = CHAT) -> str:

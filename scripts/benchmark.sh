@@ -49,6 +49,7 @@ run_benchmark context_size 120
 run_benchmark memory 180
 run_benchmark airtable_throughput 240
 run_benchmark read_requests 120
+run_benchmark import_export 300
 run_benchmark set_write_tokens 60
 run_benchmark analytics 180
 run_benchmark page_load 360 "${isolated[@]}"

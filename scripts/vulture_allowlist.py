@@ -59,6 +59,8 @@ rejected  # analytics/flows.py DayRow, TotalsRow
 failed_actions  # analytics/flows.py DayRow, TotalsRow (filled from _COUNTS by name)
 old_chips  # actions/rows.py ReviewCell (components/action_review.py reads it by key)
 new_chips  # actions/rows.py ReviewCell
+all_fields  # pages/automations.py TableItem (the export_fields var reads it by key)
+data_type  # automations/exports.py: openpyxl reads it when it writes the cell
 
 # --- a test hook ---------------------------------------------------------------------------
 clear_caches  # auth/oidc.py: tests forget discovered providers between fake issuers

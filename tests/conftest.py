@@ -129,6 +129,8 @@ def app_server(
         "SMTP_PORT": str(mailbox.port),  # type: ignore[attr-defined]
         "SMTP_STARTTLS": "false",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        # Uploaded imports and written exports.
+        "FILES_DIR": str(run_dir / "files"),
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         # The restart test waits this long for a killed action to count as interrupted.
         "ACTION_HEARTBEAT_SECONDS": "5",

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from pyairtable_ui import routes
 from pyairtable_ui.api import oauth_routes
 from pyairtable_ui.api.client_address import request_client_address
+from pyairtable_ui.api.files import download_export
 from pyairtable_ui.api.health import health_report
 from pyairtable_ui.api.security_headers import SecurityHeadersMiddleware
 from pyairtable_ui.api.session_cookie import exchange_login_ticket, logout
@@ -121,6 +122,11 @@ def build_api() -> Starlette:
                 methods=["POST"],
             ),
             Route(routes.LOGOUT_ROUTE, instrumented("logout", logout), methods=["POST"]),
+            Route(
+                routes.EXPORT_ROUTE + "/{name}",
+                instrumented("export_download", download_export),
+                methods=["GET"],
+            ),
             # Single sign-on and "Connect with Airtable"; 404 until configured.
             Route(
                 oauth_routes.OIDC_START,

@@ -15,9 +15,19 @@ from pyairtable_ui.state.actions import ActionsState
 _ROW_BORDER = f"1px solid {rx.color('gray', 4)}"
 
 
-def _scrolling_list(items: Any, render: Any, *, max_height: str) -> rx.Component:
-    """One of the dialog's lists: full width, scrolling inside once taller than `max_height`."""
-    return rx.box(rx.foreach(items, render), max_height=max_height, overflow_y="auto", width="100%")
+def _scrolling_list(
+    items: Any, render: Any, *, max_height: str, hide_while_working: bool = False
+) -> rx.Component:
+    """One of the dialog's lists: full width, scrolling inside once taller than `max_height`.
+
+    `hide_while_working`: the rows of a write or undo are not drawn while it runs; each
+    progress line would draw them all again (thousands for an import), and the browser
+    would fall behind the run instead of showing how it ends.
+    """
+    rows = rx.foreach(items, render)
+    if hide_while_working:
+        rows = rx.cond(ActionsState.working, rx.fragment(), rows)
+    return rx.box(rows, max_height=max_height, overflow_y="auto", width="100%")
 
 
 def _choice(value: str, text: str) -> rx.Component:
@@ -393,7 +403,7 @@ def _pending_panel() -> rx.Component:
                 "Untick all", size="1", variant="ghost", on_click=ActionsState.set_all(False)
             ),
         ),
-        _scrolling_list(ActionsState.rows, _review_row, max_height="45vh"),
+        _scrolling_list(ActionsState.rows, _review_row, max_height="45vh", hide_while_working=True),
         rx.form(
             rx.vstack(
                 rx.cond(
@@ -504,7 +514,9 @@ def action_controls(*, on_review_again: Any = None) -> rx.Component:
                 rx.foreach(
                     ActionsState.undo_notes, lambda n: rx.text(n, size="1", color_scheme="gray")
                 ),
-                _scrolling_list(ActionsState.undo_rows, _undo_row, max_height="40vh"),
+                _scrolling_list(
+                    ActionsState.undo_rows, _undo_row, max_height="40vh", hide_while_working=True
+                ),
                 rx.cond(
                     ActionsState.undo_possible,
                     rx.button(

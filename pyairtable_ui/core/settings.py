@@ -108,6 +108,17 @@ class Settings(BaseSettings):
         "shown as interrupted (its process stopped), with resume and roll back offered.",
     )
     session_days: int = Field(default=14, ge=1)
+
+    import_max_rows: int = Field(
+        default=10_000, ge=1, description="The most rows one imported file may hold."
+    )
+    import_max_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1, description="The largest file /automations imports."
+    )
+    files_dir: Path = Field(
+        default=PROJECT_ROOT / "data" / "files",
+        description="Where uploaded imports and written exports wait (per user, short-lived).",
+    )
     housekeeping_interval_seconds: float = Field(
         default=600,
         gt=0,
