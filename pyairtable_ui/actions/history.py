@@ -27,7 +27,9 @@ from pyairtable_ui.actions.base import ActionNotFoundError, ActionPermissionErro
 from pyairtable_ui.actions.models import Action, ActionStep, StepKind, StepStatus
 from pyairtable_ui.actions.plan import approved_plan_of
 from pyairtable_ui.airtable.formulas import chunked
+from pyairtable_ui.auth.errors import PermissionDeniedError
 from pyairtable_ui.auth.models import User
+from pyairtable_ui.auth.service import require_admin
 from pyairtable_ui.core.db import SessionFactory, session_scope
 
 EXPORT_LIMIT = 10_000
@@ -127,9 +129,10 @@ def _start(value: date | datetime) -> datetime:
 def _check_actor(session: Session, actor_id: int, is_admin: bool) -> None:
     if not is_admin:
         return
-    actor = session.get(User, actor_id)
-    if actor is None or not actor.is_admin:
-        raise ActionPermissionError("Only administrators can see other users' actions.")
+    try:
+        require_admin(session.get(User, actor_id))
+    except PermissionDeniedError as exc:
+        raise ActionPermissionError("Only administrators can see other users' actions.") from exc
 
 
 def _query(

@@ -18,8 +18,8 @@ from sqlmodel import Session
 from pyairtable_ui.airtable import usage
 from pyairtable_ui.airtable.limiter import META_KEY
 from pyairtable_ui.analytics import queries
-from pyairtable_ui.auth.errors import PermissionDeniedError
 from pyairtable_ui.auth.models import User
+from pyairtable_ui.auth.service import require_admin
 from pyairtable_ui.core.db import session_scope, utcnow
 from pyairtable_ui.core.errors import UserFacingError
 
@@ -108,9 +108,7 @@ class AnalyticsView:
 
 
 def _require_admin(db: Session, admin_id: int) -> None:
-    actor = db.get(User, admin_id)
-    if actor is None or not (actor.is_active and actor.is_admin):
-        raise PermissionDeniedError()
+    require_admin(db.get(User, admin_id))
 
 
 def _int(row: dict[str, Any], name: str) -> int:

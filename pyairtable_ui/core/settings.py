@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         "shown as interrupted (its process stopped), with resume and roll back offered.",
     )
     session_days: int = Field(default=14, ge=1)
+    registration: Literal["first-then-invite", "open", "invite-only"] = Field(
+        default="first-then-invite",
+        description="Who may create an account until an admin chooses on /admin: the "
+        "first account only, then by invitation (default); anyone; or invitation only.",
+    )
     housekeeping_interval_seconds: float = Field(
         default=600,
         gt=0,

@@ -14,7 +14,6 @@ from typing import TypedDict
 from sqlmodel import Session
 
 from pyairtable_ui.auth import service
-from pyairtable_ui.auth.errors import PermissionDeniedError
 from pyairtable_ui.auth.models import Role, User
 from pyairtable_ui.core.db import session_scope
 from pyairtable_ui.instance import service as instance_service
@@ -59,10 +58,7 @@ class AdminView:
 
 
 def _actor(db: Session, admin_id: int) -> User:
-    actor = db.get(User, admin_id)
-    if actor is None:
-        raise PermissionDeniedError()
-    return actor
+    return service.require_admin(db.get(User, admin_id))
 
 
 def _view(db: Session, actor: User) -> AdminView:
@@ -184,7 +180,5 @@ def models_to_test(*, admin_id: int) -> list[str]:
         PermissionDeniedError: Not an active admin.
     """
     with session_scope() as db:
-        actor = _actor(db, admin_id)
-        if not (actor.is_admin and actor.is_active):
-            raise PermissionDeniedError()
+        _actor(db, admin_id)
         return instance_service.get_allowed_models(session=db)

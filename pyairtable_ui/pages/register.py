@@ -35,12 +35,23 @@ class RegisterState(rx.State):
     error: str = ""
     done_message: str = ""
     working: bool = False
+    # Who may register now, said above the form; the invitation the page was opened with.
+    rule_notice: str = ""
+    invited_email: str = ""
+    invite_error: str = ""
 
     @rx.event
-    def on_load(self):
-        """Start with a clean form."""
+    async def on_load(self):
+        """Start with a clean form, saying who may register and whom the link invites."""
         self._clear()
         self.working = False
+        rule = await flows.registration_rule(invite=self._invite() or None)
+        self.rule_notice = rule.notice
+        self.invited_email = rule.invited_email
+        self.invite_error = rule.invite_error
+
+    def _invite(self) -> str:
+        return self.router.url.query_parameters.get("invite", "")
 
     def _clear(self) -> None:
         self.email_error = self.password_error = self.confirm_error = self.name_error = ""
@@ -64,6 +75,7 @@ class RegisterState(rx.State):
             password=password,
             name=form_data.get("name", "").strip(),
             address=self.router.session.client_ip or "unknown",
+            invite=self._invite() or None,
         )
         self.email_error = result.email_error
         self.password_error = result.password_error
@@ -85,6 +97,17 @@ def register_page() -> rx.Component:
                 width="100%",
             ),
             auth_form(
+                rx.text(RegisterState.rule_notice, size="2", color_scheme="gray"),
+                rx.cond(
+                    RegisterState.invited_email != "",
+                    rx.text(
+                        "This invitation is for ",
+                        rx.text.strong(RegisterState.invited_email),
+                        ": register with that address.",
+                        size="2",
+                    ),
+                ),
+                form_error(RegisterState.invite_error),
                 field(
                     "Name",
                     "name",
