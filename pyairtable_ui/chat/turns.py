@@ -29,6 +29,7 @@ from pyairtable_ui.core.db import session_scope
 from pyairtable_ui.core.errors import UserFacingError
 from pyairtable_ui.core.settings import get_settings
 from pyairtable_ui.tools import ToolContext, TurnTools, get_registry
+from pyairtable_ui.tools.read_tools import history_read_record_text
 
 logger = logging.getLogger(__name__)
 
@@ -290,6 +291,8 @@ def prepare_turn(
         history = service.history_for_llm(
             session=db, conversation_id=conversation_id, user_id=user_id, max_turns=HISTORY_TURNS
         )
+    # Record text read in earlier turns is still in what the model reads.
+    ctx.read_record_text = history_read_record_text(history)
     prompt = build_system_prompt(base_name=base_name, base_id=base_id, schema_text=schema_text)
     return PreparedTurn(
         history=history,
