@@ -31,6 +31,7 @@ source  # Action.source: chat, import, schedule
 checked_at  # AirtableConnection.checked_at
 last_login_at  # User.last_login_at
 updated_by  # InstanceSetting.updated_by
+invited_by  # Invite.invited_by
 
 # --- keys of TypedDicts that pages read as `row["key"]` or that go out in JSON exports -----
 airtable_requests  # actions/history.py ActionDetails (the JSON export)

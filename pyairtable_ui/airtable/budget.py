@@ -39,7 +39,7 @@ from pyairtable_ui.core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-CACHE_SECONDS = 5.0
+CACHE_SECONDS = 2.0
 WARN_AT = 0.8
 
 

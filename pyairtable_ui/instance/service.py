@@ -213,6 +213,15 @@ def set_airtable_budget(*, session: Session, actor: User, plan: str, requests: s
     return budget
 
 
+def get_airtable_budget(*, session: Session) -> tuple[str, int | None]:
+    """The Airtable budget as saved: its plan and requests per month (("none", None) if unset)."""
+    value = read_setting(session, AIRTABLE_BUDGET_KEY)
+    if not isinstance(value, dict):
+        return "none", None
+    requests = value.get("requests")
+    return str(value.get("plan") or "custom"), int(requests) if requests else None
+
+
 def _usd(text: str) -> float | None:
     text = text.replace("$", "").replace(",", "").strip()
     if not text:
