@@ -82,6 +82,8 @@ class HistoryRow(TypedDict):
     changed_since_review: list[dict[str, Any]]
     created_at: str
     confirmed_at: str | None
+    # "user" (a click or the typed count) or "instance rule" (the admin's auto-approve).
+    approved_by: str | None
     finished_at: str | None
     undone_at: str | None
 
@@ -194,6 +196,13 @@ def _row(action: Action, email: str) -> HistoryRow:
         changed_since_review=list((action.changed_since_review or {}).get("rows") or []),
         created_at=action.created_at.isoformat(),
         confirmed_at=_iso(action.confirmed_at),
+        approved_by=(
+            None
+            if action.confirmed_at is None
+            else "instance rule"
+            if action.auto_approved
+            else "user"
+        ),
         finished_at=_iso(action.finished_at),
         undone_at=_iso(action.undone_at),
     )
@@ -353,6 +362,7 @@ CSV_COLUMNS = (
     "error",
     "undo_note",
     "confirmed_at",
+    "approved_by",
     "finished_at",
     "undone_at",
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from pyairtable_ui.actions import flows
+from pyairtable_ui.actions.history import list_history
 from pyairtable_ui.actions.models import ActionStatus, UndoStatus
 from pyairtable_ui.actions.rows import AUTO_APPLIED_WORD, action_item
 from pyairtable_ui.core.db import SessionFactory
@@ -54,6 +55,9 @@ async def test_a_small_update_in_a_chosen_table_is_applied_by_the_rule_and_undoa
     assert "applied automatically by the instance rule" in result.content
     assert action_item(action)["state"] == AUTO_APPLIED_WORD
     assert len(writes(airtable_emulator, "PATCH")) == 1
+    with session_factory() as session:
+        rows, _ = list_history(session=session, actor_id=user_id, is_admin=False)
+    assert [r["approved_by"] for r in rows] == ["instance rule"]  # recorded as such
 
     planned = flows.plan_undo(
         user_id, action.id or 0, sessions=session_factory, client_for=lambda _: ctx.client
