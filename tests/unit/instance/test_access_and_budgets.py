@@ -105,3 +105,20 @@ def test_the_rule_and_the_budgets_are_saved_checked_and_for_admins_only(app_db: 
     ):
         with pytest.raises(PermissionDeniedError):
             forbidden()
+
+
+async def test_the_register_page_says_the_first_account_is_the_admin_then_invitations(
+    app_db: Engine, monkeypatch: pytest.MonkeyPatch
+):
+    from pyairtable_ui.core.settings import get_settings
+
+    monkeypatch.setenv("REGISTRATION", "first-then-invite")
+    get_settings.cache_clear()
+    fresh = await auth_flows.registration_rule(invite=None)
+    assert not fresh.invite_only
+    assert "first account, which will be its admin" in fresh.notice
+    assert "by invitation only" in fresh.notice
+    make_user(app_db, "admin@example.com", admin=True)
+    later = await auth_flows.registration_rule(invite="no-such-invitation")
+    assert later.invite_only and "by invitation only" in later.notice
+    assert later.invite_error and later.invited_email == ""
