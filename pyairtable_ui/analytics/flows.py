@@ -19,6 +19,7 @@ from pyairtable_ui.airtable import budget as airtable_budget
 from pyairtable_ui.airtable import usage
 from pyairtable_ui.airtable.limiter import META_KEY
 from pyairtable_ui.analytics import queries
+from pyairtable_ui.auth.errors import PermissionDeniedError
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.auth.service import require_admin
 from pyairtable_ui.chat.service import month_spend
@@ -329,8 +330,11 @@ def budget_view(*, user_id: int) -> BudgetView:
     usage.flush()
     status = airtable_budget.read_status()
     with session_scope() as db:
-        user = db.get(User, user_id)
-        is_admin = bool(user and user.is_active and user.is_admin)
+        try:
+            require_admin(db.get(User, user_id))
+            is_admin = True
+        except PermissionDeniedError:
+            is_admin = False  # a member: their own figures only
         limits = get_llm_budget(session=db)
         mine = month_spend(session=db, user_id=user_id)
         everyone = month_spend(session=db, user_id=None) if is_admin else 0.0
