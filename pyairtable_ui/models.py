@@ -4,7 +4,7 @@ from sqlmodel import SQLModel
 
 from pyairtable_ui.actions.models import Action, ActionStep
 from pyairtable_ui.airtable.models import AirtableConnection, AirtableUsage
-from pyairtable_ui.auth.models import AuthToken, User, UserSession
+from pyairtable_ui.auth.models import AuthToken, Invite, User, UserSession
 from pyairtable_ui.chat.models import Conversation, Message
 from pyairtable_ui.core.instance_settings import InstanceSetting
 
@@ -18,6 +18,7 @@ __all__ = [
     "AuthToken",
     "Conversation",
     "InstanceSetting",
+    "Invite",
     "Message",
     "User",
     "UserSession",

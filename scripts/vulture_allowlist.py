@@ -31,8 +31,10 @@ source  # Action.source: chat, import, schedule
 checked_at  # AirtableConnection.checked_at
 last_login_at  # User.last_login_at
 updated_by  # InstanceSetting.updated_by
+invited_by  # Invite.invited_by
 
 # --- keys of TypedDicts that pages read as `row["key"]` or that go out in JSON exports -----
+approved_by  # actions/history.py HistoryRow (CSV and JSON exports)
 airtable_requests  # actions/history.py ActionDetails (the JSON export)
 filename  # actions/preview.py AttachmentCopy
 size  # actions/preview.py AttachmentCopy

@@ -128,6 +128,8 @@ def app_server(
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(mailbox.port),  # type: ignore[attr-defined]
         "SMTP_STARTTLS": "false",
+        # The browser tests register many accounts; the invite test sets invite-only itself.
+        "REGISTRATION": "open",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         # Uploaded imports and written exports.
         "FILES_DIR": str(run_dir / "files"),

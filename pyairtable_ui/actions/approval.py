@@ -46,14 +46,16 @@ from pyairtable_ui.actions.records import same_value
 from pyairtable_ui.actions.service import get_action, propose_action, record_approval
 from pyairtable_ui.core.db import utcnow
 from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.instance.service import AutoApprovePolicy
 
 logger = logging.getLogger(__name__)
 
 Confirmation = Literal["none", "click", "typed"]
 WriteKind = Literal["read", "create", "update", "upsert", "delete", "schema", "comment"]
 
-# Writes an admin may let run without a click when they are small.
-_AUTO_APPROVABLE = frozenset({"create", "update", "upsert", "comment"})
+# Writes an admin may let run without a click when they are small: creates and updates
+# only (never deletes, schema changes, upserts that may do either, or comments).
+_AUTO_APPROVABLE = frozenset({"create", "update"})
 # Preview rows whose old values the user saw and execution must find unchanged.
 _REVIEWED_KINDS = frozenset({"update", "upsert_update", "upsert_create", "delete"})
 
@@ -121,6 +123,71 @@ def confirmation_needed(
     if auto_approve_small_writes and not turn_read_record_text and kind in _AUTO_APPROVABLE:
         return "none"
     return "click"
+
+
+def auto_approval_applies(
+    *,
+    policy: AutoApprovePolicy,
+    kind: WriteKind,
+    record_count: int,
+    table_id: str | None,
+    table_name: str | None,
+    turn_read_record_text: bool,
+    threshold: int,
+) -> bool:
+    """Whether the admin's auto-approve rule lets this proposed write run without a click.
+
+    Only when the switch is on, for a create or an update of 1 to `policy.max_records`
+    records (and never more than CONFIRM_THRESHOLD) in a table the admin chose, in a
+    turn that has not read record text (`confirmation_needed` decides the last two).
+
+    Args:
+        policy: The admin's rule (`instance.service.get_auto_approve_policy`).
+        kind: The kind of write (`policy_kind`).
+        record_count: Records it touches.
+        table_id: Its table's id.
+        table_name: Its table's name.
+        turn_read_record_text: The turn (or the conversation it continues) read record text.
+        threshold: CONFIRM_THRESHOLD.
+
+    Returns:
+        True when it may be approved by the rule.
+    """
+    if not policy.enabled or record_count < 1 or not policy.covers_table(table_id, table_name):
+        return False
+    return (
+        confirmation_needed(
+            kind=kind,
+            record_count=record_count,
+            turn_read_record_text=turn_read_record_text,
+            auto_approve_small_writes=True,
+            threshold=min(policy.max_records, threshold),
+        )
+        == "none"
+    )
+
+
+def approve_by_rule(*, session: Session, user_id: int, action_id: int) -> Action:
+    """Approve a previewed action on the instance rule's behalf: every row that can run.
+
+    The caller has checked `auto_approval_applies`. The action is marked `auto_approved`,
+    which its card and the history say ("applied automatically by the instance rule").
+
+    Raises:
+        ActionStateError, ConfirmationError: As `approve_action` (e.g. every row blocked).
+    """
+    action = approve_action(
+        session=session,
+        user_id=user_id,
+        action_id=action_id,
+        approved_row_ids=None,
+        typed_count=None,
+    )
+    action.auto_approved = True
+    session.add(action)
+    session.flush()
+    logger.info("action approved by the instance rule id=%s user_id=%s", action_id, user_id)
+    return action
 
 
 def approve_action(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from pyairtable_ui.actions import approval, execution, recovery, undo
-from pyairtable_ui.actions.base import ActionError
+from pyairtable_ui.actions.base import ActionError, ConfirmationError
 from pyairtable_ui.actions.models import Action
 from pyairtable_ui.actions.preview import ActionPreview, build_preview
 from pyairtable_ui.actions.recovery import UndecidedBatch
@@ -285,6 +285,47 @@ def _recovered(
         action_id,
         conversation_id,
     )
+
+
+def apply_by_rule(
+    user_id: int,
+    action_id: int,
+    *,
+    client: AirtableClient,
+    sessions: SessionFactory = session_scope,
+) -> Outcome:
+    """Preview, approve on the instance rule's behalf, and write a small proposed action.
+
+    The caller (the write tool) has checked `approval.auto_approval_applies`. A preview
+    with a row that cannot be written stops here: the action waits for the user's review
+    like any other. Everything else is as for a click: the preview, the approved plan's
+    hash, the step log, undo.
+
+    Args:
+        user_id: The user whose turn proposed it.
+        action_id: The action, PROPOSED.
+        client: The turn's Airtable client.
+        sessions: Opens database sessions.
+
+    Returns:
+        The action as the run left it, or the error that left it waiting for the user.
+    """
+
+    def work() -> Action:
+        preview = build_preview(
+            session_factory=sessions, user_id=user_id, action_id=action_id, client=client
+        )
+        if any(row.get("blocked") for row in preview["rows"]):
+            raise ConfirmationError(
+                "A row of this action cannot be written as proposed; it waits for your review."
+            )
+        with sessions() as db:
+            approval.approve_by_rule(session=db, user_id=user_id, action_id=action_id)
+        return execution.execute_action(
+            session_factory=sessions, user_id=user_id, action_id=action_id, client=client
+        )
+
+    return _ran(work, sessions, user_id, action_id, None)
 
 
 def approve_and_run(

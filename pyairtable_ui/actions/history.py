@@ -27,7 +27,9 @@ from pyairtable_ui.actions.base import ActionNotFoundError, ActionPermissionErro
 from pyairtable_ui.actions.models import Action, ActionStep, StepKind, StepStatus
 from pyairtable_ui.actions.plan import approved_plan_of
 from pyairtable_ui.airtable.formulas import chunked
+from pyairtable_ui.auth.errors import PermissionDeniedError
 from pyairtable_ui.auth.models import User
+from pyairtable_ui.auth.service import require_admin
 from pyairtable_ui.core.db import SessionFactory, session_scope
 
 EXPORT_LIMIT = 10_000
@@ -80,6 +82,8 @@ class HistoryRow(TypedDict):
     changed_since_review: list[dict[str, Any]]
     created_at: str
     confirmed_at: str | None
+    # "user" (a click or the typed count) or "instance rule" (the admin's auto-approve).
+    approved_by: str | None
     finished_at: str | None
     undone_at: str | None
 
@@ -127,9 +131,10 @@ def _start(value: date | datetime) -> datetime:
 def _check_actor(session: Session, actor_id: int, is_admin: bool) -> None:
     if not is_admin:
         return
-    actor = session.get(User, actor_id)
-    if actor is None or not actor.is_admin:
-        raise ActionPermissionError("Only administrators can see other users' actions.")
+    try:
+        require_admin(session.get(User, actor_id))
+    except PermissionDeniedError as exc:
+        raise ActionPermissionError("Only administrators can see other users' actions.") from exc
 
 
 def _query(
@@ -191,6 +196,13 @@ def _row(action: Action, email: str) -> HistoryRow:
         changed_since_review=list((action.changed_since_review or {}).get("rows") or []),
         created_at=action.created_at.isoformat(),
         confirmed_at=_iso(action.confirmed_at),
+        approved_by=(
+            None
+            if action.confirmed_at is None
+            else "instance rule"
+            if action.auto_approved
+            else "user"
+        ),
         finished_at=_iso(action.finished_at),
         undone_at=_iso(action.undone_at),
     )
@@ -350,6 +362,7 @@ CSV_COLUMNS = (
     "error",
     "undo_note",
     "confirmed_at",
+    "approved_by",
     "finished_at",
     "undone_at",
 )

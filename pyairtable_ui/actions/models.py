@@ -95,6 +95,8 @@ class Action(SQLModel, table=True):
     changed_since_review: dict[str, Any] | None = Field(default=None, sa_column=json_column())
     record_count: int = 0
     needs_typed_confirmation: bool = False
+    # Approved by the admin's auto-approve rule rather than a click (`approval.auto_approval`).
+    auto_approved: bool = False
     status: str = Field(default=ActionStatus.PROPOSED.value, max_length=16)
     undo_status: str = Field(default=UndoStatus.NOT_YET.value, max_length=16)
     undo_note: str | None = Field(default=None, sa_type=sa.Text)

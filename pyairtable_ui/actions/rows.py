@@ -139,6 +139,8 @@ STATE_WORDS: dict[str, str] = {
 }
 
 MAX_STATE_ERROR_CHARS = 160
+# An action the admin's rule approved, in place of "Applied" (still undoable as any other).
+AUTO_APPLIED_WORD = "Applied automatically by the instance rule"
 
 
 def state_word(status: str) -> str:
@@ -153,6 +155,8 @@ def state_text(action: Action) -> str:
     unticked in the review, or left out because they changed since it).
     """
     word = state_word(action.status)
+    if action.auto_approved and action.status == ActionStatus.DONE.value:
+        word = AUTO_APPLIED_WORD
     if action.status == ActionStatus.DONE.value:
         proposed = _proposed_records(action)
         applied = max(action.record_count - len(changed_items(action)), 0)

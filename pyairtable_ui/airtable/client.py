@@ -5,7 +5,8 @@
 page of a listing and each 10-record batch) passes through `PacedSession.request`,
 which:
 
-1. stops with `ToolCancelled` if the user pressed Stop (`client.cancel()`),
+1. stops with `ToolCancelled` if the user pressed Stop (`client.cancel()`), and with
+   `AirtableBudgetError` once the instance's monthly budget is used up (`budget.check`),
 2. waits for the base's slot from the request pacer (5 requests/s per base),
 3. sends the request, counts it (on the client and in Prometheus),
 4. retries 429 (honouring Retry-After) and 5xx / connection failures with
@@ -36,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from pyairtable_ui.airtable import usage
+from pyairtable_ui.airtable import budget, usage
 from pyairtable_ui.airtable.errors import (
     AirtableError,
     ToolCancelled,
@@ -219,6 +220,9 @@ class PacedSession(requests.Session):
         policy = owner.retry_policy
         server_failures = 0
         rate_limited = 0
+        if owner.counts_toward_budget:
+            owner.check_cancelled()
+            budget.check()
         while True:
             slot = owner.pacer.acquire(key, cancel=owner.cancel_event)
             waited = slot.waited
@@ -348,6 +352,15 @@ class AirtableClient:
 
     def __repr__(self) -> str:
         return f"<AirtableClient calls={self.calls}>"
+
+    @property
+    def counts_toward_budget(self) -> bool:
+        """A user's client: its requests are counted and held to the monthly budget.
+
+        The token check while connecting (no user yet) is neither: it must work even
+        when the budget is used up, so an admin can still connect and raise it.
+        """
+        return self._user_id is not None
 
     # --- pyairtable objects -------------------------------------------------------
 

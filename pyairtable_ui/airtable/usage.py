@@ -30,13 +30,16 @@ FLUSH_AFTER_REQUESTS = 200
 _pending: dict[tuple[str, int, str], list[int]] = {}
 _lock = threading.Lock()
 _timer: threading.Timer | None = None
+# Every request this process counted since it started (for the budget's fresh figure).
+_counted = 0
 
 
 def count(user_id: int, base_id: str, status: int, *, now: datetime | None = None) -> None:
     """Count one request of `user_id` to `base_id` (its HTTP status, 0 when unanswered)."""
-    global _timer
+    global _timer, _counted
     day = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d")
     with _lock:
+        _counted += 1
         figures = _pending.setdefault((day, user_id, base_id[:32]), [0, 0])
         figures[0] += 1
         figures[1] += 1 if status == 429 else 0
@@ -47,6 +50,18 @@ def count(user_id: int, base_id: str, status: int, *, now: datetime | None = Non
             _timer.start()
     if pending >= FLUSH_AFTER_REQUESTS:
         flush()
+
+
+def counted() -> int:
+    """How many requests this process has counted since it started."""
+    with _lock:
+        return _counted
+
+
+def pending_requests(month: str) -> int:
+    """Requests of `month` ("YYYY-MM") counted here but not yet in `airtable_usage`."""
+    with _lock:
+        return sum(n for (day, _, _), (n, _) in _pending.items() if day.startswith(f"{month}-"))
 
 
 def _upsert(dialect: str) -> Any:

@@ -15,13 +15,17 @@ from typing import Any, TypedDict, cast
 
 from sqlmodel import Session
 
+from pyairtable_ui.airtable import budget as airtable_budget
 from pyairtable_ui.airtable import usage
 from pyairtable_ui.airtable.limiter import META_KEY
 from pyairtable_ui.analytics import queries
 from pyairtable_ui.auth.errors import PermissionDeniedError
 from pyairtable_ui.auth.models import User
+from pyairtable_ui.auth.service import require_admin
+from pyairtable_ui.chat.service import month_spend
 from pyairtable_ui.core.db import session_scope, utcnow
 from pyairtable_ui.core.errors import UserFacingError
+from pyairtable_ui.instance.service import get_llm_budget
 
 PERIODS = (7, 30, 90)
 
@@ -108,9 +112,7 @@ class AnalyticsView:
 
 
 def _require_admin(db: Session, admin_id: int) -> None:
-    actor = db.get(User, admin_id)
-    if actor is None or not (actor.is_active and actor.is_admin):
-        raise PermissionDeniedError()
+    require_admin(db.get(User, admin_id))
 
 
 def _int(row: dict[str, Any], name: str) -> int:
@@ -278,3 +280,71 @@ def totals_csv(*, admin_id: int, days: int, by: str) -> str:
         key = "'" + row["key"] if row["key"][:1] in ("=", "+", "-", "@") else row["key"]
         writer.writerow([key, *(row[name] for name in TOTALS_COLUMNS)])  # type: ignore[literal-required]
     return out.getvalue()
+
+
+# --- budgets: the month's use against them --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BudgetView:
+    """The month's use against the budgets, as one user (or an admin) may see it.
+
+    Attributes:
+        airtable: "1,234 of 100,000 requests (1%) in 2026-12" (the whole instance's).
+        airtable_percent: Share of the Airtable budget used (0 without a budget).
+        airtable_warning: 80% or more is used ("" below), in words for the admins' banner.
+        llm_mine: The user's LLM spend this month, with their limit when there is one.
+        llm_instance: The instance's LLM spend this month and its limit (admins only, else "").
+    """
+
+    airtable: str
+    airtable_percent: int
+    airtable_warning: str
+    llm_mine: str
+    llm_instance: str
+
+
+def _spend_text(spent: float, limit: float | None) -> str:
+    if limit is None:
+        return f"${spent:,.2f} this month (no limit set)"
+    return f"${spent:,.2f} of ${limit:,.2f} this month ({round(100 * spent / limit)}%)"
+
+
+def budget_view(*, user_id: int) -> BudgetView:
+    """The month's Airtable requests and LLM spend against the budgets.
+
+    Everyone sees the instance's Airtable figure (their questions stop with it) and their
+    own LLM spend; admins also see the instance's LLM spend and the 80% warning.
+
+    Args:
+        user_id: The signed-in user.
+
+    Returns:
+        The figures in words.
+    """
+    usage.flush()
+    status = airtable_budget.read_status()
+    with session_scope() as db:
+        try:
+            require_admin(db.get(User, user_id))
+            is_admin = True
+        except PermissionDeniedError:
+            is_admin = False  # a member: their own figures only
+        limits = get_llm_budget(session=db)
+        mine = month_spend(session=db, user_id=user_id)
+        everyone = month_spend(session=db, user_id=None) if is_admin else 0.0
+    warning = ""
+    if is_admin and status.warning:
+        warning = f"Airtable requests this month: {status.summary()}. " + (
+            "New Airtable reads and writes are refused until the month turns or the "
+            "budget is raised."
+            if status.exhausted
+            else "At 100% new Airtable reads and writes are refused."
+        )
+    return BudgetView(
+        airtable=status.summary(),
+        airtable_percent=status.percent,
+        airtable_warning=warning,
+        llm_mine=_spend_text(mine, limits.per_user_usd),
+        llm_instance=_spend_text(everyone, limits.instance_usd) if is_admin else "",
+    )

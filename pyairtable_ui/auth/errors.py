@@ -95,3 +95,31 @@ class TokenUsedError(TokenError):
     """The link was real but has been used already (links work once)."""
 
     default_message = "This link has already been used. Ask for a new one if you still need it."
+
+
+class RegistrationClosedError(AuthError):
+    """The instance takes new accounts by invitation only, and none was given."""
+
+    default_message = (
+        "This instance is open by invitation only. Ask your admin for an invitation "
+        "and open the link in it."
+    )
+
+
+class InviteUnusableError(AuthError):
+    """The invitation is unknown, revoked, expired or used (deliberately one message)."""
+
+    default_message = (
+        "This invitation link cannot be used: it may have expired, been revoked or "
+        "already been used. Ask your admin for a new one."
+    )
+
+
+class InviteForAnotherEmailError(AuthError):
+    """The invitation was made out to another address than the one typed."""
+
+    default_message = "This invitation is for another email address: use the one it was sent to."
+
+
+class InvalidInviteError(AuthError):
+    """An admin's invitation cannot be made as asked; `message` says why."""

@@ -13,12 +13,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pyairtable_ui import routes
-from pyairtable_ui.auth import oidc, service, sessions
+from pyairtable_ui.auth import invites, oidc, service, sessions
 from pyairtable_ui.auth.errors import (
     AuthError,
     EmailTakenError,
     InvalidEmailError,
     InvalidProfileError,
+    InviteForAnotherEmailError,
+    InviteUnusableError,
+    RegistrationClosedError,
     TokenError,
     WeakPasswordError,
     WrongPasswordError,
@@ -359,11 +362,71 @@ class RegisterResult:
     error: str = ""
 
 
-def _register(email: str, password: str, name: str) -> tuple[int, bool]:
+INVITED_MESSAGE = "Your account is ready (the invitation proved your address): sign in now."
+
+
+def _register(email: str, password: str, name: str, invite: str | None) -> tuple[int, str]:
     with session_scope() as db:
-        user = service.register_user(session=db, email=email, password=password, display_name=name)
+        user = service.register_user(
+            session=db, email=email, password=password, display_name=name, invite_token=invite
+        )
         assert user.id is not None
-        return user.id, service.verify_first_admin_without_mail(session=db, user=user)
+        if invite:
+            return user.id, INVITED_MESSAGE
+        first = service.verify_first_admin_without_mail(session=db, user=user)
+        return user.id, FIRST_ACCOUNT_MESSAGE if first else ""
+
+
+@dataclass(frozen=True)
+class RegistrationRule:
+    """What the register page says about who may register, and the invited address.
+
+    Attributes:
+        invite_only: Registration needs an invitation now.
+        notice: The sentence the page shows above the form.
+        invited_email: The address of the invitation the page was opened with ("" if none
+            or unusable).
+        invite_error: Why the invitation link cannot be used ("" when it can, or none).
+    """
+
+    invite_only: bool
+    notice: str
+    invited_email: str = ""
+    invite_error: str = ""
+
+
+def _registration_rule(invite: str | None) -> RegistrationRule:
+    with session_scope() as db:
+        mode = invites.registration_mode(db)
+        chosen = invites.chosen_registration_mode(db) is not None
+        email = invites.invited_email(db, invite) if invite else None
+    if mode == "open":
+        notice = (
+            "Anyone may create an account here."
+            if chosen or get_settings().registration == "open"
+            else "You are creating this instance's first account, which will be its "
+            "admin. After it, accounts are by invitation only."
+        )
+    else:
+        notice = "This instance is open by invitation only: open the link in your invitation."
+    return RegistrationRule(
+        invite_only=mode == "invite-only",
+        notice=notice,
+        invited_email=email or "",
+        invite_error=InviteUnusableError.default_message if invite and email is None else "",
+    )
+
+
+async def registration_rule(*, invite: str | None) -> RegistrationRule:
+    """Who may register now (the page says so), and who the opened invitation is for.
+
+    Args:
+        invite: The `invite` token of the page's address, if any.
+
+    Returns:
+        The rule, the sentence to show, and the invited address.
+    """
+    return await asyncio.to_thread(_registration_rule, invite)
 
 
 async def register(
@@ -372,9 +435,13 @@ async def register(
     password: str,
     name: str,
     address: str,
+    invite: str | None = None,
     limiter: MailLimiter | None = None,
 ) -> RegisterResult:
     """Create an account and email its verification link, revealing nothing about others.
+
+    While registration is invite-only an account needs the invitation's link (`invite`),
+    made out to the address typed; an invited account is verified at once.
 
     Without a mail server the link waits for an admin on /admin and the answer says
     so; the instance's first account (the admin) is verified at once instead.
@@ -389,6 +456,7 @@ async def register(
         password: The password as typed.
         name: The display name as typed.
         address: The client's address.
+        invite: The token of the invitation link the form was opened with.
         limiter: Override the process's mail limiter (tests).
 
     Returns:
@@ -403,7 +471,11 @@ async def register(
         )
     user_id: int | None
     try:
-        user_id, verified = await asyncio.to_thread(_register, email, password, name)
+        user_id, ready = await asyncio.to_thread(_register, email, password, name, invite)
+    except (RegistrationClosedError, InviteUnusableError) as exc:
+        return RegisterResult(error=exc.message)
+    except InviteForAnotherEmailError as exc:
+        return RegisterResult(email_error=exc.message)
     except InvalidEmailError as exc:
         return RegisterResult(email_error=exc.message)
     except WeakPasswordError as exc:
@@ -411,12 +483,12 @@ async def register(
     except InvalidProfileError as exc:
         return RegisterResult(name_error=exc.message)
     except EmailTakenError:
-        user_id, verified = None, False
+        user_id, ready = None, ""
     except AuthError as exc:
         return RegisterResult(error=exc.message)
-    if verified:
-        # The first account without a mail server: no link, nothing to wait for.
-        return RegisterResult(done_message=FIRST_ACCOUNT_MESSAGE)
+    if ready:
+        # Invited, or the first account without a mail server: nothing to wait for.
+        return RegisterResult(done_message=ready)
 
     normalized = normalize_email(email)
     if await asyncio.to_thread(limiter.allow_mail, email=normalized, address=address):

@@ -93,3 +93,24 @@ class AuthToken(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Without SMTP the link waits here (encrypted) for an admin to pass on; see /admin.
     encrypted_link: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class Invite(SQLModel, table=True):
+    """An admin's invitation: a single-use, expiring link for one address and a role.
+
+    Only the SHA-256 of the link's token is kept, like the other one-time tokens
+    (`auth.sessions`); without SMTP the whole link waits here, encrypted, for the admin.
+    """
+
+    __tablename__ = "invites"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, index=True)
+    role: str = Field(default=Role.MEMBER.value, max_length=16)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    invited_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    encrypted_link: str | None = Field(default=None, sa_type=sa.Text)

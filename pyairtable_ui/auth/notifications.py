@@ -10,9 +10,9 @@ import logging
 from urllib.parse import urlencode
 
 from pyairtable_ui import routes
-from pyairtable_ui.auth import service, sessions
+from pyairtable_ui.auth import invites, service, sessions
 from pyairtable_ui.auth.errors import AuthError
-from pyairtable_ui.auth.models import User
+from pyairtable_ui.auth.models import Role, User
 from pyairtable_ui.auth.passwords import normalize_email
 from pyairtable_ui.core import mail
 from pyairtable_ui.core.db import session_scope
@@ -81,3 +81,36 @@ def send_registration_attempt(email: str) -> None:
     """
     text = mail.registration_attempt_email(link_to(routes.LOGIN), link_to(routes.RESET))
     mail.send_email(to=email, subject=text.subject, text=text.text)
+
+
+def send_invite(*, admin_id: int, email: str, role: Role) -> bool:
+    """Invite an address: email the link, or keep it for the admin when no SMTP is set.
+
+    The invitation and its email succeed or fail together: if the mail server refuses,
+    the transaction is rolled back and no link exists that nobody received.
+
+    Args:
+        admin_id: The inviting admin (checked by `service.create_invite`).
+        email: The address as typed.
+        role: The role the account will have.
+
+    Returns:
+        True when the link was emailed, False when it waits on /admin.
+
+    Raises:
+        AuthError: Not an admin, not an address, or it already has an account.
+        EmailDeliveryError: SMTP is set but refused the message.
+    """
+    with session_scope() as db:
+        invite, token = service.create_invite(
+            session=db, actor=service.require_admin(db.get(User, admin_id)), email=email, role=role
+        )
+        link = link_to(routes.REGISTER, invite=token)
+        if not get_settings().smtp_configured:
+            invites.hold_invite_link(db, invite, link)
+            logger.info("invite link held for an admin (no SMTP_HOST) invite_id=%s", invite.id)
+            return False
+        days = invites.INVITE_LIFETIME.days
+        text = mail.invitation_email(link, role=invite.role, days=days)
+        mail.send_email(to=invite.email, subject=text.subject, text=text.text)
+        return True

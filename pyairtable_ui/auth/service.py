@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from sqlmodel import Session, col, func, select
 
+from pyairtable_ui.auth import invites
 from pyairtable_ui.auth import sessions as session_tokens
 from pyairtable_ui.auth.errors import (
     EmailTakenError,
@@ -24,11 +25,12 @@ from pyairtable_ui.auth.errors import (
     InvalidProfileError,
     LastAdminError,
     PermissionDeniedError,
+    RegistrationClosedError,
     UserNotFoundError,
     WeakPasswordError,
     WrongPasswordError,
 )
-from pyairtable_ui.auth.models import OnboardingStep, Role, TokenPurpose, User
+from pyairtable_ui.auth.models import Invite, OnboardingStep, Role, TokenPurpose, User
 from pyairtable_ui.auth.passwords import (
     check_password_rules,
     hash_password,
@@ -56,9 +58,14 @@ def register_user(
     email: str,
     password: str,
     display_name: str = "",
+    invite_token: str | None = None,
     hasher: PasswordHasher | None = None,
 ) -> User:
     """Create an account with email and password; the instance's first account is admin.
+
+    While registration is invite-only (`invites.registration_mode`) an account needs
+    an invitation for this very address; it sets the role, and the address counts as
+    verified (the link reached it, or the admin handed it over in person).
 
     "First" is decided inside the transaction, after the new row is written, so
     two people registering at the same moment on a fresh instance do not both
@@ -71,12 +78,16 @@ def register_user(
         email: The address as typed; stored normalised (see `normalize_email`).
         password: The password as typed.
         display_name: The name shown in the app; defaults to the email's local part.
+        invite_token: The token of the invitation link the form was opened with.
         hasher: Override the production argon2 hasher (tests).
 
     Returns:
         The new user (flushed, with an id).
 
     Raises:
+        RegistrationClosedError: Invite-only, and no invitation was given.
+        InviteUnusableError: The invitation is unknown, revoked, expired or used.
+        InviteForAnotherEmailError: The invitation is for another address.
         InvalidEmailError: The email is not shaped like one.
         WeakPasswordError: The password breaks a rule (all broken rules listed).
         EmailTakenError: An account with this email exists already.
@@ -90,11 +101,20 @@ def register_user(
     if session.get_bind().dialect.name == "postgresql":
         # Self-conflicting lock mode: registrations queue up, readers are not blocked.
         session.connection().execute(sa.text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
+    invite = None
+    if invite_token:
+        invite = invites.claim_invite(session, raw=invite_token, email=normalized)
+    elif invites.registration_mode(session) == "invite-only":
+        logger.info("registration refused: invite-only and no invitation")
+        raise RegistrationClosedError()
     if get_user_by_email(session=session, email=normalized) is not None:
         logger.info("registration refused: email already registered")
         raise EmailTakenError()
 
     user = User(email=normalized, display_name=name, password_hash=password_hash)
+    if invite is not None:
+        user.role = Role(invite.role).value
+        user.email_verified_at = utcnow()
     session.add(user)
     try:
         session.flush()
@@ -453,6 +473,27 @@ def set_default_model(
 # --- admin ----------------------------------------------------------------------------
 
 
+def require_admin(actor: User | None) -> User:
+    """The one check every admin-only service and flow makes before it acts.
+
+    Checked against the account row as it is now (not the page's memory of it), so an
+    admin demoted or disabled a second ago is refused at once.
+
+    Args:
+        actor: The acting account as just read from the database (None: not found).
+
+    Returns:
+        The same account, an active admin.
+
+    Raises:
+        PermissionDeniedError: No such account, disabled, or not an admin.
+    """
+    if actor is None or not (actor.is_active and actor.is_admin):
+        logger.warning("admin action refused user_id=%s", actor.id if actor else None)
+        raise PermissionDeniedError()
+    return actor
+
+
 def list_users(*, session: Session, actor: User) -> list[User]:
     """Every account, oldest first, for the admin page.
 
@@ -466,7 +507,7 @@ def list_users(*, session: Session, actor: User) -> list[User]:
     Raises:
         PermissionDeniedError: The actor is not an admin.
     """
-    _require_admin(actor)
+    require_admin(actor)
     return list(session.exec(select(User).order_by(col(User.id))).all())
 
 
@@ -483,7 +524,7 @@ def list_pending_links(*, session: Session, actor: User) -> list[session_tokens.
     Raises:
         PermissionDeniedError: The actor is not an admin.
     """
-    _require_admin(actor)
+    require_admin(actor)
     return session_tokens.list_pending_links(session=session)
 
 
@@ -504,7 +545,7 @@ def set_role(*, session: Session, actor: User, user_id: int, role: Role) -> User
         UserNotFoundError: No such account.
         LastAdminError: This would demote the last active admin.
     """
-    _require_admin(actor)
+    require_admin(actor)
     target = _get_target(session, user_id)
     role = Role(role)
     if target.role == Role.ADMIN and role != Role.ADMIN and target.is_active:
@@ -535,7 +576,7 @@ def set_active(
         UserNotFoundError: No such account.
         LastAdminError: This would disable the last active admin (e.g. yourself).
     """
-    _require_admin(actor)
+    require_admin(actor)
     target = _get_target(session, user_id)
     if not active and target.is_active and target.role == Role.ADMIN:
         _refuse_if_last_admin(session, target)
@@ -568,12 +609,6 @@ def _touch(session: Session, user: User) -> None:
     session.flush()
 
 
-def _require_admin(actor: User) -> None:
-    if not (actor.is_active and actor.is_admin):
-        logger.warning("admin action refused user_id=%s", actor.id)
-        raise PermissionDeniedError()
-
-
 def _get_target(session: Session, user_id: int) -> User:
     target = session.get(User, user_id)
     if target is None:
@@ -593,3 +628,63 @@ def _refuse_if_last_admin(session: Session, target: User) -> None:
     ).one()
     if other_admins == 0:
         raise LastAdminError()
+
+
+# --- invitations and the registration rule (admins) -------------------------------------
+
+
+def create_invite(*, session: Session, actor: User, email: str, role: Role) -> tuple[Invite, str]:
+    """Invite an address to register with a preset role (admins only).
+
+    Args:
+        session: The database session (the caller commits, with the email sent).
+        actor: The signed-in user; must be an active admin.
+        email: The address as typed.
+        role: The role the account will have.
+
+    Returns:
+        The invitation and its raw token, for the link.
+
+    Raises:
+        PermissionDeniedError: The actor is not an admin.
+        InvalidEmailError: Not an address.
+        InvalidInviteError: The address already has an account.
+    """
+    require_admin(actor)
+    return invites.issue_invite(session, email=normalize_email(email), role=role, by=actor.id)
+
+
+def list_invites(*, session: Session, actor: User) -> list[invites.PendingInvite]:
+    """The invitations still waiting to be used, newest first (admins only).
+
+    Raises:
+        PermissionDeniedError: The actor is not an admin.
+    """
+    require_admin(actor)
+    return invites.pending_invites(session)
+
+
+def revoke_invite(*, session: Session, actor: User, invite_id: int) -> bool:
+    """End a pending invitation: its link is refused from now on (admins only).
+
+    Returns:
+        Whether it was still pending.
+
+    Raises:
+        PermissionDeniedError: The actor is not an admin.
+    """
+    require_admin(actor)
+    revoked = invites.revoke(session, invite_id)
+    logger.info("invite revoked invite_id=%s by_user_id=%s done=%s", invite_id, actor.id, revoked)
+    return revoked
+
+
+def set_registration(*, session: Session, actor: User, mode: str) -> invites.RegistrationMode:
+    """Make registration open to anyone or by invitation only (admins only).
+
+    Raises:
+        PermissionDeniedError: The actor is not an admin.
+        InvalidInviteError: Not "open" or "invite-only".
+    """
+    require_admin(actor)
+    return invites.set_registration_mode(session, mode, by=actor.id)

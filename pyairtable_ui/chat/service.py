@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +39,7 @@ from pyairtable_ui.chat.agent import (
 from pyairtable_ui.chat.models import Conversation, Message, MessageRole, MessageStatus
 from pyairtable_ui.core.db import SessionFactory, session_scope, utcnow
 from pyairtable_ui.core.errors import UserFacingError
+from pyairtable_ui.instance.service import get_llm_budget
 
 logger = logging.getLogger(__name__)
 
@@ -941,3 +942,71 @@ def _arguments_dict(arguments: dict[str, Any] | str | None) -> dict[str, Any] | 
     if isinstance(parsed, dict):
         return parsed
     return {"raw": arguments}
+
+
+# --- LLM spend against the monthly budgets ----------------------------------------------
+
+
+def month_start(now: datetime) -> datetime:
+    """Midnight UTC of the first day of `now`'s month."""
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def month_spend(*, session: Session, user_id: int | None, now: datetime | None = None) -> float:
+    """LLM cost (USD, litellm's figures) of this UTC month: one user's, or the instance's.
+
+    A sum in the database over the month's messages (`ix_messages_created_at`); models
+    without a known price count as 0.
+
+    Args:
+        session: The database session.
+        user_id: The user; None for every user together.
+        now: The current time (tests pass a fixed one).
+
+    Returns:
+        The month's spend so far.
+    """
+    start = month_start(now or utcnow())
+    query = select(sa.func.coalesce(sa.func.sum(Message.cost_usd), 0.0)).where(
+        col(Message.created_at) >= start
+    )
+    if user_id is not None:
+        query = query.join(Conversation, col(Conversation.id) == Message.conversation_id).where(
+            Conversation.user_id == user_id
+        )
+    return float(session.exec(query).one() or 0.0)
+
+
+def llm_budget_refusal(
+    *, session: Session, user_id: int, now: datetime | None = None
+) -> str | None:
+    """Why a new turn may not start because a monthly LLM budget is spent, else None.
+
+    Args:
+        session: The database session.
+        user_id: Who asks.
+        now: The current time (tests pass a fixed one).
+
+    Returns:
+        The sentence for the user, or None when the turn may start.
+    """
+    limits = get_llm_budget(session=session)
+    now = now or utcnow()
+    month = now.astimezone(UTC).strftime("%B %Y")
+    if limits.per_user_usd is not None:
+        spent = month_spend(session=session, user_id=user_id, now=now)
+        if spent >= limits.per_user_usd:
+            return (
+                f"Your LLM budget for {month} is used up (${spent:,.2f} of "
+                f"${limits.per_user_usd:,.2f}), so no new question can be answered until "
+                "next month, or until an admin raises it."
+            )
+    if limits.instance_usd is not None:
+        spent = month_spend(session=session, user_id=None, now=now)
+        if spent >= limits.instance_usd:
+            return (
+                f"This instance's LLM budget for {month} is used up (${spent:,.2f} of "
+                f"${limits.instance_usd:,.2f}), so no new question can be answered until "
+                "next month, or until an admin raises it."
+            )
+    return None

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pyairtable_ui.airtable import budget as airtable_budget
 from pyairtable_ui.airtable.access import client_for_user
 from pyairtable_ui.airtable.errors import AirtableError
 from pyairtable_ui.airtable.schema import schema_for_prompt
@@ -29,6 +30,7 @@ from pyairtable_ui.core.db import session_scope
 from pyairtable_ui.core.errors import UserFacingError
 from pyairtable_ui.core.settings import get_settings
 from pyairtable_ui.tools import ToolContext, TurnTools, get_registry
+from pyairtable_ui.tools.read_tools import history_read_record_text
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +225,26 @@ def stop_turn(turn_key: str) -> bool:
     return True
 
 
+def budget_refusal(user_id: int) -> str | None:
+    """Why a turn may not start: a monthly LLM budget spent, or the Airtable budget used up.
+
+    The Airtable budget is enforced by the client on every request; asking here first
+    tells the user plainly, instead of through the model's account of a failed tool.
+
+    Args:
+        user_id: Who asks.
+
+    Returns:
+        The reason for the user, or None when the turn may start.
+    """
+    with session_scope() as db:
+        refused = service.llm_budget_refusal(session=db, user_id=user_id)
+    if refused:
+        return refused
+    status = airtable_budget.current_status()
+    return airtable_budget.refusal(status).message if status.exhausted else None
+
+
 def prepare_turn(
     *,
     user_id: int,
@@ -249,11 +271,15 @@ def prepare_turn(
         The prepared turn.
 
     Raises:
-        TurnSetupError: Airtable is not connected, the token cannot be read, or
+        TurnSetupError: A monthly budget is used up, Airtable is not connected, the
+            token cannot be read, or
             the base cannot be read.
         service.ConversationNotFoundError: Not this user's conversation.
     """
     settings = get_settings()
+    refused = budget_refusal(user_id)
+    if refused:
+        raise TurnSetupError(refused)
     try:
         client = client_for_user(user_id)
     except UserFacingError as exc:
@@ -290,6 +316,8 @@ def prepare_turn(
         history = service.history_for_llm(
             session=db, conversation_id=conversation_id, user_id=user_id, max_turns=HISTORY_TURNS
         )
+    # Record text read in earlier turns is still in what the model reads.
+    ctx.read_record_text = history_read_record_text(history)
     prompt = build_system_prompt(base_name=base_name, base_id=base_id, schema_text=schema_text)
     return PreparedTurn(
         history=history,

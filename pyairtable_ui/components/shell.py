@@ -7,6 +7,7 @@ import reflex as rx
 from pyairtable_ui import routes
 from pyairtable_ui.components.layout import brand
 from pyairtable_ui.state.auth import AuthState
+from pyairtable_ui.state.budget import BudgetState
 
 
 def _nav_link(label: str, href: str) -> rx.Component:
@@ -66,6 +67,24 @@ def top_bar(*extra: rx.Component) -> rx.Component:
     )
 
 
+def budget_banner() -> rx.Component:
+    """The admins' banner at 80% of the month's Airtable budget (read when a page opens)."""
+    return rx.box(
+        rx.cond(
+            BudgetState.warning != "",
+            rx.callout(
+                BudgetState.warning,
+                icon="triangle-alert",
+                color_scheme="orange",
+                role="status",
+                id="budget-banner",
+                margin="8px 16px 0",
+            ),
+        ),
+        on_mount=BudgetState.load,
+    )
+
+
 def private_page(
     *children: rx.Component,
     bar_extra: list[rx.Component] | None = None,
@@ -82,6 +101,7 @@ def private_page(
         AuthState.signed_in,
         rx.vstack(
             top_bar(*(bar_extra or [])),
+            budget_banner(),
             *children,
             spacing="0",
             width="100%",

@@ -85,6 +85,55 @@ def reset_email(link: str) -> EmailText:
     )
 
 
+def invitation_email(link: str, *, role: str, days: int) -> EmailText:
+    """The "you are invited" message an admin's invitation sends.
+
+    Args:
+        link: The full registration URL with the invitation's token.
+        role: The role the account will have ("admin" or "member").
+        days: How many days the link works.
+
+    Returns:
+        Subject and text.
+    """
+    return EmailText(
+        subject="You are invited to PyAirtable UI",
+        text=(
+            "Hello,\n\n"
+            f"An admin invited you to PyAirtable UI (as {role}). To create your account, "
+            "open this link:\n\n"
+            f"{link}\n\n"
+            f"The link works once, for this address only, and expires in {days} days.\n"
+            "If you did not expect this, you can ignore this email.\n"
+        ),
+    )
+
+
+def budget_warning_email(*, used: int, budget: int, month: str, admin_link: str) -> EmailText:
+    """The message admins get once a month when Airtable requests reach 80% of the budget.
+
+    Args:
+        used: Requests counted this month.
+        budget: The monthly budget.
+        month: "YYYY-MM".
+        admin_link: The analytics page, where the budget is raised.
+
+    Returns:
+        Subject and text.
+    """
+    percent = round(100 * used / budget) if budget else 100
+    return EmailText(
+        subject=f"PyAirtable UI has used {percent}% of its Airtable requests for {month}",
+        text=(
+            "Hello,\n\n"
+            f"This instance has sent {used:,} of its {budget:,} Airtable requests for {month}. "
+            "At 100% new Airtable reads and writes are refused until the month turns "
+            "or an admin raises the budget:\n\n"
+            f"{admin_link}\n"
+        ),
+    )
+
+
 def registration_attempt_email(sign_in_link: str, reset_link: str) -> EmailText:
     """The message to an account's owner when someone registers with their address again.
 

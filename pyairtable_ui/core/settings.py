@@ -119,6 +119,11 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "data" / "files",
         description="Where uploaded imports and written exports wait (per user, short-lived).",
     )
+    registration: Literal["first-then-invite", "open", "invite-only"] = Field(
+        default="first-then-invite",
+        description="Who may create an account until an admin chooses on /admin: the "
+        "first account only, then by invitation (default); anyone; or invitation only.",
+    )
     housekeeping_interval_seconds: float = Field(
         default=600,
         gt=0,

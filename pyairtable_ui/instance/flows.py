@@ -1,4 +1,5 @@
-"""What the admin page awaits: the instance's accounts, pending links and allowed models.
+"""What the admin page awaits: accounts, pending links, models, invitations, the
+auto-approve rule and the budgets.
 
 Every flow checks on its own that the acting user is an active admin (the services
 refuse anyone else); after a change the page reads `admin_view` again. Blocking
@@ -8,14 +9,14 @@ refuse anyone else); after a change the page reads `admin_view` again. Blocking
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypedDict
 
 from sqlmodel import Session
 
-from pyairtable_ui.auth import service
-from pyairtable_ui.auth.errors import PermissionDeniedError
+from pyairtable_ui.auth import invites, service
 from pyairtable_ui.auth.models import Role, User
+from pyairtable_ui.auth.notifications import send_invite
 from pyairtable_ui.core.db import session_scope
 from pyairtable_ui.instance import service as instance_service
 
@@ -32,6 +33,16 @@ class UserRow(TypedDict):
     active: bool
     verified: bool
     created: str
+
+
+class InviteRow(TypedDict):
+    """A pending invitation as /admin lists it (`link` only when no email carried it)."""
+
+    id: int
+    email: str
+    role: str
+    expires: str
+    link: str
 
 
 class PendingLinkRow(TypedDict):
@@ -51,18 +62,29 @@ class AdminView:
         users: Every account, oldest first.
         pending_links: Live verification and reset links (secrets: admins only).
         models: The models the picker offers, the default first.
+        registration: "open" or "invite-only", as it applies now.
+        invites: Pending invitations, newest first.
+        auto_approve: The auto-approve rule as saved.
+        airtable_plan: The budget's plan ("none", "free", "team", "business", "custom").
+        airtable_budget: The budget in requests per month (None: none).
+        llm_budget: The monthly LLM spend limits.
     """
 
     users: list[UserRow]
     pending_links: list[PendingLinkRow]
     models: list[str]
+    registration: str = "open"
+    invites: list[InviteRow] = field(default_factory=list)
+    auto_approve: instance_service.AutoApprovePolicy = field(
+        default_factory=instance_service.AutoApprovePolicy
+    )
+    airtable_plan: str = "none"
+    airtable_budget: int | None = None
+    llm_budget: instance_service.LLMBudget = field(default_factory=instance_service.LLMBudget)
 
 
 def _actor(db: Session, admin_id: int) -> User:
-    actor = db.get(User, admin_id)
-    if actor is None:
-        raise PermissionDeniedError()
-    return actor
+    return service.require_admin(db.get(User, admin_id))
 
 
 def _view(db: Session, actor: User) -> AdminView:
@@ -87,8 +109,27 @@ def _view(db: Session, actor: User) -> AdminView:
         )
         for u in service.list_users(session=db, actor=actor)
     ]
+    invite_rows = [
+        InviteRow(
+            id=invite.id,
+            email=invite.email,
+            role=invite.role,
+            expires=invite.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            link=invite.link,
+        )
+        for invite in service.list_invites(session=db, actor=actor)
+    ]
+    plan, budget = instance_service.get_airtable_budget(session=db)
     return AdminView(
-        users=rows, pending_links=links, models=instance_service.get_allowed_models(session=db)
+        users=rows,
+        pending_links=links,
+        models=instance_service.get_allowed_models(session=db),
+        registration=invites.registration_mode(db),
+        invites=invite_rows,
+        auto_approve=instance_service.get_auto_approve_policy(session=db),
+        airtable_plan=plan,
+        airtable_budget=budget,
+        llm_budget=instance_service.get_llm_budget(session=db),
     )
 
 
@@ -184,7 +225,109 @@ def models_to_test(*, admin_id: int) -> list[str]:
         PermissionDeniedError: Not an active admin.
     """
     with session_scope() as db:
-        actor = _actor(db, admin_id)
-        if not (actor.is_admin and actor.is_active):
-            raise PermissionDeniedError()
+        _actor(db, admin_id)
         return instance_service.get_allowed_models(session=db)
+
+
+# --- invitations and the registration rule ----------------------------------------------
+
+
+def invite(*, admin_id: int, email: str, role: str) -> str:
+    """Invite an address with a role: the link is emailed, or listed on /admin without SMTP.
+
+    Args:
+        admin_id: The signed-in admin.
+        email: The address as typed.
+        role: "member" or "admin".
+
+    Returns:
+        What the page says happened.
+
+    Raises:
+        AuthError: Not an admin, not an address, or it already has an account.
+        EmailDeliveryError: SMTP is set but refused the message (nothing was created).
+        ValueError: Not a role.
+    """
+    emailed = send_invite(admin_id=admin_id, email=email, role=Role(role))
+    if emailed:
+        return f"Invitation sent to {email.strip()}."
+    return (
+        f"Invitation for {email.strip()} created. No mail server is set: copy its link "
+        "from Invitations below and pass it on privately."
+    )
+
+
+def revoke_invite(*, admin_id: int, invite_id: int) -> None:
+    """Revoke a pending invitation: its link is refused from now on.
+
+    Raises:
+        PermissionDeniedError: Not an admin.
+    """
+    _change(
+        admin_id,
+        lambda db, actor: service.revoke_invite(session=db, actor=actor, invite_id=invite_id),
+    )
+
+
+def set_registration(*, admin_id: int, mode: str) -> None:
+    """Make registration open to anyone, or by invitation only.
+
+    Raises:
+        AuthError: Not an admin, or not a mode.
+    """
+    _change(
+        admin_id, lambda db, actor: service.set_registration(session=db, actor=actor, mode=mode)
+    )
+
+
+# --- the auto-approve rule and the budgets -------------------------------------------------
+
+
+def save_auto_approve(*, admin_id: int, enabled: bool, max_records: str, tables: str) -> None:
+    """Save the auto-approve rule from the form (tables one per line or comma-separated).
+
+    Raises:
+        PermissionDeniedError: Not an admin.
+        InvalidPolicyError: A bad count, or on without tables.
+    """
+    try:
+        count = int(max_records.strip() or "0")
+    except ValueError:
+        count = 0
+    names = [t for line in tables.splitlines() for t in line.split(",")]
+    _change(
+        admin_id,
+        lambda db, actor: instance_service.set_auto_approve_policy(
+            session=db, actor=actor, enabled=enabled, max_records=count, tables=names
+        ),
+    )
+
+
+def save_airtable_budget(*, admin_id: int, plan: str, requests: str) -> None:
+    """Save the monthly Airtable request budget from a plan or a number.
+
+    Raises:
+        PermissionDeniedError: Not an admin.
+        InvalidPolicyError: Unknown plan or a bad number.
+    """
+    _change(
+        admin_id,
+        lambda db, actor: instance_service.set_airtable_budget(
+            session=db, actor=actor, plan=plan, requests=requests
+        ),
+    )
+
+
+def save_llm_budget(*, admin_id: int, instance_usd: str, per_user_usd: str) -> None:
+    """Save the monthly LLM spend limits (empty: none).
+
+    Raises:
+        PermissionDeniedError: Not an admin.
+        InvalidPolicyError: Not an amount.
+    """
+    _change(
+        admin_id,
+        lambda db, actor: instance_service.set_llm_budget(
+            session=db, actor=actor, instance_usd=instance_usd, per_user_usd=per_user_usd
+        ),
+    )

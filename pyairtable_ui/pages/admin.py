@@ -1,5 +1,6 @@
-"""`/admin`: the instance's users (role, enabled), the models the picker offers and a test
-of each, and the links no email could carry."""
+"""`/admin`: the instance's users (role, enabled), who may register and the invitations,
+the models the picker offers and a test of each, the auto-approve rule, the budgets, and
+the links no email could carry."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from collections.abc import Callable
 import reflex as rx
 
 from pyairtable_ui import routes
+from pyairtable_ui.airtable import budget as airtable_budget
 from pyairtable_ui.components.forms import form_error, form_notice
 from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.core.errors import UserFacingError
 from pyairtable_ui.instance import flows
-from pyairtable_ui.instance.flows import PendingLinkRow, UserRow
+from pyairtable_ui.instance.flows import InviteRow, PendingLinkRow, UserRow
 from pyairtable_ui.llm.probe import ModelTestRow, probe_models
 from pyairtable_ui.state.auth import AuthState, NotSignedInError
 
@@ -29,6 +31,16 @@ class AdminState(rx.State):
     testing_models: bool = False
     error: str = ""
     notice: str = ""
+    registration: str = "open"
+    # Pending invitations; a link appears only when no email could carry it (a secret).
+    invites: list[InviteRow] = []
+    auto_enabled: bool = False
+    auto_max_records: str = "5"
+    auto_tables: str = ""
+    airtable_plan: str = "none"
+    airtable_requests: str = ""
+    llm_instance_usd: str = ""
+    llm_per_user_usd: str = ""
 
     async def _admin(self) -> int | None:
         auth = await self.get_state(AuthState)
@@ -53,20 +65,83 @@ class AdminState(rx.State):
         view = await asyncio.to_thread(flows.admin_view, admin_id=admin_id)
         self.users, self.pending_links = view.users, view.pending_links
         self.models_text = "\n".join(view.models)
+        self.registration, self.invites = view.registration, view.invites
+        self.auto_enabled = view.auto_approve.enabled
+        self.auto_max_records = str(view.auto_approve.max_records)
+        self.auto_tables = "\n".join(view.auto_approve.tables)
+        self.airtable_plan = view.airtable_plan
+        self.airtable_requests = str(view.airtable_budget or "")
+        self.llm_instance_usd = _amount(view.llm_budget.instance_usd)
+        self.llm_per_user_usd = _amount(view.llm_budget.per_user_usd)
 
-    async def _act(self, change: Callable[[int], None]) -> None:
+    async def _act(self, change: Callable[[int], object]) -> None:
         admin_id = await self._admin()
         if admin_id is None:
             self.error = "Only admins can do this."
             return
         self.error = self.notice = ""
         try:
-            await asyncio.to_thread(change, admin_id)
+            said = await asyncio.to_thread(change, admin_id)
         except UserFacingError as exc:
             self.error = exc.message
             return
-        self.notice = "Saved."
+        self.notice = said if isinstance(said, str) else "Saved."
         await self._reload(admin_id)
+
+    @rx.event
+    async def save_registration(self, form_data: dict[str, str]):
+        """Make registration open to anyone, or by invitation only."""
+        mode = form_data.get("registration", "")
+        await self._act(lambda admin_id: flows.set_registration(admin_id=admin_id, mode=mode))
+
+    @rx.event
+    async def invite(self, form_data: dict[str, str]):
+        """Invite an address with a role (emailed, or listed below without SMTP)."""
+        email, role = form_data.get("email", ""), form_data.get("role", "member")
+        if role not in ("member", "admin"):
+            self.error = "Choose member or admin."
+            return
+        await self._act(lambda admin_id: flows.invite(admin_id=admin_id, email=email, role=role))
+
+    @rx.event
+    async def revoke_invite(self, invite_id: int):
+        """Revoke a pending invitation: its link stops working at once."""
+        await self._act(
+            lambda admin_id: flows.revoke_invite(admin_id=admin_id, invite_id=invite_id)
+        )
+
+    @rx.event
+    async def save_auto_approve(self, form_data: dict[str, str]):
+        """Save the auto-approve rule: the switch, the record limit and the tables."""
+        enabled = form_data.get("auto_enabled") == "on"
+        count, tables = form_data.get("auto_max_records", ""), form_data.get("auto_tables", "")
+        await self._act(
+            lambda admin_id: flows.save_auto_approve(
+                admin_id=admin_id, enabled=enabled, max_records=count, tables=tables
+            )
+        )
+
+    @rx.event
+    async def save_airtable_budget(self, form_data: dict[str, str]):
+        """Save the monthly Airtable request budget (a plan, or a number)."""
+        plan, requests = form_data.get("plan", "none"), form_data.get("requests", "")
+        await self._act(
+            lambda admin_id: flows.save_airtable_budget(
+                admin_id=admin_id, plan=plan, requests=requests
+            )
+        )
+        # This process holds the new figure at once; the others within a couple of seconds.
+        airtable_budget.forget()
+
+    @rx.event
+    async def save_llm_budget(self, form_data: dict[str, str]):
+        """Save the monthly LLM spend limits, for the instance and for each user."""
+        whole, each = form_data.get("instance_usd", ""), form_data.get("per_user_usd", "")
+        await self._act(
+            lambda admin_id: flows.save_llm_budget(
+                admin_id=admin_id, instance_usd=whole, per_user_usd=each
+            )
+        )
 
     @rx.event
     async def set_role(self, user_id: int, role: str):
@@ -118,23 +193,285 @@ class AdminState(rx.State):
                 self.testing_models = False
 
 
+def _amount(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _copy_button(link: rx.Var[str] | str, email: rx.Var[str] | str) -> rx.Component:
+    return rx.button(
+        rx.icon("copy", size=14),
+        "Copy",
+        size="1",
+        variant="soft",
+        # The link is already on this admin's screen; copying sends nothing back.
+        on_click=[rx.set_clipboard(link), rx.toast("Link copied.")],
+        aria_label="Copy the link for " + email,
+    )
+
+
+def _labelled(label: str, control: rx.Component) -> rx.Component:
+    return rx.el.label(
+        rx.vstack(rx.text(label, size="2"), control, spacing="1"),
+        style={"fontSize": "14px"},
+    )
+
+
+_SELECT_STYLE = {"padding": "6px 8px", "borderRadius": "6px", "border": "1px solid #ccc"}
+
+
+def _invite_row(row: InviteRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row["email"]),
+        rx.table.cell(row["role"]),
+        rx.table.cell(row["expires"]),
+        rx.table.cell(
+            rx.cond(
+                row["link"] != "",
+                rx.hstack(
+                    rx.code(row["link"], word_break="break-all"),
+                    _copy_button(row["link"], row["email"]),
+                ),
+                rx.text("emailed", size="1", color_scheme="gray"),
+            )
+        ),
+        rx.table.cell(
+            rx.button(
+                "Revoke",
+                size="1",
+                variant="soft",
+                color_scheme="red",
+                on_click=AdminState.revoke_invite(row["id"]),
+                aria_label="Revoke the invitation for " + row["email"],
+            )
+        ),
+    )
+
+
+def _access_card() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Access and invitations", size="4", as_="h2"),
+            rx.form(
+                rx.hstack(
+                    _labelled(
+                        "Who may create an account",
+                        rx.el.select(
+                            rx.el.option("Anyone (open)", value="open"),
+                            rx.el.option("By invitation only", value="invite-only"),
+                            name="registration",
+                            default_value=AdminState.registration,
+                            key=AdminState.registration,
+                            style=_SELECT_STYLE,
+                        ),
+                    ),
+                    rx.button("Save access", type="submit", variant="soft"),
+                    align="end",
+                    wrap="wrap",
+                ),
+                on_submit=AdminState.save_registration,
+                width="100%",
+            ),
+            rx.form(
+                rx.hstack(
+                    _labelled(
+                        "Invite by email",
+                        rx.input(
+                            name="email",
+                            type="email",
+                            placeholder="colleague@company.com",
+                            required=True,
+                        ),
+                    ),
+                    _labelled(
+                        "Role",
+                        rx.el.select(
+                            rx.el.option("member", value="member"),
+                            rx.el.option("admin", value="admin"),
+                            name="role",
+                            style=_SELECT_STYLE,
+                        ),
+                    ),
+                    rx.button("Invite", type="submit"),
+                    align="end",
+                    wrap="wrap",
+                ),
+                on_submit=AdminState.invite,
+                reset_on_submit=True,
+                width="100%",
+            ),
+            rx.text(
+                "An invitation is a link that works once, for that address only, for 7 days; "
+                "the account gets the role chosen here.",
+                size="1",
+                color_scheme="gray",
+            ),
+            rx.cond(
+                AdminState.invites.length() > 0,
+                rx.box(
+                    rx.table.root(
+                        rx.table.header(
+                            rx.table.row(
+                                rx.table.column_header_cell("Invited"),
+                                rx.table.column_header_cell("Role"),
+                                rx.table.column_header_cell("Expires"),
+                                rx.table.column_header_cell("Link"),
+                                rx.table.column_header_cell(""),
+                            )
+                        ),
+                        rx.table.body(rx.foreach(AdminState.invites, _invite_row)),
+                        width="100%",
+                        id="pending-invites",
+                    ),
+                    overflow_x="auto",
+                    width="100%",
+                ),
+                rx.text("No invitation is pending.", size="2", color_scheme="gray"),
+            ),
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _auto_approve_card() -> rx.Component:
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Auto-approve small writes", size="4", as_="h2"),
+                rx.text(
+                    "When on, creates and updates of at most this many records in the tables "
+                    "listed run without a click. Never deletes, schema changes or upserts, and "
+                    "never in a conversation that has read record text (it can carry "
+                    "instructions). Each such action is recorded, says it was applied by "
+                    "this rule, and can be undone.",
+                    size="2",
+                ),
+                rx.el.label(
+                    rx.el.input(
+                        type="checkbox",
+                        name="auto_enabled",
+                        default_checked=AdminState.auto_enabled,
+                        key=AdminState.auto_enabled.to_string(),
+                    ),
+                    " Auto-approve small writes",
+                    style={"fontSize": "14px"},
+                ),
+                _labelled(
+                    "At most this many records per action",
+                    rx.input(
+                        name="auto_max_records",
+                        type="number",
+                        min="1",
+                        default_value=AdminState.auto_max_records,
+                        key=AdminState.auto_max_records,
+                    ),
+                ),
+                _labelled(
+                    "Tables it covers (names or ids, one per line)",
+                    rx.text_area(
+                        name="auto_tables",
+                        default_value=AdminState.auto_tables,
+                        key=AdminState.auto_tables,
+                        rows="3",
+                        width="100%",
+                    ),
+                ),
+                rx.button("Save rule", type="submit", variant="soft"),
+                spacing="2",
+                width="100%",
+                align="start",
+            ),
+            on_submit=AdminState.save_auto_approve,
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _budgets_card() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Budgets", size="4", as_="h2"),
+            rx.link("See this month's use on Analytics", href=routes.ADMIN_ANALYTICS, size="2"),
+            rx.form(
+                rx.hstack(
+                    _labelled(
+                        "Airtable requests per month",
+                        rx.el.select(
+                            rx.el.option("No budget", value="none"),
+                            rx.el.option("Free plan: 1,000", value="free"),
+                            rx.el.option("Team plan: 100,000", value="team"),
+                            rx.el.option("Business plan: 125,000", value="business"),
+                            rx.el.option("A number…", value="custom"),
+                            name="plan",
+                            default_value=AdminState.airtable_plan,
+                            key=AdminState.airtable_plan,
+                            style=_SELECT_STYLE,
+                        ),
+                    ),
+                    _labelled(
+                        "Number (for “A number…”)",
+                        rx.input(
+                            name="requests",
+                            placeholder="5000",
+                            default_value=AdminState.airtable_requests,
+                            key=AdminState.airtable_requests,
+                        ),
+                    ),
+                    rx.button("Save Airtable budget", type="submit", variant="soft"),
+                    align="end",
+                    wrap="wrap",
+                ),
+                on_submit=AdminState.save_airtable_budget,
+                width="100%",
+            ),
+            rx.form(
+                rx.hstack(
+                    _labelled(
+                        "LLM spend per month, instance (USD)",
+                        rx.input(
+                            name="instance_usd",
+                            placeholder="no limit",
+                            default_value=AdminState.llm_instance_usd,
+                            key=AdminState.llm_instance_usd,
+                        ),
+                    ),
+                    _labelled(
+                        "LLM spend per month, each user (USD)",
+                        rx.input(
+                            name="per_user_usd",
+                            placeholder="no limit",
+                            default_value=AdminState.llm_per_user_usd,
+                            key=AdminState.llm_per_user_usd,
+                        ),
+                    ),
+                    rx.button("Save LLM budgets", type="submit", variant="soft"),
+                    align="end",
+                    wrap="wrap",
+                ),
+                on_submit=AdminState.save_llm_budget,
+                width="100%",
+            ),
+            rx.text(
+                "At 100% of the Airtable budget new Airtable reads and writes are refused "
+                "until the month turns or the budget is raised; a question is refused when "
+                "its user or the instance has spent its LLM budget.",
+                size="1",
+                color_scheme="gray",
+            ),
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
 def _pending_link_row(row: PendingLinkRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(row["email"]),
         rx.table.cell(row["kind"]),
         rx.table.cell(rx.code(row["link"], word_break="break-all")),
         rx.table.cell(row["expires"]),
-        rx.table.cell(
-            rx.button(
-                rx.icon("copy", size=14),
-                "Copy",
-                size="1",
-                variant="soft",
-                # The link is already on this admin's screen; copying sends nothing back.
-                on_click=[rx.set_clipboard(row["link"]), rx.toast("Link copied.")],
-                aria_label="Copy the link for " + row["email"],
-            )
-        ),
+        rx.table.cell(_copy_button(row["link"], row["email"])),
     )
 
 
@@ -322,6 +659,7 @@ def admin_page() -> rx.Component:
                 ),
                 width="100%",
             ),
+            _access_card(),
             rx.card(
                 rx.form(
                     rx.vstack(
@@ -352,6 +690,8 @@ def admin_page() -> rx.Component:
                 _model_tests(),
                 width="100%",
             ),
+            _auto_approve_card(),
+            _budgets_card(),
             max_width="960px",
         ),
     )

@@ -15,6 +15,7 @@ from pyairtable_ui.components.forms import form_error
 from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.core.errors import UserFacingError
 from pyairtable_ui.state.auth import AuthState, NotSignedInError
+from pyairtable_ui.state.budget import BudgetState
 
 PERIOD_CHOICES = [str(days) for days in flows.PERIODS]
 
@@ -272,6 +273,19 @@ def analytics_page() -> rx.Component:
             ),
             rx.link("Back to admin", href=routes.ADMIN, size="2"),
             form_error(AnalyticsState.error),
+            rx.card(
+                rx.vstack(
+                    rx.heading("This month against the budgets", size="4", as_="h2"),
+                    rx.text("Airtable requests: ", BudgetState.airtable, size="2"),
+                    rx.progress(value=BudgetState.airtable_percent, max=100, width="100%"),
+                    rx.text("LLM spend, the instance: ", BudgetState.llm_instance, size="2"),
+                    rx.link("Change the budgets on Admin", href=routes.ADMIN, size="2"),
+                    spacing="2",
+                    width="100%",
+                ),
+                width="100%",
+                id="budget-use",
+            ),
             rx.heading("Per day", size="4", as_="h2"),
             rx.grid(
                 _bar_chart("Active users", ("active_users", "Active users", "blue")),

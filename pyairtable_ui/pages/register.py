@@ -35,12 +35,25 @@ class RegisterState(rx.State):
     error: str = ""
     done_message: str = ""
     working: bool = False
+    # Who may register now, said above the form; the invitation the page was opened with.
+    rule_notice: str = ""
+    invite_only: bool = False
+    invited_email: str = ""
+    invite_error: str = ""
 
     @rx.event
-    def on_load(self):
-        """Start with a clean form."""
+    async def on_load(self):
+        """Start with a clean form, saying who may register and whom the link invites."""
         self._clear()
         self.working = False
+        rule = await flows.registration_rule(invite=self._invite() or None)
+        self.rule_notice = rule.notice
+        self.invite_only = rule.invite_only
+        self.invited_email = rule.invited_email
+        self.invite_error = rule.invite_error
+
+    def _invite(self) -> str:
+        return self.router.url.query_parameters.get("invite", "")
 
     def _clear(self) -> None:
         self.email_error = self.password_error = self.confirm_error = self.name_error = ""
@@ -64,6 +77,7 @@ class RegisterState(rx.State):
             password=password,
             name=form_data.get("name", "").strip(),
             address=self.router.session.client_ip or "unknown",
+            invite=self._invite() or None,
         )
         self.email_error = result.email_error
         self.password_error = result.password_error
@@ -71,6 +85,37 @@ class RegisterState(rx.State):
         self.error = result.error
         self.done_message = result.done_message
         self.working = False
+
+
+def _form() -> rx.Component:
+    """The fields, with who may register said above them."""
+    return auth_form(
+        rx.text(RegisterState.rule_notice, size="2", color_scheme="gray"),
+        rx.cond(
+            RegisterState.invited_email != "",
+            rx.text(
+                "This invitation is for ",
+                rx.text.strong(RegisterState.invited_email),
+                ": register with that address.",
+                size="2",
+            ),
+        ),
+        form_error(RegisterState.invite_error),
+        field(
+            "Name",
+            "name",
+            error=RegisterState.name_error,
+            autocomplete="name",
+            required=False,
+            placeholder="Ana Silva",
+        ),
+        email_field(error=RegisterState.email_error),
+        new_password_field("Password", "password", error=RegisterState.password_error),
+        repeat_password_field("Repeat the password", "confirm", error=RegisterState.confirm_error),
+        form_error(RegisterState.error),
+        submit_button("Create account", loading=RegisterState.working),
+        on_submit=RegisterState.register,
+    )
 
 
 def register_page() -> rx.Component:
@@ -84,23 +129,15 @@ def register_page() -> rx.Component:
                 rx.link("Go to sign in", href=routes.LOGIN),
                 width="100%",
             ),
-            auth_form(
-                field(
-                    "Name",
-                    "name",
-                    error=RegisterState.name_error,
-                    autocomplete="name",
-                    required=False,
-                    placeholder="Ana Silva",
+            rx.cond(
+                RegisterState.invite_only & (RegisterState.invited_email == ""),
+                # Without a usable invitation there is nothing to fill in: say why.
+                rx.vstack(
+                    form_notice(RegisterState.rule_notice),
+                    form_error(RegisterState.invite_error),
+                    width="100%",
                 ),
-                email_field(error=RegisterState.email_error),
-                new_password_field("Password", "password", error=RegisterState.password_error),
-                repeat_password_field(
-                    "Repeat the password", "confirm", error=RegisterState.confirm_error
-                ),
-                form_error(RegisterState.error),
-                submit_button("Create account", loading=RegisterState.working),
-                on_submit=RegisterState.register,
+                _form(),
             ),
         ),
         rx.text(

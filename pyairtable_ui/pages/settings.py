@@ -30,6 +30,7 @@ from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.core.errors import UserFacingError
 from pyairtable_ui.routes import login_redirect
 from pyairtable_ui.state.auth import AuthState, signed_in_user_id
+from pyairtable_ui.state.budget import BudgetState
 
 logger = logging.getLogger(__name__)
 
@@ -430,6 +431,18 @@ def settings_page() -> rx.Component:
                     form_notice(SettingsState.defaults_notice),
                     rx.button("Save defaults", type="submit"),
                     on_submit=SettingsState.save_defaults,
+                ),
+            ),
+            _section(
+                "Usage this month",
+                rx.text("Airtable requests (the whole instance): ", BudgetState.airtable, size="2"),
+                rx.progress(value=BudgetState.airtable_percent, max=100, width="100%"),
+                rx.text("Your LLM spend: ", BudgetState.llm_mine, size="2"),
+                rx.text(
+                    "When a budget is used up, new questions are refused until the month "
+                    "turns or an admin raises it.",
+                    size="1",
+                    color_scheme="gray",
                 ),
             ),
             _section(

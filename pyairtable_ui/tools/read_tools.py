@@ -596,3 +596,25 @@ READ_TOOLS = [
         function=aggregate,
     ),
 ]
+
+# The tools whose answers can carry text from the base's records.
+RECORD_TEXT_TOOLS = frozenset(tool.name for tool in READ_TOOLS)
+
+
+def history_read_record_text(history: list[dict[str, Any]]) -> bool:
+    """Whether earlier turns of a conversation called a tool that can return record text.
+
+    Their answers are still in what the model reads, so a new turn counts as having read
+    record text from its start (no write of it runs on the admin's auto-approve rule).
+
+    Args:
+        history: The conversation in OpenAI format (`chat.service.history_for_llm`).
+
+    Returns:
+        True when an assistant message there called one of `RECORD_TEXT_TOOLS`.
+    """
+    for message in history:
+        for call in message.get("tool_calls") or []:
+            if (call.get("function") or {}).get("name") in RECORD_TEXT_TOOLS:
+                return True
+    return False

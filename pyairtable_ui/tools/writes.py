@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyairtable_ui.actions.approval import auto_approval_applies, policy_kind
+from pyairtable_ui.actions.flows import apply_by_rule
+from pyairtable_ui.actions.models import ActionStatus
 from pyairtable_ui.actions.plan import (
     CommentOperation,
     CommentPlan,
@@ -34,6 +37,7 @@ from pyairtable_ui.actions.service import propose_action
 from pyairtable_ui.airtable import field_types
 from pyairtable_ui.airtable.field_types import CREATABLE_TYPES
 from pyairtable_ui.airtable.schema import FieldSchema, TableSchema, UnknownFieldError
+from pyairtable_ui.instance.service import get_auto_approve_policy
 from pyairtable_ui.tools.arguments import (
     AddCommentArguments,
     CreateFieldArguments,
@@ -206,6 +210,20 @@ def _propose(
             needs_typed_confirmation=typed,
         )
         action_id = action.id
+        policy = get_auto_approve_policy(session=session)
+        by_rule = action_id is not None and auto_approval_applies(
+            policy=policy,
+            kind=policy_kind(action),
+            record_count=record_count,
+            table_id=action.table_id,
+            table_name=action.table_name,
+            turn_read_record_text=ctx.read_record_text,
+            threshold=ctx.confirm_threshold,
+        )
+    if by_rule and action_id is not None:
+        applied = _apply_by_rule(ctx, action_id, summary=summary, record_count=record_count)
+        if applied is not None:
+            return applied
     text = (
         f"Proposed action #{action_id}: {summary}. Nothing has been written yet: it will run "
         "only after the user confirms it in the app"
@@ -223,6 +241,38 @@ def _propose(
         "summary": summary,
         "record_count": record_count,
         "needs_typed_confirmation": typed,
+    }
+    return ToolResult(text, display=display, action_id=action_id)
+
+
+def _apply_by_rule(
+    ctx: ToolContext, action_id: int, *, summary: str, record_count: int
+) -> ToolResult | None:
+    """Run a small write the admin's rule approves; None when it must wait for the user."""
+    outcome = apply_by_rule(ctx.user_id, action_id, client=ctx.client, sessions=ctx.session_factory)
+    action = outcome.action
+    if action is None or action.status == ActionStatus.PREVIEWED.value:
+        # Left for the user's review (a row cannot be written as proposed).
+        return None
+    if action.status == ActionStatus.DONE.value:
+        text = (
+            f"Action #{action_id}: {summary} was applied automatically by the instance rule "
+            "(an admin lets small writes to this table run without a click). It is recorded, "
+            "and the user can undo it from its card. Tell the user what was changed."
+        )
+    else:
+        text = (
+            f"Action #{action_id}: {summary} was approved by the instance rule but did not "
+            f"finish ({action.status}): {outcome.error or action.error or ''}. Tell the user "
+            "to open the action's card."
+        )
+    display = {
+        "kind": "proposed_action",
+        "action_id": action_id,
+        "summary": summary,
+        "record_count": record_count,
+        "needs_typed_confirmation": False,
+        "applied_by_rule": True,
     }
     return ToolResult(text, display=display, action_id=action_id)
 

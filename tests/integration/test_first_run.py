@@ -43,6 +43,9 @@ def first_run_app(tmp_path_factory, app_server, app_airtable) -> Iterator[Runnin
         "LLM_API_BASE": "",
         "OPENAI_API_KEY": "",
         "SMTP_HOST": "",
+        # This walk registers later accounts without invitations (the default rule, invite
+        # only after the first account, has its unit tests in tests/unit/auth/test_invites.py).
+        "REGISTRATION": "open",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "REFLEX_WEB_WORKDIR": str(separate_web_dir(run_dir / "web")),
     }

@@ -214,3 +214,45 @@ def test_the_csv_has_one_row_per_user(seeded: Engine, app_database: Engine, monk
         flows.totals_csv(admin_id=member.id or 0, days=7, by="user")
     with pytest.raises(flows.UnknownPeriodError):
         flows.analytics_view(admin_id=admin.id or 0, days=5)
+
+
+def test_the_budget_figures_show_each_user_their_own_and_warn_only_admins(
+    app_database: Engine,
+):
+    from pyairtable_ui.airtable import budget
+    from pyairtable_ui.core.instance_settings import (
+        AIRTABLE_BUDGET_KEY,
+        LLM_BUDGET_KEY,
+        write_setting,
+    )
+
+    now = datetime.now(UTC)
+    with Session(app_database) as db:
+        admin_id = _user(db, "admin@example.com", Role.ADMIN)
+        member_id = _user(db, "ana@example.com")
+        conversation = Conversation(user_id=member_id)
+        db.add(conversation)
+        db.flush()
+        assert conversation.id is not None
+        db.add(Message(conversation_id=conversation.id, role="assistant", cost_usd=1.5))
+        db.add(
+            AirtableUsage(
+                day=now.strftime("%Y-%m-%d"),
+                user_id=member_id,
+                base_id="appA",
+                requests=90,
+                rate_limited=0,
+            )
+        )
+        write_setting(db, AIRTABLE_BUDGET_KEY, {"plan": "custom", "requests": 100}, by=None)
+        write_setting(db, LLM_BUDGET_KEY, {"instance_usd": 10.0, "per_user_usd": 2.0}, by=None)
+        db.commit()
+    budget.forget()
+
+    member = flows.budget_view(user_id=member_id)
+    assert member.airtable.startswith("90 of 100 requests (90%)")
+    assert member.llm_mine == "$1.50 of $2.00 this month (75%)"
+    assert member.airtable_warning == "" and member.llm_instance == ""
+    admin = flows.budget_view(user_id=admin_id)
+    assert "90 of 100 requests" in admin.airtable_warning
+    assert admin.llm_instance == "$1.50 of $10.00 this month (15%)"

@@ -37,6 +37,8 @@ def test_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("APP_ENV", "test")
     monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
     monkeypatch.setenv("SESSION_DAYS", "14")
+    # Most tests register several accounts; the invite rule has its own tests.
+    monkeypatch.setenv("REGISTRATION", "open")
     monkeypatch.delenv("SMTP_HOST", raising=False)
     monkeypatch.delenv("REDIS_URL", raising=False)
     get_settings.cache_clear()

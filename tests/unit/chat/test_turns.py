@@ -371,3 +371,62 @@ async def test_answer_in_someone_elses_conversation_does_not_start(
     assert not outcome.started
     assert outcome.error == service.ConversationNotFoundError.default_message
     assert scripted_llm.requests == [] and events.events == []
+
+
+def _spent(engine: Engine, conversation_id: int, usd: float) -> None:
+    from pyairtable_ui.chat.models import Message
+
+    with Session(engine) as session:
+        session.add(
+            Message(conversation_id=conversation_id, role="assistant", content="x", cost_usd=usd)
+        )
+        session.commit()
+
+
+def _limits(engine: Engine, *, instance: float | None, per_user: float | None) -> None:
+    from pyairtable_ui.core.instance_settings import LLM_BUDGET_KEY, write_setting
+
+    with Session(engine) as session:
+        value = {"instance_usd": instance, "per_user_usd": per_user}
+        write_setting(session, LLM_BUDGET_KEY, value, by=None)
+        session.commit()
+
+
+@pytest.mark.parametrize(
+    ("instance", "per_user", "reason"),
+    [
+        (None, 0.50, "Your LLM budget for"),
+        (0.50, None, "This instance's LLM budget for"),
+    ],
+)
+async def test_a_turn_over_an_llm_budget_is_refused_with_the_reason(
+    llm_settings: None,
+    scripted_llm: ScriptedLLM,
+    airtable: AirtableEmulator,
+    connected_user: int,
+    app_database: Engine,
+    events: EventLog,
+    instance: float | None,
+    per_user: float | None,
+    reason: str,
+) -> None:
+    with Session(app_database, expire_on_commit=False) as session:
+        conversation = service.create_conversation(session=session, user_id=connected_user)
+        session.commit()
+    assert conversation.id is not None
+    _limits(app_database, instance=instance, per_user=per_user)
+    _spent(app_database, conversation.id, 0.30)
+    scripted_llm.queue("Within budget.")
+    assert (
+        await turns.answer(
+            request_for(connected_user, conversation.id, "One?"), events, turn_key="tab-1"
+        )
+    ).started
+
+    _spent(app_database, conversation.id, 0.25)  # now $0.55 of $0.50
+    outcome = await turns.answer(
+        request_for(connected_user, conversation.id, "Two?"), events, turn_key="tab-1"
+    )
+    assert not outcome.started and outcome.error and reason in outcome.error
+    assert "$0.55 of $0.50" in outcome.error and "admin raises it" in outcome.error
+    assert len(scripted_llm.requests) == 1  # the refused turn never reached the model
