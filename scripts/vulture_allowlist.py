@@ -56,6 +56,7 @@ error_rate  # analytics/flows.py DayRow
 p50_ms  # analytics/flows.py DayRow
 p95_ms  # analytics/flows.py DayRow
 rejected  # analytics/flows.py DayRow, TotalsRow
+failed_actions  # analytics/flows.py DayRow, TotalsRow (the charts and the CSV read keys by name)
 
 # --- a test hook ---------------------------------------------------------------------------
 clear_caches  # auth/oidc.py: tests forget discovered providers between fake issuers

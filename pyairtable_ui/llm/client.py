@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from pyairtable_ui.core.errors import UserFacingError
+from pyairtable_ui.core.observability import LLM_ERRORS
 from pyairtable_ui.llm.errors import LLMFailure, describe_llm_error, retry_after_seconds
 from pyairtable_ui.llm.loading import litellm_module, load_litellm
 
@@ -212,6 +213,8 @@ class ReplyStream:
 
     def _failed(self, exc: BaseException, *, showed_output: bool) -> LLMCallError:
         call = self._call
+        # Every failed call passes here (the request and the stream): the alert counts it.
+        LLM_ERRORS.labels(model=call.model, error=type(exc).__name__).inc()
         failure = describe_llm_error(
             exc,
             model=call.model,
