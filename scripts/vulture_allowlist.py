@@ -60,3 +60,4 @@ failed_actions  # analytics/flows.py DayRow, TotalsRow (the charts and the CSV r
 
 # --- a test hook ---------------------------------------------------------------------------
 clear_caches  # auth/oidc.py: tests forget discovered providers between fake issuers
+listener  # chat/turns.py TurnRegistry: tests wait until it has subscribed to the Stop channel

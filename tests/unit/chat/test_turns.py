@@ -7,6 +7,8 @@ user's stored token, the schema and the tools) against the Airtable emulator.
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +25,7 @@ from tests.fakes.airtable import AirtableEmulator
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL
 from tests.fakes.llm import Reply, ScriptedLLM, ToolCall
 from tests.unit.chat.conftest import API_KEY, EventLog, FakeBaseTools, make_user
+from tests.unit.conftest import REDIS_URL
 
 MODEL = "openai/scripted-turns"
 QUESTION = "Which tasks are still to do?"
@@ -371,3 +374,58 @@ async def test_answer_in_someone_elses_conversation_does_not_start(
     assert not outcome.started
     assert outcome.error == service.ConversationNotFoundError.default_message
     assert scripted_llm.requests == [] and events.events == []
+
+
+# --- Stop from another process, through Redis ---------------------------------------------
+
+
+@pytest.fixture
+def redis_url(redis_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """REDIS_URL set for the app (the turn registry reads it), on the test Redis."""
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    get_settings.cache_clear()
+    yield REDIS_URL
+    get_settings.cache_clear()
+
+
+async def test_a_stop_sent_in_another_process_cancels_the_turn_here_at_once(
+    llm_settings: None,
+    redis_url: str,
+    scripted_llm: ScriptedLLM,
+    prepared: turns.PreparedTurn,
+    stoppable_tools: StoppableTools,
+    events: EventLog,
+) -> None:
+    # The model has not started answering (the case that waited 20 s for the next event):
+    # the Stop arrives at another worker, whose registry does not hold the turn.
+    scripted_llm.queue(Reply(content="Never shown.", delay_before=30))
+    here = turns.turn_registry()
+    elsewhere = turns.TurnRegistry(redis_url)
+    key = f"tab-{uuid.uuid4().hex}"  # Redis channels are shared by every run on the server
+
+    running = asyncio.create_task(turns.run_turn(prepared, events, turn_key=key))
+    await asyncio.to_thread(scripted_llm.wait_for_requests, 1, 60)  # litellm loads first
+    assert here.listener is not None
+    assert await asyncio.to_thread(here.listener.subscribed.wait, 5)
+    # The other process's Stop runs on its own thread, as on its own event loop.
+    sent = time.monotonic()
+    assert await asyncio.to_thread(elsewhere.stop, key) is False, "not running over there"
+    outcome = await asyncio.wait_for(running, 10)
+    took = time.monotonic() - sent
+    elsewhere.close()
+
+    assert outcome == turns.TurnOutcome(started=True, stopped=True, error=None)
+    assert took < 1.0, f"the Stop took {took:.2f} s to reach the turn"
+    assert stoppable_tools.cancelled
+    assert len(events.of(agent.TurnStopped)) == 1
+    assert not events.of(agent.TextDelta)
+
+
+async def test_without_redis_a_stop_for_a_turn_elsewhere_is_not_sent_anywhere(
+    llm_settings: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    get_settings.cache_clear()
+
+    assert turns.stop_turn("tab-elsewhere") is False
+    assert turns.turn_registry().listener is None
