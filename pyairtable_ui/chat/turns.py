@@ -32,9 +32,10 @@ from pyairtable_ui.airtable.schema import schema_for_prompt
 from pyairtable_ui.chat import agent, service
 from pyairtable_ui.chat.prompts import build_system_prompt
 from pyairtable_ui.core import redis as redis_channels
+from pyairtable_ui.core import tracing
 from pyairtable_ui.core.db import session_scope
 from pyairtable_ui.core.errors import UserFacingError
-from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.core.settings import Settings, get_settings
 from pyairtable_ui.tools import ToolContext, TurnTools, get_registry
 
 logger = logging.getLogger(__name__)
@@ -270,6 +271,28 @@ async def run_turn(
             await asyncio.to_thread(prepared.recorder.record, event)
         await on_event(event)
 
+    attributes: dict[str, tracing.AttributeValue] = {
+        "pyairtable_ui.conversation_id": prepared.recorder.conversation_id,
+        "pyairtable_ui.user_id": prepared.recorder.user_id,
+        "gen_ai.request.model": prepared.model,
+    }
+    # Current while the loop's task is created: its model, tool and Airtable spans nest here.
+    with tracing.span("chat.turn", attributes) as turn_span:
+        outcome = await _run_registered(prepared, record_then_show, turn_key, settings)
+        turn_span.set_attribute(
+            "pyairtable_ui.outcome",
+            "stopped" if outcome.stopped else "failed" if outcome.error else "answered",
+        )
+    return outcome
+
+
+async def _run_registered(
+    prepared: PreparedTurn,
+    on_event: agent.EventHandler,
+    turn_key: str,
+    settings: Settings,
+) -> TurnOutcome:
+    """The agent loop in a task of its own, in the Stop registry while it runs."""
     task = asyncio.create_task(
         agent.run_turn(
             history=prepared.history,
@@ -280,7 +303,7 @@ async def run_turn(
             api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
             timeout=settings.llm_timeout_seconds,
             max_steps=settings.llm_max_steps,
-            on_event=record_then_show,
+            on_event=on_event,
         )
     )
     registry = turn_registry()

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -20,6 +22,7 @@ from pyairtable_ui.airtable.connections import check_airtable_token, save_connec
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.chat import agent, service, turns
 from pyairtable_ui.chat.models import MessageStatus
+from pyairtable_ui.core import tracing
 from pyairtable_ui.core.settings import get_settings
 from tests.fakes.airtable import AirtableEmulator
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL
@@ -429,3 +432,93 @@ async def test_without_redis_a_stop_for_a_turn_elsewhere_is_not_sent_anywhere(
 
     assert turns.stop_turn("tab-elsewhere") is False
     assert turns.turn_registry().listener is None
+
+
+# --- traces ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """The app's spans, kept in memory as each ends (tracing is off again afterwards)."""
+    exporter = InMemorySpanExporter()
+    assert tracing.configure_tracing(None, exporter=exporter, batch=False)
+    yield exporter
+    tracing.configure_tracing(None)
+
+
+async def test_a_turn_is_traced_as_one_tree_of_model_calls_tools_and_airtable_requests(
+    llm_settings: None,
+    scripted_llm: ScriptedLLM,
+    airtable: AirtableEmulator,
+    connected_user: int,
+    app_database: Engine,
+    events: EventLog,
+    spans: InMemorySpanExporter,
+) -> None:
+    with Session(app_database, expire_on_commit=False) as session:
+        conversation = service.create_conversation(session=session, user_id=connected_user)
+        session.commit()
+    assert conversation.id is not None
+    scripted_llm.queue(
+        ToolCall("search_records", {"table": "Tasks"}),
+        ToolCall("create_records", {"table": "Tasks", "records": [{"fields": {"Name": "Plan"}}]}),
+        "I proposed one new task.",
+    )
+
+    outcome = await turns.answer(
+        request_for(connected_user, conversation.id, "Add a task."), events, turn_key="tab-1"
+    )
+
+    assert outcome == turns.TurnOutcome()
+    finished = spans.get_finished_spans()
+    [turn] = [s for s in finished if s.name == "chat.turn"]
+    children = [s for s in finished if s.parent and s.parent.span_id == turn.context.span_id]
+    assert [s.name for s in sorted(children, key=lambda s: s.start_time)] == [
+        "llm.call",
+        "tool.call",
+        "llm.call",
+        "tool.call",
+        "llm.call",
+    ]
+    assert {s.context.trace_id for s in finished if s.name != "airtable.request"} == {
+        turn.context.trace_id
+    }
+    assert turn.attributes["pyairtable_ui.conversation_id"] == conversation.id
+    assert turn.attributes["pyairtable_ui.outcome"] == "answered"
+    search, create = sorted(
+        (s for s in children if s.name == "tool.call"), key=lambda s: s.start_time
+    )
+    assert search.attributes["gen_ai.tool.name"] == "search_records"
+    [action_id] = [e.action_id for e in events.of(agent.ToolFinished) if e.action_id]
+    assert create.attributes["pyairtable_ui.action_id"] == action_id
+    # The search's Airtable request (run on the tool's thread) is the tool's child.
+    reads = [s for s in finished if s.parent and s.parent.span_id == search.context.span_id]
+    assert reads and {s.name for s in reads} == {"airtable.request"}
+    assert reads[0].attributes["http.request.method"] == "GET"
+    assert reads[0].attributes["http.response.status_code"] == 200
+    assert "tblEmuTasks000001" in str(reads[0].attributes["url.path"])
+    last_call = max((s for s in children if s.name == "llm.call"), key=lambda s: s.start_time)
+    assert last_call.attributes["gen_ai.usage.output_tokens"] > 0
+    assert last_call.attributes["gen_ai.request.model"] == MODEL
+    # Nothing a user wrote or Airtable holds is on a span.
+    text = " ".join(str(v) for s in finished for v in (s.attributes or {}).values())
+    assert "Add a task" not in text and "Plan" not in text and TOKEN_FULL not in text
+
+
+async def test_a_failed_model_call_is_a_failed_span_under_its_turn(
+    llm_settings: None,
+    scripted_llm: ScriptedLLM,
+    prepared: turns.PreparedTurn,
+    events: EventLog,
+    spans: InMemorySpanExporter,
+) -> None:
+    scripted_llm.queue(Reply(error=(401, "Incorrect API key provided.")))
+
+    await turns.run_turn(prepared, events, turn_key="tab-1")
+
+    by_name = {s.name: s for s in spans.get_finished_spans()}
+    failed = by_name["llm.call"]
+    assert failed.parent is not None
+    assert failed.parent.span_id == by_name["chat.turn"].context.span_id
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.attributes["error.type"] == "AuthenticationError"
