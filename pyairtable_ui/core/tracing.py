@@ -54,8 +54,8 @@ def configure_tracing(
     """Send this process's spans to `endpoint` over OTLP/HTTP, or trace nothing.
 
     Args:
-        endpoint: OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://otel-collector:4318; None
-            (and no `exporter`) switches tracing off.
+        endpoint: OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://otel-collector:4318; None or
+            empty (and no `exporter`) switches tracing off.
         exporter: Where spans go instead of OTLP (tests pass an in-memory one).
         batch: Send spans in the background in batches (False: as each ends, for tests).
 
@@ -66,7 +66,7 @@ def configure_tracing(
     if _provider is not None:
         _provider.shutdown()  # sends what it still holds
         _provider = None
-    if endpoint is None and exporter is None:
+    if not endpoint and exporter is None:  # unset, or empty as in deploy/env.example
         _tracer = trace.NoOpTracer()
         return False
     # Imported only here: a process that does not trace never loads the exporter.
@@ -77,8 +77,7 @@ def configure_tracing(
     if exporter is None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        assert endpoint is not None
-        exporter = OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces")
+        exporter = OTLPSpanExporter(endpoint=f"{(endpoint or '').rstrip('/')}/v1/traces")
         logger.info("traces are sent over OTLP to %s", endpoint)
     service = os.environ.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME
     provider = TracerProvider(resource=Resource.create({"service.name": service}))

@@ -70,6 +70,7 @@ def test_without_an_endpoint_the_exporter_is_never_loaded_and_spans_record_nothi
         "from pyairtable_ui.core.settings import get_settings\n"
         "assert get_settings().otel_exporter_otlp_endpoint is None\n"
         "assert tracing.configure_tracing(get_settings().otel_exporter_otlp_endpoint) is False\n"
+        "assert tracing.configure_tracing('') is False\n"
         "with tracing.span('chat.turn') as turn:\n"
         "    tracing.record_span('airtable.request', seconds=0.1, attributes={})\n"
         "    assert not turn.is_recording()\n"
