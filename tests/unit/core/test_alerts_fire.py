@@ -146,8 +146,9 @@ def test_prometheus_scrapes_the_app_and_fires_replica_down_once_it_stops(
         20,
         "Prometheus did not scrape the app",
     )
-    served = _query(prometheus, 'pyairtable_ui_http_requests_total{route="metrics"}')
-    assert served and served[0]["metric"]["status"] == "200"
+    # A scrape is counted after its answer: the second scrape carries the first one.
+    served = 'pyairtable_ui_http_requests_total{route="metrics", status="200"}'
+    _wait(lambda: bool(_query(prometheus, served)), 10, "the app's own counters did not arrive")
     assert _firing(prometheus) == {}, "a healthy app raises no alert"
 
     app.stop()
