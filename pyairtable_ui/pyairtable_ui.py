@@ -17,6 +17,7 @@ from pyairtable_ui.core import migrations
 from pyairtable_ui.core.db import get_engine, session_scope
 from pyairtable_ui.core.observability import configure_logging
 from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.core.tracing import configure_tracing
 from pyairtable_ui.llm.setup import llm_setup
 from pyairtable_ui.pages.admin import register_admin
 from pyairtable_ui.pages.admin_analytics import register_admin_analytics
@@ -56,6 +57,7 @@ async def prepare_database() -> AsyncIterator[None]:
     """Log the model set up, bring the database to the newest schema (replicas take turns),
     then recover actions."""
     configure_logging(get_settings().log_level)
+    configure_tracing(get_settings().otel_exporter_otlp_endpoint)
     # Which model answers, and whether a key is set (never the key): a first run without
     # one is named here, not at the first question.
     setup = llm_setup()

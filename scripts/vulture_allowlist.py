@@ -66,3 +66,4 @@ data_type  # automations/exports.py: openpyxl reads it when it writes the cell
 
 # --- a test hook ---------------------------------------------------------------------------
 clear_caches  # auth/oidc.py: tests forget discovered providers between fake issuers
+listener  # chat/turns.py TurnRegistry: tests wait until it has subscribed to the Stop channel

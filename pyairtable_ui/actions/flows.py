@@ -30,6 +30,7 @@ from pyairtable_ui.actions.service import get_action, list_actions, reject_actio
 from pyairtable_ui.actions.steps import ProgressCallback
 from pyairtable_ui.airtable.access import client_for_user
 from pyairtable_ui.airtable.client import AirtableClient
+from pyairtable_ui.core import tracing
 from pyairtable_ui.core.db import SessionFactory, session_scope
 from pyairtable_ui.core.errors import UserFacingError
 from pyairtable_ui.core.settings import get_settings
@@ -239,14 +240,19 @@ def _ran(
     user_id: int,
     action_id: int,
     conversation_id: int | None,
+    kind: str,
 ) -> Outcome:
     """Run `work`; then read the action, its question and the sidebar's list again.
 
     When `work` stops on an error the user can act on, the action is read as it
-    was left, with the error to show beside it.
+    was left, with the error to show beside it. The run is one trace span (`kind`:
+    write, roll_back, resume or undo) with the action id; its Airtable requests nest in it.
     """
     try:
-        action = work()
+        with tracing.span(
+            "action.run", {"pyairtable_ui.action_id": action_id, "pyairtable_ui.run": kind}
+        ):
+            action = work()
     except UserFacingError as exc:
         message = exc.message
         stale = isinstance(exc, approval.StalePreviewError)
@@ -269,6 +275,7 @@ def _recovered(
     conversation_id: int | None,
     sessions: SessionFactory,
     client_for: ClientFor,
+    kind: str,
 ) -> Outcome:
     """Roll back or resume (`run`) with the user's client, then read everything again."""
     return _ran(
@@ -284,6 +291,7 @@ def _recovered(
         user_id,
         action_id,
         conversation_id,
+        kind,
     )
 
 
@@ -325,7 +333,7 @@ def apply_by_rule(
             session_factory=sessions, user_id=user_id, action_id=action_id, client=client
         )
 
-    return _ran(work, sessions, user_id, action_id, None)
+    return _ran(work, sessions, user_id, action_id, None, "write")
 
 
 def approve_and_run(
@@ -373,7 +381,7 @@ def approve_and_run(
             on_progress=on_progress,
         )
 
-    return _ran(work, sessions, user_id, action_id, conversation_id)
+    return _ran(work, sessions, user_id, action_id, conversation_id, "write")
 
 
 def roll_back(
@@ -410,6 +418,7 @@ def roll_back(
         conversation_id,
         sessions,
         client_for,
+        "roll_back",
     )
 
 
@@ -446,6 +455,7 @@ def resume(
         conversation_id,
         sessions,
         client_for,
+        "resume",
     )
 
 
@@ -560,6 +570,7 @@ def undo_action(
         user_id,
         action_id,
         conversation_id,
+        "undo",
     )
 
 

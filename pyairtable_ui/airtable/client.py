@@ -46,6 +46,7 @@ from pyairtable_ui.airtable.errors import (
     error_from_response,
 )
 from pyairtable_ui.airtable.limiter import META_KEY, RequestPacer, get_request_pacer
+from pyairtable_ui.core import tracing
 from pyairtable_ui.core.observability import AIRTABLE_REQUESTS
 
 if TYPE_CHECKING:
@@ -502,6 +503,19 @@ class AirtableClient:
             self._counter.labels(method=method.upper(), status=str(status or "error")).inc()
         if self._user_id is not None:
             usage.count(self._user_id, pacing_key(path), status)
+        # Under the tool's span (the tool's thread carries its context), else a root span.
+        tracing.record_span(
+            "airtable.request",
+            seconds=seconds,
+            attributes={
+                "http.request.method": method.upper(),
+                "url.path": path,
+                "http.response.status_code": status,
+                "pyairtable_ui.airtable_kind": kind,
+                "pyairtable_ui.paced_wait_seconds": round(waited, 4),
+            },
+            error=None if 0 < status < 400 else f"status {status or 'no answer'}",
+        )
         logger.debug(
             "airtable %s %s -> %s in %.3fs (waited %.3fs)",
             method.upper(),

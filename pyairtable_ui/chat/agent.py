@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pyairtable_ui.core import tracing
 from pyairtable_ui.core.observability import LLM_TOKENS
 from pyairtable_ui.llm.client import (
     LLMCallError,
@@ -489,18 +490,25 @@ class _Turn:
         started = time.monotonic()
         self.running_tool = (step, call_id, name, started, calls_before)
         outcome: ToolOutcomeLike
-        try:
-            outcome = await self.tools.call(name, arguments, call_id)
-        except Exception as exc:
-            # A bug in a tool must not end the turn: the model hears it failed and carries on.
-            logger.exception("tool %s raised instead of returning an error", name)
-            outcome = ToolOutcome(
-                content=(
-                    f"The tool {name} failed unexpectedly ({type(exc).__name__}). "
-                    "Try another way or tell the user."
-                ),
-                is_error=True,
-            )
+        with tracing.span(
+            "tool.call", {"gen_ai.tool.name": name, "gen_ai.tool.call.id": call_id}
+        ) as tool_span:
+            try:
+                outcome = await self.tools.call(name, arguments, call_id)
+            except Exception as exc:
+                # A bug in a tool must not end the turn: the model hears it failed, carries on.
+                logger.exception("tool %s raised instead of returning an error", name)
+                tracing.mark_failed(tool_span, exc)
+                outcome = ToolOutcome(
+                    content=(
+                        f"The tool {name} failed unexpectedly ({type(exc).__name__}). "
+                        "Try another way or tell the user."
+                    ),
+                    is_error=True,
+                )
+            if outcome.action_id is not None:
+                tool_span.set_attribute("pyairtable_ui.action_id", outcome.action_id)
+            tool_span.set_attribute("pyairtable_ui.tool_failed", outcome.is_error)
         self.running_tool = None
         duration_ms = _ms_since(started)
         calls = max(0, self._airtable_calls_now() - calls_before)

@@ -7,18 +7,24 @@ agent loop with the LLM settings, writes every event's rows through the turn's
 
 Stop: each running turn is registered under a key the caller chooses (the chat
 page uses its browser tab's token); `stop_turn(key)` stops the running tool and
-cancels the model call at once. The registry is per process: a tab's websocket is
-served by one worker, and Stop arrives on the same socket; the page's own
-"stop requested" flag covers a turn whose tab reconnected to another worker.
+cancels the model call at once. The registry is per process, and a tab's Stop may
+arrive at another worker or replica (its websocket reconnected there): with
+REDIS_URL set, a Stop for a turn not running here is published on a Redis channel
+and the process running it cancels it at once. Without Redis (one process), or if
+Redis misses it, the page's own "stop requested" flag stops the turn at its next event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from redis import RedisError
 
 from pyairtable_ui.airtable import budget as airtable_budget
 from pyairtable_ui.airtable.access import client_for_user
@@ -26,9 +32,11 @@ from pyairtable_ui.airtable.errors import AirtableError
 from pyairtable_ui.airtable.schema import schema_for_prompt
 from pyairtable_ui.chat import agent, service
 from pyairtable_ui.chat.prompts import build_system_prompt
+from pyairtable_ui.core import redis as redis_channels
+from pyairtable_ui.core import tracing
 from pyairtable_ui.core.db import session_scope
 from pyairtable_ui.core.errors import UserFacingError
-from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.core.settings import Settings, get_settings
 from pyairtable_ui.tools import ToolContext, TurnTools, get_registry
 from pyairtable_ui.tools.read_tools import history_read_record_text
 
@@ -37,6 +45,8 @@ logger = logging.getLogger(__name__)
 # Older turns are summarised by what the model said; the context stays bounded.
 HISTORY_TURNS = 20
 TURN_FAILED_MESSAGE = "Something went wrong while answering. Try again."
+# The Redis channel on which a Stop reaches the process running the turn.
+STOP_CHANNEL = "turn-stop"
 # Events that change no row: not worth a trip to the database thread.
 _NOT_RECORDED = (agent.TextDelta, agent.StepStarted, agent.Usage)
 
@@ -110,11 +120,103 @@ class _RunningTurn:
 
     task: asyncio.Task[Any]
     prepared: PreparedTurn
+    loop: asyncio.AbstractEventLoop
     stopping: bool = False
 
 
-# The running turn under each key, so Stop can cancel it at once.
-_RUNNING_TURNS: dict[str, _RunningTurn] = {}
+class TurnRegistry:
+    """The turns running in this process, by key, so Stop can cancel them at once.
+
+    With a Redis URL, a Stop for a key not running here is published, and this
+    registry listens for the Stops other processes publish (one thread per process,
+    started with the first turn).
+    """
+
+    def __init__(self, redis_url: str | None) -> None:
+        self._redis_url = redis_url
+        self._turns: dict[str, _RunningTurn] = {}
+        self._listener: redis_channels.Listener | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def listener(self) -> redis_channels.Listener | None:
+        """The thread hearing other processes' Stops (None without Redis, or before a turn)."""
+        return self._listener
+
+    def add(self, turn_key: str, entry: _RunningTurn) -> None:
+        """Register a running turn (one per key)."""
+        self._turns[turn_key] = entry
+        if self._redis_url and self._listener is None:
+            with self._lock:
+                if self._listener is None:
+                    self._listener = redis_channels.Listener(
+                        self._redis_url, STOP_CHANNEL, self._stop_heard
+                    )
+
+    def remove(self, turn_key: str, entry: _RunningTurn) -> None:
+        """Forget a turn that ended (not a newer one under the same key)."""
+        if self._turns.get(turn_key) is entry:
+            del self._turns[turn_key]
+
+    def stop(self, turn_key: str) -> bool:
+        """Stop the turn under `turn_key` here, or tell the other processes to.
+
+        Returns:
+            Whether the turn runs in this process (also when it was already stopping).
+        """
+        entry = self._turns.get(turn_key)
+        if entry is not None:
+            self._stop_on_its_loop(entry)
+            return True
+        if self._redis_url:
+            try:
+                redis_channels.publish(self._redis_url, STOP_CHANNEL, turn_key)
+            except RedisError as exc:
+                # The page's "stop requested" flag still stops it at its next event.
+                logger.warning("Stop not published: %s: %s", type(exc).__name__, exc)
+        return False
+
+    def close(self) -> None:
+        """Stop listening (the turns themselves run on)."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def _stop_heard(self, turn_key: str) -> None:
+        """On the listener's thread: another process asked to stop `turn_key`."""
+        entry = self._turns.get(turn_key)
+        if entry is not None:
+            logger.info("turn stopped through Redis by another process")
+            entry.loop.call_soon_threadsafe(_cancel_once, entry)
+
+    @staticmethod
+    def _stop_on_its_loop(entry: _RunningTurn) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is entry.loop:
+            _cancel_once(entry)
+        else:
+            entry.loop.call_soon_threadsafe(_cancel_once, entry)
+
+
+def _cancel_once(entry: _RunningTurn) -> None:
+    """Stop the turn's tool, then cancel its model call; only the first time."""
+    if not entry.stopping:
+        entry.stopping = True
+        entry.prepared.tools.cancel()
+        entry.task.cancel()
+
+
+@functools.cache
+def _registry_for(redis_url: str | None) -> TurnRegistry:
+    return TurnRegistry(redis_url)
+
+
+def turn_registry() -> TurnRegistry:
+    """This process's registry, for the configured REDIS_URL."""
+    return _registry_for(get_settings().redis_url)
 
 
 async def answer(
@@ -171,6 +273,28 @@ async def run_turn(
             await asyncio.to_thread(prepared.recorder.record, event)
         await on_event(event)
 
+    attributes: dict[str, tracing.AttributeValue] = {
+        "pyairtable_ui.conversation_id": prepared.recorder.conversation_id,
+        "pyairtable_ui.user_id": prepared.recorder.user_id,
+        "gen_ai.request.model": prepared.model,
+    }
+    # Current while the loop's task is created: its model, tool and Airtable spans nest here.
+    with tracing.span("chat.turn", attributes) as turn_span:
+        outcome = await _run_registered(prepared, record_then_show, turn_key, settings)
+        turn_span.set_attribute(
+            "pyairtable_ui.outcome",
+            "stopped" if outcome.stopped else "failed" if outcome.error else "answered",
+        )
+    return outcome
+
+
+async def _run_registered(
+    prepared: PreparedTurn,
+    on_event: agent.EventHandler,
+    turn_key: str,
+    settings: Settings,
+) -> TurnOutcome:
+    """The agent loop in a task of its own, in the Stop registry while it runs."""
     task = asyncio.create_task(
         agent.run_turn(
             history=prepared.history,
@@ -181,10 +305,12 @@ async def run_turn(
             api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
             timeout=settings.llm_timeout_seconds,
             max_steps=settings.llm_max_steps,
-            on_event=record_then_show,
+            on_event=on_event,
         )
     )
-    _RUNNING_TURNS[turn_key] = _RunningTurn(task, prepared)
+    registry = turn_registry()
+    entry = _RunningTurn(task, prepared, asyncio.get_running_loop())
+    registry.add(turn_key, entry)
     started = time.monotonic()
     try:
         await task
@@ -196,7 +322,7 @@ async def run_turn(
         logger.exception("chat turn failed")
         return TurnOutcome(error=TURN_FAILED_MESSAGE)
     finally:
-        _RUNNING_TURNS.pop(turn_key, None)
+        registry.remove(turn_key, entry)
     return TurnOutcome()
 
 
@@ -208,6 +334,9 @@ def stop_turn(turn_key: str) -> bool:
     stopping it again from its event handler) must not cancel that report too:
     the step would spin and the answer never show as stopped until a reload.
 
+    With REDIS_URL set, a turn running in another process (worker or replica) is
+    stopped through Redis, within a fraction of a second.
+
     Args:
         turn_key: The key the turn was started with.
 
@@ -215,14 +344,7 @@ def stop_turn(turn_key: str) -> bool:
         Whether a turn was running under that key in this process (also when it
         was already stopping).
     """
-    entry = _RUNNING_TURNS.get(turn_key)
-    if entry is None:
-        return False
-    if not entry.stopping:
-        entry.stopping = True
-        entry.prepared.tools.cancel()
-        entry.task.cancel()
-    return True
+    return turn_registry().stop(turn_key)
 
 
 def budget_refusal(user_id: int) -> str | None:

@@ -119,6 +119,11 @@ LLM_TOKENS = Counter(
     "Tokens used by LLM calls.",
     ["model", "kind"],
 )
+LLM_ERRORS = Counter(
+    "pyairtable_ui_llm_errors_total",
+    "LLM calls that failed (the request or its stream), by model and error class.",
+    ["model", "error"],
+)
 LOGINS = Counter(
     "pyairtable_ui_logins_total",
     "Login attempts, by outcome.",

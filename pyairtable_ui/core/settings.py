@@ -152,6 +152,11 @@ class Settings(BaseSettings):
     )
 
     log_level: str = "INFO"
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="An OpenTelemetry collector (OTLP/HTTP, e.g. http://collector:4318): "
+        "when set, each chat turn's spans (model calls, tools, Airtable requests) go there.",
+    )
 
     @field_validator("llm_allowed_models", mode="before")
     @classmethod

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from pyairtable_ui.core import tracing
 from pyairtable_ui.core.errors import UserFacingError
+from pyairtable_ui.core.observability import LLM_ERRORS
 from pyairtable_ui.llm.errors import LLMFailure, describe_llm_error, retry_after_seconds
 from pyairtable_ui.llm.loading import litellm_module, load_litellm
 
@@ -145,10 +147,15 @@ class ReplyStream:
         self._chunks: Any = None
         self._started = 0.0
         self._duration_ms: int | None = None
+        self._span: tracing.Span | None = None
 
     async def __aenter__(self) -> ReplyStream:
         litellm = await load_litellm()
         self._started = time.monotonic()
+        self._span = tracing.start_span(
+            "llm.call",
+            {"gen_ai.request.model": self._call.model, "gen_ai.tool.count": len(self._tools)},
+        )
         params: dict[str, Any] = {
             "model": self._call.model,
             # A copy: some provider adapters rewrite messages in place.
@@ -165,7 +172,12 @@ class ReplyStream:
         try:
             self._stream = await litellm.acompletion(**params)
         except Exception as exc:
-            raise self._failed(exc, showed_output=False) from exc
+            failed = self._failed(exc, showed_output=False)
+            self._end_span(exc)
+            raise failed from exc
+        except BaseException as exc:  # cancelled (Stop) while waiting for the answer
+            self._end_span(exc)
+            raise
         self._chunks = self._stream.__aiter__()
         return self
 
@@ -177,6 +189,7 @@ class ReplyStream:
     ) -> None:
         await _close_stream(self._stream)
         self._duration_ms = _ms_since(self._started)
+        self._end_span(exc)
 
     def __aiter__(self) -> ReplyStream:
         return self
@@ -210,8 +223,28 @@ class ReplyStream:
             else _ms_since(self._started),
         )
 
+    def _end_span(self, exc: BaseException | None) -> None:
+        span, self._span = self._span, None
+        if span is None:
+            return
+        builder = self._builder
+        span.set_attribute("gen_ai.usage.input_tokens", builder.prompt_tokens)
+        span.set_attribute("gen_ai.usage.output_tokens", builder.completion_tokens)
+        span.set_attribute("pyairtable_ui.tool_calls", len(builder.calls))
+        if builder.finish_reason:
+            span.set_attribute("gen_ai.response.finish_reasons", [builder.finish_reason])
+        if isinstance(exc, Exception):
+            # The provider's exception class, which says more than our wrapper's.
+            cause = exc.__cause__ if isinstance(exc, LLMCallError) else None
+            tracing.mark_failed(span, cause or exc)
+        elif exc is not None:
+            span.set_attribute("cancelled", True)  # Stop
+        span.end()
+
     def _failed(self, exc: BaseException, *, showed_output: bool) -> LLMCallError:
         call = self._call
+        # Every failed call passes here (the request and the stream): the alert counts it.
+        LLM_ERRORS.labels(model=call.model, error=type(exc).__name__).inc()
         failure = describe_llm_error(
             exc,
             model=call.model,

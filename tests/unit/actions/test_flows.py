@@ -6,11 +6,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from pyairtable_ui.actions import flows, rows
 from pyairtable_ui.actions.models import Action, ActionStatus, UndoStatus
 from pyairtable_ui.airtable import connections
 from pyairtable_ui.chat.models import Conversation
+from pyairtable_ui.core import tracing
 from pyairtable_ui.core.db import utcnow
 from tests.fakes.airtable.seeds import (
     BASE_CRM_ID,
@@ -279,3 +281,24 @@ def test_recovery_marks_a_run_whose_process_went_silent(
     flows.recover_stale_actions(sessions=session_factory)
 
     assert load(session_factory, action_id).status == ActionStatus.INTERRUPTED
+
+
+def test_an_approved_write_is_one_trace_span_with_the_action_id_over_its_requests(
+    items_emulator, client_for, session_factory, user_id
+):
+    action_id = propose(session_factory, user_id, rename_items_plan([1, 2]))
+    flows.review(user_id, action_id, sessions=session_factory, client_for=client_for)
+    exporter = InMemorySpanExporter()
+    tracing.configure_tracing(None, exporter=exporter, batch=False)
+    try:
+        ran = run_all(user_id, action_id, sessions=session_factory, client_for=client_for)
+    finally:
+        tracing.configure_tracing(None)
+
+    assert ran.action is not None and ran.action.status == ActionStatus.DONE
+    finished = exporter.get_finished_spans()
+    [run] = [s for s in finished if s.name == "action.run"]
+    assert run.attributes == {"pyairtable_ui.action_id": action_id, "pyairtable_ui.run": "write"}
+    requests = [s for s in finished if s.name == "airtable.request"]
+    assert "PATCH" in {s.attributes["http.request.method"] for s in requests}
+    assert all(s.parent and s.parent.span_id == run.context.span_id for s in requests)

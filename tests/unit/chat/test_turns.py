@@ -7,10 +7,14 @@ user's stored token, the schema and the tools) against the Airtable emulator.
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -18,11 +22,13 @@ from pyairtable_ui.airtable.connections import check_airtable_token, save_connec
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.chat import agent, service, turns
 from pyairtable_ui.chat.models import MessageStatus
+from pyairtable_ui.core import tracing
 from pyairtable_ui.core.settings import get_settings
 from tests.fakes.airtable import AirtableEmulator
 from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL
 from tests.fakes.llm import Reply, ScriptedLLM, ToolCall
 from tests.unit.chat.conftest import API_KEY, EventLog, FakeBaseTools, make_user
+from tests.unit.conftest import REDIS_URL
 
 MODEL = "openai/scripted-turns"
 QUESTION = "Which tasks are still to do?"
@@ -371,6 +377,151 @@ async def test_answer_in_someone_elses_conversation_does_not_start(
     assert not outcome.started
     assert outcome.error == service.ConversationNotFoundError.default_message
     assert scripted_llm.requests == [] and events.events == []
+
+
+# --- Stop from another process, through Redis ---------------------------------------------
+
+
+@pytest.fixture
+def redis_url(redis_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """REDIS_URL set for the app (the turn registry reads it), on the test Redis."""
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    get_settings.cache_clear()
+    yield REDIS_URL
+    get_settings.cache_clear()
+
+
+async def test_a_stop_sent_in_another_process_cancels_the_turn_here_at_once(
+    llm_settings: None,
+    redis_url: str,
+    scripted_llm: ScriptedLLM,
+    prepared: turns.PreparedTurn,
+    stoppable_tools: StoppableTools,
+    events: EventLog,
+) -> None:
+    # The model has not started answering (the case that waited 20 s for the next event):
+    # the Stop arrives at another worker, whose registry does not hold the turn.
+    scripted_llm.queue(Reply(content="Never shown.", delay_before=30))
+    here = turns.turn_registry()
+    elsewhere = turns.TurnRegistry(redis_url)
+    key = f"tab-{uuid.uuid4().hex}"  # Redis channels are shared by every run on the server
+
+    running = asyncio.create_task(turns.run_turn(prepared, events, turn_key=key))
+    await asyncio.to_thread(scripted_llm.wait_for_requests, 1, 60)  # litellm loads first
+    assert here.listener is not None
+    assert await asyncio.to_thread(here.listener.subscribed.wait, 5)
+    # The other process's Stop runs on its own thread, as on its own event loop.
+    sent = time.monotonic()
+    assert await asyncio.to_thread(elsewhere.stop, key) is False, "not running over there"
+    outcome = await asyncio.wait_for(running, 10)
+    took = time.monotonic() - sent
+    elsewhere.close()
+
+    assert outcome == turns.TurnOutcome(started=True, stopped=True, error=None)
+    assert took < 1.0, f"the Stop took {took:.2f} s to reach the turn"
+    assert stoppable_tools.cancelled
+    assert len(events.of(agent.TurnStopped)) == 1
+    assert not events.of(agent.TextDelta)
+
+
+async def test_without_redis_a_stop_for_a_turn_elsewhere_is_not_sent_anywhere(
+    llm_settings: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    get_settings.cache_clear()
+
+    assert turns.stop_turn("tab-elsewhere") is False
+    assert turns.turn_registry().listener is None
+
+
+# --- traces ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """The app's spans, kept in memory as each ends (tracing is off again afterwards)."""
+    exporter = InMemorySpanExporter()
+    assert tracing.configure_tracing(None, exporter=exporter, batch=False)
+    yield exporter
+    tracing.configure_tracing(None)
+
+
+async def test_a_turn_is_traced_as_one_tree_of_model_calls_tools_and_airtable_requests(
+    llm_settings: None,
+    scripted_llm: ScriptedLLM,
+    airtable: AirtableEmulator,
+    connected_user: int,
+    app_database: Engine,
+    events: EventLog,
+    spans: InMemorySpanExporter,
+) -> None:
+    with Session(app_database, expire_on_commit=False) as session:
+        conversation = service.create_conversation(session=session, user_id=connected_user)
+        session.commit()
+    assert conversation.id is not None
+    scripted_llm.queue(
+        ToolCall("search_records", {"table": "Tasks"}),
+        ToolCall("create_records", {"table": "Tasks", "records": [{"fields": {"Name": "Plan"}}]}),
+        "I proposed one new task.",
+    )
+
+    outcome = await turns.answer(
+        request_for(connected_user, conversation.id, "Add a task."), events, turn_key="tab-1"
+    )
+
+    assert outcome == turns.TurnOutcome()
+    finished = spans.get_finished_spans()
+    [turn] = [s for s in finished if s.name == "chat.turn"]
+    children = [s for s in finished if s.parent and s.parent.span_id == turn.context.span_id]
+    assert [s.name for s in sorted(children, key=lambda s: s.start_time)] == [
+        "llm.call",
+        "tool.call",
+        "llm.call",
+        "tool.call",
+        "llm.call",
+    ]
+    assert {s.context.trace_id for s in finished if s.name != "airtable.request"} == {
+        turn.context.trace_id
+    }
+    assert turn.attributes["pyairtable_ui.conversation_id"] == conversation.id
+    assert turn.attributes["pyairtable_ui.outcome"] == "answered"
+    search, create = sorted(
+        (s for s in children if s.name == "tool.call"), key=lambda s: s.start_time
+    )
+    assert search.attributes["gen_ai.tool.name"] == "search_records"
+    [action_id] = [e.action_id for e in events.of(agent.ToolFinished) if e.action_id]
+    assert create.attributes["pyairtable_ui.action_id"] == action_id
+    # The search's Airtable request (run on the tool's thread) is the tool's child.
+    reads = [s for s in finished if s.parent and s.parent.span_id == search.context.span_id]
+    assert reads and {s.name for s in reads} == {"airtable.request"}
+    assert reads[0].attributes["http.request.method"] == "GET"
+    assert reads[0].attributes["http.response.status_code"] == 200
+    assert "tblEmuTasks000001" in str(reads[0].attributes["url.path"])
+    last_call = max((s for s in children if s.name == "llm.call"), key=lambda s: s.start_time)
+    assert last_call.attributes["gen_ai.usage.output_tokens"] > 0
+    assert last_call.attributes["gen_ai.request.model"] == MODEL
+    # Nothing a user wrote or Airtable holds is on a span.
+    text = " ".join(str(v) for s in finished for v in (s.attributes or {}).values())
+    assert "Add a task" not in text and "Plan" not in text and TOKEN_FULL not in text
+
+
+async def test_a_failed_model_call_is_a_failed_span_under_its_turn(
+    llm_settings: None,
+    scripted_llm: ScriptedLLM,
+    prepared: turns.PreparedTurn,
+    events: EventLog,
+    spans: InMemorySpanExporter,
+) -> None:
+    scripted_llm.queue(Reply(error=(401, "Incorrect API key provided.")))
+
+    await turns.run_turn(prepared, events, turn_key="tab-1")
+
+    by_name = {s.name: s for s in spans.get_finished_spans()}
+    failed = by_name["llm.call"]
+    assert failed.parent is not None
+    assert failed.parent.span_id == by_name["chat.turn"].context.span_id
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.attributes["error.type"] == "AuthenticationError"
 
 
 def _spent(engine: Engine, conversation_id: int, usd: float) -> None:

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from pyairtable_ui.llm.client import (
     LLMCallError,
@@ -105,6 +106,8 @@ async def test_a_refused_request_is_one_error_with_the_users_message_and_no_key(
     scripted_llm: ScriptedLLM,
 ) -> None:
     scripted_llm.queue(Reply(error=(400, f"Key {API_KEY} is not allowed to use tools.")))
+    counted = {"model": "openai/scripted-client", "error": "BadRequestError"}
+    errors_before = REGISTRY.get_sample_value("pyairtable_ui_llm_errors_total", counted) or 0
 
     with pytest.raises(LLMCallError) as raised:
         async with open_reply_stream(
@@ -116,6 +119,8 @@ async def test_a_refused_request_is_one_error_with_the_users_message_and_no_key(
     assert failure.message.startswith("The LLM provider refused the request: Key [redacted]")
     assert API_KEY not in failure.detail
     assert not failure.retryable and not raised.value.showed_output
+    # The LLM-errors alert (deploy/prometheus/alerts.yml) counts it.
+    assert REGISTRY.get_sample_value("pyairtable_ui_llm_errors_total", counted) == errors_before + 1
 
 
 def test_cost_is_priced_from_litellms_table_and_none_when_unknown() -> None:
