@@ -280,8 +280,8 @@ class AppUnderTest:
         return self
 
     def _start(self) -> None:
-        from tests.fakes.airtable import AirtableEmulator
-        from tests.fakes.airtable.seeds import build_seed
+        from pyairtable_ui.emulator import AirtableEmulator
+        from pyairtable_ui.emulator.seeds import build_seed
         from tests.fakes.llm import ScriptedLLM
         from tests.fakes.oauth import OAuthProvider
         from tests.support import app_server
@@ -371,7 +371,7 @@ class AppUnderTest:
         from pyairtable_ui.auth.models import OnboardingStep, User
         from pyairtable_ui.auth.sessions import create_session
         from pyairtable_ui.core.db import session_scope, utcnow
-        from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL
+        from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TOKEN_FULL
 
         if self._token_check is None:
             self._token_check = check_airtable_token(TOKEN_FULL, api_url=self.emulator.url)

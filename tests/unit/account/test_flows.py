@@ -21,8 +21,8 @@ from pyairtable_ui.auth.errors import InvalidProfileError
 from pyairtable_ui.auth.models import OnboardingStep, User
 from pyairtable_ui.core.db import utcnow
 from pyairtable_ui.core.settings import get_settings
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.seeds import BASE_CRM_ID, TOKEN_FULL, TOKEN_READ_ONLY
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import BASE_CRM_ID, TOKEN_FULL, TOKEN_READ_ONLY
 
 PASSWORD = "violet tractor morning"
 MODELS = ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5"]
