@@ -37,8 +37,8 @@ from typing import Any
 from pyairtable_ui.emulator import AirtableEmulator, EmulatorState, load_seed
 from pyairtable_ui.emulator.seeds import DEMO_SEED_PATH
 from pyairtable_ui.emulator.server import Route
+from pyairtable_ui.sample.tour import SAMPLE_MARK
 
-SAMPLE_MARK = " (Sample)"
 # The seed's owner: the sample's collaborators, comments and "created by" are hers.
 SAMPLE_OWNER_ID = "usrDemoOwner00001"
 _ID_CHARACTERS = string.ascii_letters + string.digits
