@@ -21,6 +21,7 @@ from pyairtable_ui.actions.preview import ActionPreview
 from pyairtable_ui.actions.recovery import UndecidedBatch
 from pyairtable_ui.actions.steps import STILL_RUNNING, held_elsewhere
 from pyairtable_ui.actions.undo import UndoPlan
+from pyairtable_ui.sample.tour import is_sample_base_id
 
 PENDING = {ActionStatus.PROPOSED.value, ActionStatus.PREVIEWED.value}
 RECOVERABLE = {ActionStatus.FAILED.value, ActionStatus.INTERRUPTED.value}
@@ -480,6 +481,7 @@ class HistoryItem(TypedDict):
     records: int
     changed: int
     created: str
+    sample: bool
 
 
 class StepItem(TypedDict):
@@ -508,6 +510,7 @@ def history_item(row: HistoryRow) -> HistoryItem:
         records=row["record_count"],
         changed=len(row["changed_since_review"]),
         created=(row["created_at"] or "")[:16].replace("T", " "),
+        sample=is_sample_base_id(row["base_id"]),
     )
 
 

@@ -37,7 +37,7 @@ from typing import Any
 from pyairtable_ui.emulator import AirtableEmulator, EmulatorState, load_seed
 from pyairtable_ui.emulator.seeds import DEMO_SEED_PATH
 from pyairtable_ui.emulator.server import Route
-from pyairtable_ui.sample.tour import SAMPLE_MARK
+from pyairtable_ui.sample.tour import SAMPLE_BASE_ID_PREFIX, SAMPLE_MARK
 
 # The seed's owner: the sample's collaborators, comments and "created by" are hers.
 SAMPLE_OWNER_ID = "usrDemoOwner00001"
@@ -52,7 +52,10 @@ def new_token() -> str:
 
 
 def _new_base_id() -> str:
-    return "app" + "".join(secrets.choice(_ID_CHARACTERS) for _ in range(14))
+    random_part = "".join(
+        secrets.choice(_ID_CHARACTERS) for _ in range(17 - len(SAMPLE_BASE_ID_PREFIX))
+    )
+    return SAMPLE_BASE_ID_PREFIX + random_part
 
 
 def sample_seed(demo: dict[str, Any], *, token: str, base_ids: dict[str, str]) -> dict[str, Any]:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 # After the base names of a sample (the sample server names its bases so).
 SAMPLE_MARK = " (Sample)"
+# A sample's base ids start so ("app" + 14 characters, as Airtable's): the history, which
+# keeps base ids only, still knows a sample's actions after the user connected Airtable.
+SAMPLE_BASE_ID_PREFIX = "appSample"
 
 SAMPLE_QUESTIONS: tuple[str, ...] = (
     "Which deals are in negotiation?",
@@ -20,3 +23,8 @@ SAMPLE_QUESTIONS: tuple[str, ...] = (
 def is_sample_base(name: str) -> bool:
     """Whether a base, by the name the server gives it, is a sample base."""
     return name.endswith(SAMPLE_MARK)
+
+
+def is_sample_base_id(base_id: str) -> bool:
+    """Whether a base id is one the sample server gave (see SAMPLE_BASE_ID_PREFIX)."""
+    return base_id.startswith(SAMPLE_BASE_ID_PREFIX)

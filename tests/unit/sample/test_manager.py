@@ -56,6 +56,7 @@ def test_each_sample_is_private_to_its_token(servers: SampleServers):
     first_api, first_crm = crm(servers, first)
     second_api, second_crm = crm(servers, second)
     assert first_crm != second_crm
+    assert first_crm.startswith("appSample") and second_crm.startswith("appSample")
     assert [base.name for base in first_api.bases()] == [
         "Acme Sales CRM (Sample)",
         "Product Roadmap (Sample)",
