@@ -292,6 +292,32 @@ def account_settings(*, user_id: int, session_id: int) -> AccountSettings:
         )
 
 
+def replace_connection(*, user_id: int, token: str) -> connections.Connected:
+    """Connect a new token in place of the old one (a sample's included), from Settings.
+
+    Conversations and history stay. A default base the new token does not see (the
+    sample's, after connecting real Airtable) is cleared, so new conversations ask for
+    a base instead of failing on one that is not there.
+
+    Args:
+        user_id: The signed-in user.
+        token: The text the user pasted.
+
+    Returns:
+        The check and the stored token's hint.
+
+    Raises:
+        connections.AirtableTokenError: The token cannot be used; nothing changed.
+    """
+    connected = connections.connect(user_id=user_id, token=token)
+    seen = {base.id for base in connected.check.bases}
+    with session_scope() as db:
+        user = _account(db, user_id)
+        if user.default_base_id and user.default_base_id not in seen:
+            service.set_default_base(session=db, user=user, base_id=None)
+    return connected
+
+
 def save_profile(*, user_id: int, display_name: str) -> str:
     """Change the name shown in the app.
 

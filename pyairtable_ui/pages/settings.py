@@ -179,7 +179,9 @@ class SettingsState(rx.State):
         self.checking = True
         yield
         try:
-            connected = await asyncio.to_thread(connections.connect, user_id=ids[0], token=token)
+            connected = await asyncio.to_thread(
+                account.replace_connection, user_id=ids[0], token=token
+            )
         except connections.AirtableTokenError as exc:
             self.connection_error = exc.message
             self.checking = False
@@ -189,6 +191,8 @@ class SettingsState(rx.State):
         self.sample = False
         self.connected_as = connected.connected_as
         self.bases = base_choices(connected.check)
+        if self.default_base_id not in {b["id"] for b in self.bases}:
+            self.default_base_id = ""
         self.connection_notice = "The new token is connected. Your conversations are kept."
         self.checking = False
 
