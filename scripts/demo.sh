@@ -38,5 +38,5 @@ trap 'kill "$llm_pid" 2>/dev/null || true' EXIT
 say "applying database migrations (demo database: .run/demo/demo.db)"
 python -m pyairtable_ui.manage migrate
 say "the demo account and its sample base"
-python scripts/demo_account.py
+PYTHONPATH="$ROOT" python scripts/demo_account.py
 bash scripts/run.sh

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from pyairtable_ui.core.errors import UserFacingError
-from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.core.settings import PROJECT_ROOT, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +179,7 @@ class SampleServers:
             self._child = subprocess.Popen(  # noqa: S603 (this Python, our own module)
                 [sys.executable, "-m", "pyairtable_ui.sample", str(self.folder)],
                 env=env,
+                cwd=PROJECT_ROOT,  # where `pyairtable_ui` imports from, whatever the app's cwd
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
