@@ -28,6 +28,7 @@ from pyairtable_ui.components.forms import (
 )
 from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.core.errors import UserFacingError
+from pyairtable_ui.llm.setup import model_label
 from pyairtable_ui.routes import login_redirect
 from pyairtable_ui.state.auth import AuthState, signed_in_user_id
 
@@ -65,6 +66,11 @@ class SettingsState(rx.State):
 
     session_rows: list[SessionRow] = []
     sessions_notice: str = ""
+
+    @rx.var
+    def model_choices(self) -> list[dict[str, str]]:
+        """The allowed models as the picker names them (the demo model says what it is)."""
+        return [{"value": model, "label": model_label(model)} for model in self.models]
 
     async def _ids(self) -> tuple[int, int] | None:
         # This browser's session id too: "sign out other browsers" must keep it.
@@ -496,8 +502,8 @@ def settings_page() -> rx.Component:
                         rx.select.trigger(width="100%", aria_label="Default model"),
                         rx.select.content(
                             rx.foreach(
-                                SettingsState.models,
-                                lambda m: rx.select.item(m, value=m),
+                                SettingsState.model_choices,
+                                lambda m: rx.select.item(m["label"], value=m["value"]),
                             )
                         ),
                         name="default_model",
