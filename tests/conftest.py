@@ -122,6 +122,8 @@ def app_server(
         "SECRET_KEY": secrets.token_urlsafe(48),
         "DATABASE_URL": app_database_url,
         "AIRTABLE_API_URL": app_airtable.url,  # type: ignore[attr-defined]
+        # A sample base chosen in a test lives with this run, not in the checkout's .run/.
+        "AIRTABLE_SAMPLE_DIR": str(run_dir / "sample"),
         "LLM_MODEL": "openai/scripted",
         "LLM_API_BASE": app_llm.api_base,  # type: ignore[attr-defined]
         "LLM_API_KEY": "sk-test-key",
