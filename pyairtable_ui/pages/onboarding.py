@@ -19,6 +19,7 @@ from pyairtable_ui.components.forms import form_error, secret_form, token_field
 from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.core.errors import UserFacingError
 from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.llm.loading import warm_up
 from pyairtable_ui.routes import login_redirect
 from pyairtable_ui.state.auth import AuthState, signed_in_user_id
 
@@ -160,6 +161,7 @@ class OnboardingState(rx.State):
         self.tour_index = 0
         self.step = OnboardingStep.TOUR.value
         self.connecting = False
+        warm_up()  # the first question is a click away
 
     @rx.event
     async def load_bases(self):
@@ -193,6 +195,7 @@ class OnboardingState(rx.State):
         await asyncio.to_thread(flows.choose_base, user_id=user_id, base_id=base_id)
         self.tour_index = 0
         self.step = OnboardingStep.TOUR.value
+        warm_up()  # the first question is a click away
 
     @rx.event
     def back_to_connect(self):
