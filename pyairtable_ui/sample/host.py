@@ -3,8 +3,9 @@
 It is the Airtable emulator (`pyairtable_ui.emulator`) with one `EmulatorState` per sample
 instead of one for the whole server. A request's bearer token picks the sample, so a token
 sees its own copy and nothing else (an unknown token meets an empty state: 401, as on
-Airtable). Each sample is a JSON file in the data folder, rewritten after every change that
-succeeded, so the data survives restarts; a reset rebuilds it from the demo seed.
+Airtable). Each sample is a JSON file in the data folder (named by a digest of its token, read on
+its first request after a start), rewritten after every change that succeeded, so the
+data survives restarts; a reset rebuilds it from the demo seed.
 
 Each sample gets fresh base ids (Airtable's ids are unique across accounts, and the app's
 caches and pacer key on them) and the seed's base names with "(Sample)" after them: the
@@ -25,6 +26,7 @@ Run by `pyairtable_ui.sample.manager` as ``python -m pyairtable_ui.sample``.
 from __future__ import annotations
 
 import copy
+import hashlib
 import hmac
 import json
 import os
@@ -127,10 +129,27 @@ class SampleHost(AirtableEmulator):
         self._demo = load_seed(DEMO_SEED_PATH)
         self._samples: dict[str, _Sample] = {}
         self._samples_lock = threading.Lock()
-        for path in sorted(self.folder.glob("sample-*.json")):
-            data = json.loads(path.read_text(encoding="utf-8"))
-            sample = _Sample(path, data["token"], data["base_ids"], EmulatorState(data["seed"]))
-            self._samples[sample.token] = sample
+
+    def _path(self, token: str) -> Path:
+        # Named by a digest of the token: found without reading every file, and the
+        # names reveal nothing.
+        return self.folder / f"sample-{hashlib.sha256(token.encode()).hexdigest()[:32]}.json"
+
+    def _sample(self, token: str) -> _Sample | None:
+        """The token's sample, read from its file on first use (a start reads no sample)."""
+        sample = self._samples.get(token)
+        if sample is not None or not token:
+            return sample
+        with self._samples_lock:
+            sample = self._samples.get(token)
+            path = self._path(token)
+            if sample is None and path.exists():
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if hmac.compare_digest(str(data.get("token", "")), token):
+                    state = EmulatorState(data["seed"])
+                    sample = _Sample(path, token, data["base_ids"], state)
+                    self._samples[token] = sample
+            return sample
 
     # The emulator's handlers read `self.state`: here it is the asking token's sample.
     @property  # type: ignore[override]
@@ -154,7 +173,7 @@ class SampleHost(AirtableEmulator):
     ) -> tuple[int, Any, dict[str, str]]:
         """Serve one API request against the sample its token belongs to; save what changed."""
         scheme, _, token = (headers.get("Authorization") or "").partition(" ")
-        sample = self._samples.get(token.strip()) if scheme.lower() == "bearer" else None
+        sample = self._sample(token.strip()) if scheme.lower() == "bearer" else None
         self._local.state = sample.state if sample else None
         try:
             status, payload, extra = super().dispatch(
@@ -171,8 +190,7 @@ class SampleHost(AirtableEmulator):
         token = new_token()
         base_ids = {base["id"]: _new_base_id() for base in self._demo["bases"]}
         state = EmulatorState(sample_seed(self._demo, token=token, base_ids=base_ids))
-        path = self.folder / f"sample-{secrets.token_hex(8)}.json"
-        sample = _Sample(path, token, base_ids, state)
+        sample = _Sample(self._path(token), token, base_ids, state)
         sample.save()
         with self._samples_lock:
             self._samples[token] = sample
@@ -180,7 +198,7 @@ class SampleHost(AirtableEmulator):
 
     def reset_sample(self, token: str) -> bool:
         """Back to the demo seed (same token and base ids); False for an unknown token."""
-        sample = self._samples.get(token)
+        sample = self._sample(token)
         if sample is None:
             return False
         sample.state.load(sample_seed(self._demo, token=token, base_ids=sample.base_ids))
