@@ -113,7 +113,7 @@ class SampleHost(AirtableEmulator):
     """The emulator's HTTP API over many samples, chosen per request by the bearer token."""
 
     def __init__(self, folder: Path, *, key: str, port: int = 0) -> None:
-        """Load every sample saved in ``folder`` (created if missing).
+        """Serve the samples saved in ``folder`` (created if missing), each read when first asked.
 
         Args:
             folder: Where the samples' files live (the app's data folder).
