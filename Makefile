@@ -1,8 +1,12 @@
-# The two commands a newcomer needs: `make run` and `make test`.
-.PHONY: run build test setup lint format benchmark benchmark-peers
+# The commands a newcomer needs: `make run`, `make test`, and `make demo` to look first.
+.PHONY: run demo build test setup lint format benchmark benchmark-peers
 
 run: setup
 	@bash scripts/run.sh
+
+# The app with a demo account on a sample base and a scripted demo model (scripts/demo.sh).
+demo: setup
+	@bash scripts/demo.sh
 
 # Build the page once; `make run` (scripts/run.sh) serves that build without building.
 build: setup

@@ -126,8 +126,8 @@ def main() -> int:
     """Run the three measurements; always returns 0 (a measurement, not a gate)."""
     offline_defaults()
     exit_cleanly_on_sigterm()
-    from tests.fakes.airtable import AirtableEmulator
-    from tests.fakes.airtable.seeds import build_seed
+    from pyairtable_ui.emulator import AirtableEmulator
+    from pyairtable_ui.emulator.seeds import build_seed
 
     with (
         tempfile.TemporaryDirectory(prefix="pyairtable-ui-bench-") as tmp,
@@ -149,7 +149,7 @@ def main() -> int:
 
 
 def _measure(emulator: Any) -> int:
-    from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
+    from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID
 
     started = time.monotonic()
     read = _read_phase(emulator, BASE_PROJECTS_ID)
@@ -210,7 +210,7 @@ def _measure(emulator: Any) -> int:
 
 def _read_phase(emulator: Any, base_id: str) -> Phase:
     from pyairtable_ui.airtable.client import AirtableClient
-    from tests.fakes.airtable.seeds import TABLE_ITEMS_ID, TOKEN_FULL
+    from pyairtable_ui.emulator.seeds import TABLE_ITEMS_ID, TOKEN_FULL
 
     client = AirtableClient(TOKEN_FULL, api_url=emulator.url)
     since = time.time()
@@ -259,7 +259,7 @@ def _write_phase(
     from pyairtable_ui.actions.service import confirm_action, propose_action
     from pyairtable_ui.airtable.client import AirtableClient
     from pyairtable_ui.core.db import get_engine, session_factory_for
-    from tests.fakes.airtable.seeds import TABLE_ITEMS_ID, TOKEN_FULL
+    from pyairtable_ui.emulator.seeds import TABLE_ITEMS_ID, TOKEN_FULL
 
     if op == "create":
         operations = [
@@ -339,7 +339,7 @@ async def _schema_phase(emulator: Any, base_id: str) -> tuple[list[list[Any]], i
     from pyairtable_ui.chat import service
     from pyairtable_ui.chat.turns import prepare_turn
     from pyairtable_ui.core.db import session_scope
-    from tests.fakes.airtable.seeds import TOKEN_FULL
+    from pyairtable_ui.emulator.seeds import TOKEN_FULL
 
     check = await asyncio.to_thread(check_airtable_token, TOKEN_FULL, api_url=emulator.url)
     with session_scope() as db:

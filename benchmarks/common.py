@@ -254,12 +254,17 @@ class AppUnderTest:
         isolated: Build and run from a temporary clone instead of the main checkout.
         airtable_rate_limit: The emulator's per-base limit (0: none).
         app_requests_per_second: AIRTABLE_REQUESTS_PER_SECOND of the app.
+        llm_responder: What the scripted LLM answers when nothing is queued (the demo
+            tour's ``tests.fakes.llm.tour.tour_reply``).
+        extra_env: More settings of the app (they win over the defaults).
         url: The app's address once started.
     """
 
     isolated: bool = False
     airtable_rate_limit: int = 5
     app_requests_per_second: float = 5.0
+    llm_responder: Any = None
+    extra_env: dict[str, str] = field(default_factory=dict)
     url: str = ""
     _tmp: Path | None = field(default=None, repr=False)
     _stack: list[Any] = field(default_factory=list, repr=False)
@@ -280,8 +285,8 @@ class AppUnderTest:
         return self
 
     def _start(self) -> None:
-        from tests.fakes.airtable import AirtableEmulator
-        from tests.fakes.airtable.seeds import build_seed
+        from pyairtable_ui.emulator import AirtableEmulator
+        from pyairtable_ui.emulator.seeds import build_seed
         from tests.fakes.llm import ScriptedLLM
         from tests.fakes.oauth import OAuthProvider
         from tests.support import app_server
@@ -292,7 +297,7 @@ class AppUnderTest:
             build_seed(), rate_limit=self.airtable_rate_limit, penalty_seconds=1.0
         ).start()
         self._stack.append(self.emulator)
-        llm = ScriptedLLM().start()
+        llm = ScriptedLLM(responder=self.llm_responder).start()
         self._stack.append(llm)
         # OIDC makes the login page show "Sign in with ..." only once its state has
         # loaded over the websocket: the page-load benchmark waits for that link.
@@ -313,6 +318,7 @@ class AppUnderTest:
             OIDC_NAME="Benchmark SSO",
             # Reflex binds 0.0.0.0 by default; a benchmark has no business beyond loopback.
             REFLEX_BACKEND_HOST="127.0.0.1",
+            **self.extra_env,
         )
         root = ROOT
         if self.isolated:
@@ -371,7 +377,7 @@ class AppUnderTest:
         from pyairtable_ui.auth.models import OnboardingStep, User
         from pyairtable_ui.auth.sessions import create_session
         from pyairtable_ui.core.db import session_scope, utcnow
-        from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL
+        from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TOKEN_FULL
 
         if self._token_check is None:
             self._token_check = check_airtable_token(TOKEN_FULL, api_url=self.emulator.url)

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import app_settings_env, exit_cleanly_on_sigterm, print_table, verdict
+from tests.fakes.airtable_fixtures import emulator_api
 
 BASE_ID = "appBenchContext01"
 TOKEN = "patBenchContext01." + "0" * 63 + "9"
@@ -167,10 +168,10 @@ def build_seed(table_count: int) -> dict[str, Any]:
 
 def fetch_raw_schema(table_count: int) -> dict[str, Any]:
     """Airtable's metadata answer for a generated base, read from the emulator."""
-    from tests.fakes.airtable import AirtableEmulator
+    from pyairtable_ui.emulator import AirtableEmulator
 
     with AirtableEmulator(build_seed(table_count), rate_limit=0) as emulator:
-        api = emulator.api(TOKEN)
+        api = emulator_api(emulator, TOKEN)
         data: dict[str, Any] = api.request("get", api.build_url("meta", "bases", BASE_ID, "tables"))
     assert len(data["tables"]) == table_count
     return data

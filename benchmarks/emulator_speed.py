@@ -20,9 +20,10 @@ import statistics
 import time
 
 from benchmarks.common import exit_cleanly_on_sigterm, print_table, verdict
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL, build_seed
-from tests.fakes.airtable.state import ListQuery
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TOKEN_FULL, build_seed
+from pyairtable_ui.emulator.state import ListQuery
+from tests.fakes.airtable_fixtures import emulator_api
 
 AIRTABLE_WRITES_PER_SECOND = 50  # 5 requests/s x 10 records
 AIRTABLE_READS_PER_SECOND = 500  # 5 requests/s x 100 records
@@ -41,7 +42,7 @@ def main() -> None:
             started = time.perf_counter()
             emulator.state.list_records(BASE_PROJECTS_ID, "Items", query)
             timings.append(time.perf_counter() - started)
-        table = emulator.api(TOKEN_FULL).table(BASE_PROJECTS_ID, "Items")
+        table = emulator_api(emulator, TOKEN_FULL).table(BASE_PROJECTS_ID, "Items")
         ids = [r["id"] for r in table.all(fields=["Name"])]
         started = time.perf_counter()
         table.batch_update([{"id": rid, "fields": {"Index": -1}} for rid in ids])

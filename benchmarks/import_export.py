@@ -45,8 +45,8 @@ def main() -> int:
     """Import 5,000 rows, export them twice; print the figures (always returns 0)."""
     offline_defaults()
     exit_cleanly_on_sigterm()
-    from tests.fakes.airtable import AirtableEmulator
-    from tests.fakes.airtable.seeds import build_seed
+    from pyairtable_ui.emulator import AirtableEmulator
+    from pyairtable_ui.emulator.seeds import build_seed
 
     with (
         tempfile.TemporaryDirectory(prefix="pyairtable-ui-bench-") as tmp,
@@ -81,7 +81,7 @@ def _measure(emulator: Any) -> int:
     from pyairtable_ui.auth.models import User
     from pyairtable_ui.automations import exports, imports
     from pyairtable_ui.core.db import session_scope
-    from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, TOKEN_FULL
+    from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, TOKEN_FULL
 
     with session_scope() as db:
         user = User(email="bench-import@example.com", display_name="Bench")

@@ -163,8 +163,18 @@ def main() -> int:
         )
     print_table(
         "First load in a new Chromium context (ms since navigation start; JS in KB as sent)",
-        ["page", "runs", "ttfb", "FCP", "DOM ready", "load", "usable med", "usable max", "warm-up",
-         "JS KB"],
+        [
+            "page",
+            "runs",
+            "ttfb",
+            "FCP",
+            "DOM ready",
+            "load",
+            "usable med",
+            "usable max",
+            "warm-up",
+            "JS KB",
+        ],
         rows,
     )
     print("\n  each run: " + "; ".join(

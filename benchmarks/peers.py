@@ -158,7 +158,7 @@ def _measured(emulator: Any, base_id: str, run: Any) -> tuple[Any, int, int, flo
 
 def run_peer(emulator: Any, main_js: Path, ids: list[str]) -> list[Outcome]:
     """The peer's read, updates and creates."""
-    from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, TOKEN_FULL
+    from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, TOKEN_FULL
 
     base, table = BASE_PROJECTS_ID, TABLE_ITEMS_ID
     server = McpServer(main_js, emulator.url, TOKEN_FULL)
@@ -218,7 +218,7 @@ def run_ours(emulator: Any, ids: list[str]) -> list[Outcome]:
     """The same three operations through the app's client and action pipeline."""
     from benchmarks.airtable_throughput import _make_user, _write_phase
     from pyairtable_ui.airtable.client import AirtableClient
-    from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, TOKEN_FULL
+    from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, TOKEN_FULL
 
     base = BASE_PROJECTS_ID
     client = AirtableClient(TOKEN_FULL, api_url=emulator.url)
@@ -247,8 +247,8 @@ def main() -> int:
     if not main_js.exists():
         print(f"SKIPPED: {PEER} is not installed in {peers_dir()} (make benchmark-peers)")
         return 0
-    from tests.fakes.airtable import AirtableEmulator
-    from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, build_seed
+    from pyairtable_ui.emulator import AirtableEmulator
+    from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, build_seed
 
     with (
         tempfile.TemporaryDirectory(prefix="pyairtable-ui-peers-") as tmp,

@@ -53,8 +53,8 @@ def main() -> int:
     """Count the requests of each read; always returns 0 (a measurement, not a gate)."""
     offline_defaults()
     exit_cleanly_on_sigterm()
-    from tests.fakes.airtable import AirtableEmulator
-    from tests.fakes.airtable.seeds import build_seed
+    from pyairtable_ui.emulator import AirtableEmulator
+    from pyairtable_ui.emulator.seeds import build_seed
 
     with (
         tempfile.TemporaryDirectory(prefix="pyairtable-ui-bench-") as tmp,
@@ -73,8 +73,8 @@ async def _measure(emulator: Any) -> int:
     from pyairtable_ui.airtable import aggregate_cache
     from pyairtable_ui.airtable.client import AirtableClient
     from pyairtable_ui.airtable.schema import InProcessSchemaCache
+    from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TOKEN_FULL
     from pyairtable_ui.tools import ToolContext, build_registry
-    from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL
 
     started = time.monotonic()
     registry = build_registry()

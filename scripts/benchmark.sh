@@ -54,6 +54,7 @@ run_benchmark set_write_tokens 60
 run_benchmark analytics 180
 run_benchmark page_load 360 "${isolated[@]}"
 run_benchmark event_latency 360 "${isolated[@]}"
+run_benchmark first_answer 480 "${isolated[@]}"
 
 say "summary (logs in ${results#"$ROOT"/})"
 printf '%s\n' "${summary[@]}"

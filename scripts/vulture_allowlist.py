@@ -4,6 +4,8 @@
 # delete it (with its tests) or wire it in, do not add it here.
 
 # --- called by frameworks -------------------------------------------------------------
+# The emulator's HTTP handler calls `control` for /_emulator/ paths (sample/host.py SampleHost).
+_.control
 # Reflex calls a middleware's `preprocess` before each event.
 _.preprocess  # state/auth.py SignedOutStateMiddleware, state/event_metrics.py
 # SQLAlchemy's TypeDecorator API (core/db.py UTCDateTime).

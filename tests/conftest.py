@@ -68,8 +68,8 @@ def mailbox() -> Iterator[object]:
 @pytest.fixture(scope="session")
 def app_airtable() -> Iterator[object]:
     """The Airtable emulator the app under test talks to (rate limit as real Airtable)."""
-    from tests.fakes.airtable import AirtableEmulator
-    from tests.fakes.airtable.seeds import build_seed
+    from pyairtable_ui.emulator import AirtableEmulator
+    from pyairtable_ui.emulator.seeds import build_seed
 
     # 60 extra Items records give the bulk-write tests more than the 20-record threshold.
     with AirtableEmulator(
@@ -94,7 +94,7 @@ def app_oauth_provider() -> Iterator[object]:
     Its Airtable role issues the emulator's TOKEN_FULL, so "Connect with Airtable" ends
     with a token the app's emulator accepts.
     """
-    from tests.fakes.airtable.seeds import TOKEN_FULL
+    from pyairtable_ui.emulator.seeds import TOKEN_FULL
     from tests.fakes.oauth import OAuthProvider
 
     with OAuthProvider(consent="form", airtable_access_token=TOKEN_FULL) as provider:
@@ -122,6 +122,8 @@ def app_server(
         "SECRET_KEY": secrets.token_urlsafe(48),
         "DATABASE_URL": app_database_url,
         "AIRTABLE_API_URL": app_airtable.url,  # type: ignore[attr-defined]
+        # A sample base chosen in a test lives with this run, not in the checkout's .run/.
+        "AIRTABLE_SAMPLE_DIR": str(run_dir / "sample"),
         "LLM_MODEL": "openai/scripted",
         "LLM_API_BASE": app_llm.api_base,  # type: ignore[attr-defined]
         "LLM_API_KEY": "sk-test-key",

@@ -107,6 +107,26 @@ def connect_during_onboarding(*, user_id: int, token: str) -> connections.Connec
     return connected
 
 
+def start_with_sample(*, user_id: int) -> connections.Connected:
+    """Connect the user to their own sample base and open the tour on its CRM.
+
+    The sample's first base (the sales CRM, by name) becomes the default, so a newcomer
+    goes from "Try with a sample base" straight to the tour and the chat.
+
+    Args:
+        user_id: The signed-in user.
+
+    Returns:
+        The check (the sample's bases) and the token's hint.
+
+    Raises:
+        connections.AirtableTokenError: The sample server could not be started.
+    """
+    connected = connections.connect_sample(user_id=user_id)
+    choose_base(user_id=user_id, base_id=connected.check.bases[0].id)
+    return connected
+
+
 def choose_base(*, user_id: int, base_id: str) -> None:
     """Remember the base new conversations start with, then show the tour.
 
@@ -230,6 +250,7 @@ class AccountSettings:
         connected_as: The Airtable account, by email else by id ("" when not connected).
         token_hint: The stored token's last characters ("" when not connected).
         session_rows: The user's signed-in browsers.
+        sample: The connection is the user's sample base (Settings offers its reset).
     """
 
     display_name: str
@@ -239,6 +260,7 @@ class AccountSettings:
     connected_as: str
     token_hint: str
     session_rows: list[SessionRow]
+    sample: bool = False
 
 
 def account_settings(*, user_id: int, session_id: int) -> AccountSettings:
@@ -265,7 +287,35 @@ def account_settings(*, user_id: int, session_id: int) -> AccountSettings:
             ),
             token_hint=connection.token_hint if connection else "",
             session_rows=_session_rows(db, user, session_id),
+            sample=connection is not None
+            and connection.kind == connections.ConnectionKind.SAMPLE.value,
         )
+
+
+def replace_connection(*, user_id: int, token: str) -> connections.Connected:
+    """Connect a new token in place of the old one (a sample's included), from Settings.
+
+    Conversations and history stay. A default base the new token does not see (the
+    sample's, after connecting real Airtable) is cleared, so new conversations ask for
+    a base instead of failing on one that is not there.
+
+    Args:
+        user_id: The signed-in user.
+        token: The text the user pasted.
+
+    Returns:
+        The check and the stored token's hint.
+
+    Raises:
+        connections.AirtableTokenError: The token cannot be used; nothing changed.
+    """
+    connected = connections.connect(user_id=user_id, token=token)
+    seen = {base.id for base in connected.check.bases}
+    with session_scope() as db:
+        user = _account(db, user_id)
+        if user.default_base_id and user.default_base_id not in seen:
+            service.set_default_base(session=db, user=user, base_id=None)
+    return connected
 
 
 def save_profile(*, user_id: int, display_name: str) -> str:

@@ -22,6 +22,7 @@ from pyairtable_ui.actions.recovery import UndecidedBatch
 from pyairtable_ui.actions.steps import STILL_RUNNING, held_elsewhere
 from pyairtable_ui.actions.undo import UndoPlan
 from pyairtable_ui.airtable.links import record_url
+from pyairtable_ui.sample.tour import is_sample_base_id
 
 PENDING = {ActionStatus.PROPOSED.value, ActionStatus.PREVIEWED.value}
 RECOVERABLE = {ActionStatus.FAILED.value, ActionStatus.INTERRUPTED.value}
@@ -650,6 +651,7 @@ class HistoryItem(TypedDict):
     records: int
     changed: int
     created: str
+    sample: bool
 
 
 class StepItem(TypedDict):
@@ -680,6 +682,7 @@ def history_item(row: HistoryRow) -> HistoryItem:
         records=row["record_count"],
         changed=len(row["changed_since_review"]),
         created=(row["created_at"] or "")[:16].replace("T", " "),
+        sample=is_sample_base_id(row["base_id"]),
     )
 
 

@@ -7,15 +7,18 @@ from pyairtable_ui.airtable import oauth as airtable_oauth
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.core.db import session_scope
-from pyairtable_ui.core.settings import get_settings
 
 
-def _user_token(user_id: int) -> str:
+def _user_token(user_id: int) -> tuple[str, str]:
+    """The user's token and where to send it (Airtable, or the sample server)."""
     with session_scope() as db:
         user = db.get(User, user_id)
         if user is None:
             raise connections.NotConnectedError()
-        return airtable_oauth.get_valid_token(session=db, user=user)
+        token = airtable_oauth.get_valid_token(session=db, user=user)
+        connection = connections.get_connection(session=db, user=user)
+        assert connection is not None, "get_valid_token found it"
+    return token, connections.api_url_for(connection)
 
 
 def client_for_user(user_id: int) -> AirtableClient:
@@ -33,9 +36,8 @@ def client_for_user(user_id: int) -> AirtableClient:
         connections.AirtableTokenError: Not connected, or the OAuth refresh failed.
         crypto.SecretDecryptionError: SECRET_KEY changed since the token was stored.
     """
-    return AirtableClient(
-        _user_token(user_id), api_url=get_settings().airtable_api_url, user_id=user_id
-    )
+    token, api_url = _user_token(user_id)
+    return AirtableClient(token, api_url=api_url, user_id=user_id)
 
 
 def check_user_access(*, user_id: int) -> connections.TokenCheck:
@@ -53,6 +55,5 @@ def check_user_access(*, user_id: int) -> connections.TokenCheck:
         connections.AirtableTokenError: Not connected, token refused, no bases, unreachable.
         crypto.SecretDecryptionError: SECRET_KEY changed since the token was stored.
     """
-    return connections.check_airtable_token(
-        _user_token(user_id), api_url=get_settings().airtable_api_url
-    )
+    token, api_url = _user_token(user_id)
+    return connections.check_airtable_token(token, api_url=api_url)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from pyairtable_ui.airtable import aggregate_cache, schema
 from pyairtable_ui.airtable.client import AirtableClient, RetryPolicy
 from pyairtable_ui.airtable.errors import (
     AirtableAuthError,
@@ -27,10 +28,11 @@ from pyairtable_ui.airtable.errors import (
 )
 from pyairtable_ui.airtable.models import AirtableConnection, ConnectionKind
 from pyairtable_ui.auth.models import User
-from pyairtable_ui.core.crypto import encrypt_secret
+from pyairtable_ui.core.crypto import decrypt_secret, encrypt_secret
 from pyairtable_ui.core.db import session_scope, utcnow
 from pyairtable_ui.core.errors import UserFacingError
 from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.sample.manager import SampleUnavailableError, sample_servers
 
 logger = logging.getLogger(__name__)
 
@@ -369,6 +371,117 @@ def connect(*, user_id: int, token: str) -> Connected:
         return Connected(check=check, token_hint=saved.token_hint)
 
 
+def api_url_for(connection: AirtableConnection) -> str:
+    """Where the connection's Airtable is: the sample server for a sample, else Airtable.
+
+    Blocking (a sample's server may have to start): call it through a thread.
+
+    Args:
+        connection: The user's connection.
+
+    Returns:
+        The API address to give `AirtableClient`.
+
+    Raises:
+        AirtableUnreachableError: The sample server could not be started.
+    """
+    if connection.kind != ConnectionKind.SAMPLE.value:
+        return get_settings().airtable_api_url
+    try:
+        return sample_servers().ensure().url
+    except SampleUnavailableError as exc:
+        raise AirtableUnreachableError(exc.message) from exc
+
+
+def connect_sample(*, user_id: int) -> Connected:
+    """Connect the user to their own sample base (made now, or the one they already have).
+
+    The sample's token is checked and stored like any pasted token, as a connection of
+    kind "sample" whose Airtable is the app's sample server: everything downstream (tools,
+    pacing, the review, undo, history) works on it unchanged. Blocking: call it through a
+    thread.
+
+    Args:
+        user_id: The signed-in user.
+
+    Returns:
+        The check (the two sample bases) and the token's hint.
+
+    Raises:
+        AirtableTokenError: The sample server could not be started or did not answer.
+    """
+    with session_scope() as db:
+        existing = get_connection(session=db, user=_account(db, user_id))
+        token = (
+            decrypt_secret(existing.encrypted_token)
+            if existing is not None and existing.kind == ConnectionKind.SAMPLE.value
+            else None
+        )
+    try:
+        servers = sample_servers()
+        api_url = servers.ensure().url
+        if token is not None:
+            try:
+                check = check_airtable_token(token, api_url=api_url)
+            except TokenRejectedError:  # its file was removed: a new sample, then
+                token = None
+        if token is None:
+            token = servers.create_sample()
+            check = check_airtable_token(token, api_url=api_url)
+    except SampleUnavailableError as exc:
+        raise AirtableUnreachableError(exc.message) from exc
+    with session_scope() as db:
+        saved = save_connection(
+            session=db,
+            user=_account(db, user_id),
+            token=token,
+            check=check,
+            kind=ConnectionKind.SAMPLE,
+        )
+        return Connected(check=check, token_hint=saved.token_hint)
+
+
+class NotSampleError(AirtableTokenError):
+    """The user's connection is not a sample, so there is nothing to reset."""
+
+    default_message = "Your connection is not the sample base; there is nothing to reset."
+
+
+def reset_sample(*, user_id: int) -> tuple[str, ...]:
+    """Put the user's sample back as it came: every change made to it is gone.
+
+    Conversations and the history stay (their undo buttons then meet records as they were
+    first). Blocking: call it through a thread.
+
+    Args:
+        user_id: The signed-in user.
+
+    Returns:
+        The sample's base ids (their cached schema and aggregates are forgotten).
+
+    Raises:
+        NotSampleError: The user is not connected to a sample.
+        AirtableUnreachableError: The sample server could not be started or refused.
+    """
+    with session_scope() as db:
+        connection = get_connection(session=db, user=_account(db, user_id))
+        if connection is None or connection.kind != ConnectionKind.SAMPLE.value:
+            raise NotSampleError()
+        token = decrypt_secret(connection.encrypted_token)
+    try:
+        servers = sample_servers()
+        servers.reset_sample(token)
+        check = check_airtable_token(token, api_url=servers.ensure().url)
+    except SampleUnavailableError as exc:
+        raise AirtableUnreachableError(exc.message) from exc
+    base_ids = tuple(base.id for base in check.bases)
+    for base_id in base_ids:
+        schema.invalidate(base_id)
+        aggregate_cache.invalidate(base_id)
+    logger.info("sample reset user_id=%s bases=%d", user_id, len(base_ids))
+    return base_ids
+
+
 def disconnect(*, user_id: int) -> bool:
     """Forget the user's stored token (see `remove_connection`).
 
@@ -392,7 +505,12 @@ def _account(db: Session, user_id: int) -> User:
 
 
 def save_connection(
-    *, session: Session, user: User, token: str, check: TokenCheck
+    *,
+    session: Session,
+    user: User,
+    token: str,
+    check: TokenCheck,
+    kind: ConnectionKind = ConnectionKind.PERSONAL_ACCESS_TOKEN,
 ) -> AirtableConnection:
     """Store a checked token, encrypted, replacing the user's previous connection.
 
@@ -401,6 +519,7 @@ def save_connection(
         user: The account connecting Airtable.
         token: The token that `check_airtable_token` accepted.
         check: Its result.
+        kind: A pasted token, or the sample server's token for the user's sample.
 
     Returns:
         The saved connection (flushed).
@@ -412,7 +531,7 @@ def save_connection(
     if connection is None:
         connection = AirtableConnection(user_id=user.id, encrypted_token="")
         connection.created_at = now
-    connection.kind = ConnectionKind.PERSONAL_ACCESS_TOKEN.value
+    connection.kind = kind.value
     connection.encrypted_token = encrypt_secret(token)
     connection.encrypted_refresh_token = None
     connection.token_expires_at = None

@@ -5,7 +5,7 @@ the preview checks them again before the user confirms (the schema may have chan
 meanwhile), so both refuse exactly what Airtable would refuse. `new_options` says
 which select options a value would add (typecast adds them; without it Airtable
 refuses). The rules follow Airtable's cell rules as the emulator in
-`tests/fakes/airtable/cells.py` implements them; where we are stricter than
+`pyairtable_ui/emulator/cells.py` implements them; where we are stricter than
 Airtable (a date with a time in a date field, say), the model is asked for the
 plain form rather than relying on a conversion.
 

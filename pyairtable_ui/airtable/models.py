@@ -15,6 +15,8 @@ class ConnectionKind(enum.StrEnum):
 
     PERSONAL_ACCESS_TOKEN = "pat"  # noqa: S105 (a kind, not a secret)
     OAUTH = "oauth"
+    # A private copy of the demo bases on the app's own sample server (pyairtable_ui.sample).
+    SAMPLE = "sample"
 
 
 class AirtableConnection(SQLModel, table=True):

@@ -76,6 +76,14 @@ class Settings(BaseSettings):
         description="Airtable's web app: record names link to {this}/{base}/{table}/{record}.",
     )
     airtable_requests_per_second: float = Field(default=5.0, gt=0)
+    airtable_sample: bool = Field(
+        default=True,
+        description='Offer "Try with a sample base" (off: hidden).',
+    )
+    airtable_sample_dir: Path = Field(
+        default=PROJECT_ROOT / ".run" / "sample",
+        description="Where the users' sample bases are kept (and their server's address).",
+    )
     schema_cache_seconds: int = Field(default=300, ge=0)
     aggregate_cache_seconds: int = Field(
         default=60,

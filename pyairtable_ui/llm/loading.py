@@ -55,3 +55,19 @@ async def load_litellm() -> ModuleType:
     if _module is not None:
         return _module
     return await asyncio.to_thread(litellm_module)
+
+
+def warm_up() -> bool:
+    """Start importing litellm in a background thread, when a first question is near.
+
+    Onboarding calls it once the user is connected (the tour and the first click take a
+    few seconds): the first answer then does not wait for the import. Without that, a
+    newcomer's first answer waited for it (issue 12's first-answer benchmark).
+
+    Returns:
+        True when an import was started now; False when litellm is loaded or loading.
+    """
+    if _module is not None or _lock.locked():
+        return False
+    threading.Thread(target=litellm_module, name="litellm-warm-up", daemon=True).start()
+    return True

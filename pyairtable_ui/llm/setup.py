@@ -34,6 +34,16 @@ PROVIDER_KEY_VARIABLES: Mapping[str, tuple[str, ...]] = {
     "azure": ("AZURE_API_KEY",),
 }
 
+# `make demo`'s model: the project's scripted server answering the sample base's example
+# questions. The picker names it for what it is.
+DEMO_MODEL = "openai/demo-scripted"
+DEMO_MODEL_LABEL = "Demo model: scripted answers"
+
+
+def model_label(model: str) -> str:
+    """How the model pickers name a model: its litellm string, or what the demo model is."""
+    return DEMO_MODEL_LABEL if model == DEMO_MODEL else model
+
 
 @dataclass(frozen=True)
 class LLMSetup:

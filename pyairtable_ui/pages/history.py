@@ -216,7 +216,7 @@ def _row(item: HistoryItem) -> rx.Component:
         rx.table.cell(item["created"], white_space="nowrap"),
         rx.cond(HistoryState.everyone, rx.table.cell(item["who"])),
         rx.table.cell(rx.text(item["tool"], font_family="monospace", size="1")),
-        rx.table.cell(item["table"]),
+        rx.table.cell(item["table"], _sample_badge(item)),
         rx.table.cell(item["summary"]),
         rx.table.cell(item["records"]),
         rx.table.cell(*_status(item)),
@@ -236,6 +236,13 @@ def _status(item: HistoryItem) -> list[rx.Component]:
             ),
         ),
     ]
+
+
+def _sample_badge(item: HistoryItem) -> rx.Component:
+    # An action on a user's sample base, not on Airtable (also after connecting Airtable).
+    return rx.cond(
+        item["sample"], rx.badge("Sample", color_scheme="orange", variant="soft", margin_left="6px")
+    )
 
 
 def _details_button(item: HistoryItem) -> rx.Component:
@@ -269,7 +276,7 @@ def _card(item: HistoryItem) -> rx.Component:
                 rx.text(item["tool"], font_family="monospace", size="1"),
                 "history-card-tool",
             ),
-            _field("Table", rx.text(item["table"]), "history-card-table"),
+            _field("Table", rx.text(item["table"], _sample_badge(item)), "history-card-table"),
             size="2",
             width="100%",
         ),

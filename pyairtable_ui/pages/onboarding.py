@@ -19,6 +19,7 @@ from pyairtable_ui.components.forms import form_error, secret_form, token_field
 from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.core.errors import UserFacingError
 from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.llm.loading import warm_up
 from pyairtable_ui.routes import login_redirect
 from pyairtable_ui.state.auth import AuthState, signed_in_user_id
 
@@ -67,6 +68,7 @@ class OnboardingState(rx.State):
     base_query: str = ""
     tour_index: int = 0
     airtable_oauth_available: bool = False
+    sample_available: bool = False
 
     @rx.var
     def visible_bases(self) -> list[BaseChoice]:
@@ -90,6 +92,7 @@ class OnboardingState(rx.State):
         self.token_error = self.bases_error = ""
         self.connecting = False
         self.airtable_oauth_available = get_settings().airtable_oauth_configured
+        self.sample_available = get_settings().airtable_sample
         # The "Connect with Airtable" callback comes back here with a reason on failure.
         oauth_reason = self.router.url.query_parameters.get("airtable_oauth", "")
         if oauth_reason:
@@ -135,6 +138,32 @@ class OnboardingState(rx.State):
         self.connecting = False
 
     @rx.event
+    async def try_sample(self):
+        """Connect the user to their own sample base, preselect its CRM, go to the tour."""
+        if self.connecting or not get_settings().airtable_sample:
+            return
+        user_id = await signed_in_user_id(self)
+        if user_id is None:
+            yield rx.redirect(login_redirect(routes.ONBOARDING), replace=True)
+            return
+        self.token_error = ""
+        self.connecting = True
+        yield
+        try:
+            connected = await asyncio.to_thread(flows.start_with_sample, user_id=user_id)
+        except connections.AirtableTokenError as exc:
+            self.token_error = exc.message
+            self.connecting = False
+            return
+        self.token_hint = connected.token_hint
+        self.connected_as = connected.connected_as
+        self.bases = base_choices(connected.check)
+        self.tour_index = 0
+        self.step = OnboardingStep.TOUR.value
+        self.connecting = False
+        warm_up()  # the first question is a click away
+
+    @rx.event
     async def load_bases(self):
         """List the bases the stored token sees (after a reload on the base step)."""
         user_id = await signed_in_user_id(self)
@@ -166,6 +195,7 @@ class OnboardingState(rx.State):
         await asyncio.to_thread(flows.choose_base, user_id=user_id, base_id=base_id)
         self.tour_index = 0
         self.step = OnboardingStep.TOUR.value
+        warm_up()  # the first question is a click away
 
     @rx.event
     def back_to_connect(self):
@@ -248,7 +278,34 @@ def _connect_step() -> rx.Component:
         secret_form(
             rx.vstack(
                 token_field("Personal access token", error=OnboardingState.token_error),
-                rx.button("Connect", type="submit", size="3", loading=OnboardingState.connecting),
+                rx.hstack(
+                    rx.button(
+                        "Connect", type="submit", size="3", loading=OnboardingState.connecting
+                    ),
+                    rx.cond(
+                        OnboardingState.sample_available,
+                        rx.button(
+                            "Try with a sample base",
+                            type="button",
+                            size="3",
+                            variant="soft",
+                            loading=OnboardingState.connecting,
+                            on_click=OnboardingState.try_sample,
+                        ),
+                    ),
+                    spacing="3",
+                    wrap="wrap",
+                ),
+                rx.cond(
+                    OnboardingState.sample_available,
+                    rx.text(
+                        "No Airtable at hand? The sample base is a private copy of a demo "
+                        "sales CRM and product roadmap, kept by this app just for you. You "
+                        "can connect your own Airtable later in Settings.",
+                        size="1",
+                        color_scheme="gray",
+                    ),
+                ),
                 spacing="2",
                 width="100%",
                 align="start",

@@ -28,6 +28,7 @@ from pyairtable_ui.components.forms import (
 )
 from pyairtable_ui.components.shell import page_column, private_page
 from pyairtable_ui.core.errors import UserFacingError
+from pyairtable_ui.llm.setup import model_label
 from pyairtable_ui.routes import login_redirect
 from pyairtable_ui.state.auth import AuthState, signed_in_user_id
 from pyairtable_ui.state.budget import BudgetState
@@ -54,6 +55,9 @@ class SettingsState(rx.State):
     connection_notice: str = ""
     connection_error: str = ""
     checking: bool = False
+    # The connection is the user's sample base: Settings offers to reset it.
+    sample: bool = False
+    resetting_sample: bool = False
 
     bases: list[BaseChoice] = []
     default_base_id: str = ""
@@ -63,6 +67,11 @@ class SettingsState(rx.State):
 
     session_rows: list[SessionRow] = []
     sessions_notice: str = ""
+
+    @rx.var
+    def model_choices(self) -> list[dict[str, str]]:
+        """The allowed models as the picker names them (the demo model says what it is)."""
+        return [{"value": model, "label": model_label(model)} for model in self.models]
 
     async def _ids(self) -> tuple[int, int] | None:
         # This browser's session id too: "sign out other browsers" must keep it.
@@ -93,6 +102,7 @@ class SettingsState(rx.State):
         self.connected_as, self.token_hint = loaded.connected_as, loaded.token_hint
         self.session_rows, self.models = loaded.session_rows, loaded.models
         self.connected = bool(self.token_hint)
+        self.sample = loaded.sample
         self.display_name = loaded.display_name
         self.default_base_id = loaded.default_base_id
         self.default_model = loaded.default_model
@@ -176,17 +186,39 @@ class SettingsState(rx.State):
         self.checking = True
         yield
         try:
-            connected = await asyncio.to_thread(connections.connect, user_id=ids[0], token=token)
+            connected = await asyncio.to_thread(
+                account.replace_connection, user_id=ids[0], token=token
+            )
         except connections.AirtableTokenError as exc:
             self.connection_error = exc.message
             self.checking = False
             return
         self.token_hint = connected.token_hint
         self.connected = True
+        self.sample = False
         self.connected_as = connected.connected_as
         self.bases = base_choices(connected.check)
-        self.connection_notice = "The new token is connected."
+        if self.default_base_id not in {b["id"] for b in self.bases}:
+            self.default_base_id = ""
+        self.connection_notice = "The new token is connected. Your conversations are kept."
         self.checking = False
+
+    @rx.event
+    async def reset_sample(self):
+        """Put the user's sample base back as it came (the page said what that does)."""
+        ids = await self._ids()
+        if ids is None or self.resetting_sample or not self.sample:
+            return
+        self._clear_messages()
+        self.resetting_sample = True
+        yield
+        try:
+            await asyncio.to_thread(connections.reset_sample, user_id=ids[0])
+        except connections.AirtableTokenError as exc:
+            self.connection_error = exc.message
+        else:
+            self.connection_notice = "The sample base is back as it came."
+        self.resetting_sample = False
 
     @rx.event
     async def remove_connection(self):
@@ -196,7 +228,7 @@ class SettingsState(rx.State):
             return
         self._clear_messages()
         await asyncio.to_thread(connections.disconnect, user_id=ids[0])
-        self.connected = False
+        self.connected = self.sample = False
         self.connected_as = self.token_hint = ""
         self.bases = []
         self.connection_notice = "Airtable is disconnected. The stored token was deleted."
@@ -301,6 +333,56 @@ def _session_row(row: SessionRow) -> rx.Component:
     )
 
 
+def _sample_reset() -> rx.Component:
+    explanation = (
+        "You are connected to your own sample base (a demo sales CRM and product roadmap, "
+        "private to you). Resetting it puts every table back as it came: records you "
+        "changed, added or deleted return to the original, and fields or tables the "
+        "assistant added are removed. Your conversations and history stay."
+    )
+    return rx.card(
+        rx.vstack(
+            rx.text(explanation, size="2"),
+            rx.text(
+                "To use your own Airtable, paste a personal access token below: your "
+                "conversations are kept.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.alert_dialog.root(
+                rx.alert_dialog.trigger(
+                    rx.button(
+                        "Reset the sample base",
+                        variant="soft",
+                        color_scheme="orange",
+                        loading=SettingsState.resetting_sample,
+                    ),
+                ),
+                rx.alert_dialog.content(
+                    rx.alert_dialog.title("Reset the sample base?"),
+                    rx.alert_dialog.description(explanation),
+                    rx.hstack(
+                        rx.alert_dialog.cancel(rx.button("Cancel", variant="soft")),
+                        rx.alert_dialog.action(
+                            rx.button(
+                                "Reset it",
+                                color_scheme="orange",
+                                on_click=SettingsState.reset_sample,
+                            )
+                        ),
+                        spacing="3",
+                        justify="end",
+                        margin_top="12px",
+                    ),
+                ),
+            ),
+            spacing="2",
+            align="start",
+        ),
+        width="100%",
+    )
+
+
 def settings_page() -> rx.Component:
     """All personal settings, one card each."""
     return private_page(
@@ -388,6 +470,7 @@ def settings_page() -> rx.Component:
                     ),
                     wrap="wrap",
                 ),
+                rx.cond(SettingsState.sample, _sample_reset()),
                 _card_form(
                     token_field("Replace with a new personal access token", required=False),
                     rx.button("Connect this token", type="submit", loading=SettingsState.checking),
@@ -420,8 +503,8 @@ def settings_page() -> rx.Component:
                         rx.select.trigger(width="100%", aria_label="Default model"),
                         rx.select.content(
                             rx.foreach(
-                                SettingsState.models,
-                                lambda m: rx.select.item(m, value=m),
+                                SettingsState.model_choices,
+                                lambda m: rx.select.item(m["label"], value=m["value"]),
                             )
                         ),
                         name="default_model",

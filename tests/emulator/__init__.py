@@ -1,1 +1,1 @@
-"""Conformance suite of the Airtable emulator (tests/fakes/airtable)."""
+"""Conformance suite of the Airtable emulator (pyairtable_ui/emulator)."""

@@ -7,14 +7,14 @@ from typing import Any
 import pytest
 import requests
 
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.fixtures import (
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import TOKEN_FULL
+from tests.fakes.airtable_fixtures import (
     airtable_api,
     airtable_emulator,
     airtable_emulator_factory,
     demo_airtable,
 )
-from tests.fakes.airtable.seeds import TOKEN_FULL
 
 __all__ = ["airtable_api", "airtable_emulator", "airtable_emulator_factory", "demo_airtable"]
 

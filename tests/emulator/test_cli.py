@@ -1,4 +1,4 @@
-"""``python -m tests.fakes.airtable`` runs the emulator until stopped."""
+"""``python -m pyairtable_ui.emulator`` runs the emulator until stopped."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.fakes.airtable.seeds import BASE_CRM_ID, TOKEN_FULL, USER_FULL_ID, build_seed
+from pyairtable_ui.emulator.seeds import BASE_CRM_ID, TOKEN_FULL, USER_FULL_ID, build_seed
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,7 @@ def seed_file(tmp_path: Path) -> Path:
 
 def start(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.airtable", *args],
+        [sys.executable, "-m", "pyairtable_ui.emulator", *args],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

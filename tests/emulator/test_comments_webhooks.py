@@ -13,9 +13,8 @@ import pytest
 from pyairtable import Api
 from pyairtable.models import WebhookNotification
 
-from tests.emulator.conftest import RawClient, error_of
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.seeds import (
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import (
     BASE_CRM_ID,
     FIELD_IDS,
     TABLE_CONTACTS_ID,
@@ -25,6 +24,7 @@ from tests.fakes.airtable.seeds import (
     USER_NO_BASES_ID,
     contact_id,
 )
+from tests.emulator.conftest import RawClient, error_of
 
 TABLE_DATA = {"options": {"filters": {"dataTypes": ["tableData"]}}}
 

@@ -8,16 +8,16 @@ import pytest
 import requests
 from pyairtable import Api
 
-from tests.emulator.conftest import RawClient
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.fixtures import EmulatorFactory
-from tests.fakes.airtable.seeds import (
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import (
     BASE_CRM_ID,
     BASE_PROJECTS_ID,
     TOKEN_FULL,
     build_seed,
     contact_id,
 )
+from tests.emulator.conftest import RawClient
+from tests.fakes.airtable_fixtures import EmulatorFactory, emulator_api
 
 LIST = "GET /v0/{baseId}/{tableIdOrName}"
 
@@ -192,7 +192,7 @@ def test_exported_seed_round_trips(
     exported = control(airtable_emulator, "GET", "seed").json()
     copy = airtable_emulator_factory(exported)
     original = airtable_api.table(BASE_CRM_ID, "Contacts").all()
-    assert copy.api(TOKEN_FULL).table(BASE_CRM_ID, "Contacts").all() == original
+    assert emulator_api(copy, TOKEN_FULL).table(BASE_CRM_ID, "Contacts").all() == original
 
 
 def test_state_edits_by_another_person_are_visible(

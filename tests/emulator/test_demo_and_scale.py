@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 from pyairtable import Api
 
-from tests.fakes.airtable import AirtableEmulator, SeedError, load_seed
-from tests.fakes.airtable.fixtures import DEMO_READ_TOKEN, DEMO_TOKEN, EmulatorFactory
-from tests.fakes.airtable.ids import is_id
-from tests.fakes.airtable.seeds import (
+from pyairtable_ui.emulator import AirtableEmulator, SeedError, load_seed
+from pyairtable_ui.emulator.ids import is_id
+from pyairtable_ui.emulator.seeds import (
     BASE_PROJECTS_ID,
     DEMO_SEED_PATH,
     SMALL_SEED,
@@ -20,7 +19,8 @@ from tests.fakes.airtable.seeds import (
     build_seed,
     make_demo,
 )
-from tests.fakes.airtable.state import EmulatorState, ListQuery
+from pyairtable_ui.emulator.state import EmulatorState, ListQuery
+from tests.fakes.airtable_fixtures import DEMO_READ_TOKEN, DEMO_TOKEN, EmulatorFactory, emulator_api
 
 DEMO_COUNTS = {
     ("Acme Sales CRM", "Companies"): 60,
@@ -33,7 +33,7 @@ DEMO_COUNTS = {
 
 
 def test_demo_seed_loads_with_every_table(demo_airtable: AirtableEmulator):
-    api = demo_airtable.api(DEMO_TOKEN)
+    api = emulator_api(demo_airtable, DEMO_TOKEN)
     counts = {}
     for base in api.bases():
         for table in base.tables():
@@ -43,7 +43,7 @@ def test_demo_seed_loads_with_every_table(demo_airtable: AirtableEmulator):
 
 
 def test_demo_links_are_consistent_both_ways(demo_airtable: AirtableEmulator):
-    api = demo_airtable.api(DEMO_TOKEN)
+    api = emulator_api(demo_airtable, DEMO_TOKEN)
     companies = api.table("appDemoSalesCrm01", "Companies").all()
     contacts = {r["id"]: r for r in api.table("appDemoSalesCrm01", "Contacts").all()}
     for company in companies:
@@ -56,7 +56,7 @@ def test_demo_links_are_consistent_both_ways(demo_airtable: AirtableEmulator):
 
 
 def test_demo_views_formulas_and_read_token(demo_airtable: AirtableEmulator):
-    reader = demo_airtable.api(DEMO_READ_TOKEN)
+    reader = emulator_api(demo_airtable, DEMO_READ_TOKEN)
     deals = reader.table("appDemoSalesCrm01", "Deals")
     open_deals = deals.all(view="Open pipeline")
     assert open_deals and all(
@@ -122,7 +122,7 @@ def test_seed_without_ids_options_views_or_times_is_completed(tmp_path: Path):
     first, second = load_seed(path), load_seed(seed)
     assert first == second  # ids are derived from names, so loading is repeatable
     with AirtableEmulator(path, rate_limit=0) as emulator:
-        api = emulator.api("patMinimalMinimal.1")
+        api = emulator_api(emulator, "patMinimalMinimal.1")
         records = api.table("appMinimalMinima1", "People").all()
         assert records[1]["fields"]["Boss"] == [records[0]["id"]]  # link given by name
         assert records[0]["createdTime"] == "2024-01-01T00:00:00.000Z"
@@ -183,7 +183,7 @@ def test_filter_over_a_thousand_records_runs_server_side(big_emulator: AirtableE
 
 
 def test_bulk_writes_and_reads_of_a_thousand_records(big_emulator: AirtableEmulator):
-    table = big_emulator.api(TOKEN_FULL).table(BASE_PROJECTS_ID, "Items")
+    table = emulator_api(big_emulator, TOKEN_FULL).table(BASE_PROJECTS_ID, "Items")
     ids = [r["id"] for r in table.all(fields=["Name"])]
     table.batch_update([{"id": rid, "fields": {"Index": -1}} for rid in ids])  # 100 PATCHes
     records = table.all()

@@ -6,11 +6,9 @@ import pytest
 import requests
 from pyairtable import Api
 
-from tests.emulator.conftest import RawClient, error_of
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.errors import FORBIDDEN_MESSAGE
-from tests.fakes.airtable.fixtures import EmulatorFactory
-from tests.fakes.airtable.seeds import (
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.errors import FORBIDDEN_MESSAGE
+from pyairtable_ui.emulator.seeds import (
     BASE_CRM_ID,
     BASE_PROJECTS_ID,
     TOKEN_CRM_ONLY,
@@ -20,6 +18,8 @@ from tests.fakes.airtable.seeds import (
     TOKEN_READ_ONLY,
     contact_id,
 )
+from tests.emulator.conftest import RawClient, error_of
+from tests.fakes.airtable_fixtures import EmulatorFactory, emulator_api
 
 CONTACTS = f"/v0/{BASE_CRM_ID}/Contacts"
 AUTH_BODY = {"error": {"type": "AUTHENTICATION_REQUIRED", "message": "Authentication required"}}
@@ -45,7 +45,7 @@ def test_missing_or_unknown_token_is_401(raw: RawClient, headers: dict):
 
 
 def test_401_through_pyairtable(airtable_emulator: AirtableEmulator):
-    api = airtable_emulator.api("patWrongWrongWron.0000")
+    api = emulator_api(airtable_emulator, "patWrongWrongWron.0000")
     with pytest.raises(requests.HTTPError) as caught:
         api.table(BASE_CRM_ID, "Contacts").all()
     assert caught.value.response.status_code == 401
@@ -90,7 +90,7 @@ def test_read_permission_level_blocks_writes(airtable_emulator_factory: Emulator
         ],
     }
     emulator = airtable_emulator_factory(seed)
-    table = emulator.api(TOKEN_FULL).table("appArchiveArchive1", "Old")
+    table = emulator_api(emulator, TOKEN_FULL).table("appArchiveArchive1", "Old")
     assert table.all() == []
     with pytest.raises(requests.HTTPError) as caught:
         table.create({"Name": "x"})

@@ -13,14 +13,14 @@ import requests
 from pyairtable import Api
 from pyairtable import formulas as F
 
-from tests.emulator.conftest import RawClient, error_of
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.formula import (
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.formula import (
     FormulaError,
     FormulaRuntimeError,
     compile_formula,
 )
-from tests.fakes.airtable.seeds import BASE_CRM_ID, FIELD_IDS, contact_id, deal_id
+from pyairtable_ui.emulator.seeds import BASE_CRM_ID, FIELD_IDS, contact_id, deal_id
+from tests.emulator.conftest import RawClient, error_of
 
 NOW = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
 CREATED = datetime(2024, 1, 1, tzinfo=UTC)

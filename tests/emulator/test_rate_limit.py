@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from pyairtable_ui.emulator.seeds import BASE_CRM_ID, BASE_PROJECTS_ID, TOKEN_FULL
 from tests.emulator.conftest import RawClient
-from tests.fakes.airtable.fixtures import EmulatorFactory
-from tests.fakes.airtable.seeds import BASE_CRM_ID, BASE_PROJECTS_ID, TOKEN_FULL
+from tests.fakes.airtable_fixtures import EmulatorFactory, emulator_api
 
 CRM = f"/v0/{BASE_CRM_ID}/Contacts"
 PROJECTS = f"/v0/{BASE_PROJECTS_ID}/Projects"
@@ -102,7 +102,7 @@ def test_metadata_of_a_base_counts_and_whoami_does_not(
 
 def test_pyairtable_retries_through_a_short_penalty(airtable_emulator_factory: EmulatorFactory):
     emulator = airtable_emulator_factory(rate_limit=5, penalty_seconds=0.2)
-    table = emulator.api(TOKEN_FULL).table(BASE_CRM_ID, "Contacts")
+    table = emulator_api(emulator, TOKEN_FULL).table(BASE_CRM_ID, "Contacts")
     for _ in range(12):  # urllib3 retries 429s with backoff 0.1, 0.2, 0.4 ... seconds
         assert len(table.all()) == 8
     assert emulator.stats()["by_status"]["429"] > 0

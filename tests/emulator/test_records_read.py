@@ -9,9 +9,8 @@ import pytest
 import requests
 from pyairtable import Api
 
-from tests.emulator.conftest import RawClient, error_of
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.seeds import (
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import (
     BASE_CRM_ID,
     FIELD_IDS,
     TABLE_CONTACTS_ID,
@@ -20,6 +19,7 @@ from tests.fakes.airtable.seeds import (
     contact_id,
     deal_id,
 )
+from tests.emulator.conftest import RawClient, error_of
 
 CONTACT_NAMES = [
     "Alice Anders",

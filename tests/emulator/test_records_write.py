@@ -9,9 +9,8 @@ import pytest
 import requests
 from pyairtable import Api
 
-from tests.emulator.conftest import RawClient, error_of
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.seeds import (
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import (
     BASE_CRM_ID,
     TABLE_COMPANIES_ID,
     TOKEN_FULL,
@@ -19,6 +18,8 @@ from tests.fakes.airtable.seeds import (
     company_id,
     contact_id,
 )
+from tests.emulator.conftest import RawClient, error_of
+from tests.fakes.airtable_fixtures import emulator_api
 
 CONTACTS = f"/v0/{BASE_CRM_ID}/Contacts"
 
@@ -371,7 +372,7 @@ def test_concurrent_writers_are_serialised(airtable_emulator: AirtableEmulator):
 
     def writer(worker: int) -> None:
         try:
-            table = airtable_emulator.api(TOKEN_FULL).table(BASE_CRM_ID, "Contacts")
+            table = emulator_api(airtable_emulator, TOKEN_FULL).table(BASE_CRM_ID, "Contacts")
             for i in range(10):
                 table.create({"Name": f"w{worker}-{i}"})
         except BaseException as exc:  # surfaced below

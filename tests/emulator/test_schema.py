@@ -10,9 +10,8 @@ import requests
 from pyairtable import Api
 from pyairtable.models import schema as S
 
-from tests.emulator.conftest import RawClient, error_of
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.seeds import (
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import (
     BASE_CRM_ID,
     BASE_PROJECTS_ID,
     FIELD_IDS,
@@ -27,6 +26,8 @@ from tests.fakes.airtable.seeds import (
     USER_FULL_ID,
     USER_READ_ONLY_ID,
 )
+from tests.emulator.conftest import RawClient, error_of
+from tests.fakes.airtable_fixtures import emulator_api
 
 META_TABLES = f"/v0/meta/bases/{BASE_CRM_ID}/tables"
 
@@ -40,24 +41,24 @@ def status_of(call: Any, *args: Any, **kwargs: Any) -> tuple[int, str | None]:
 
 
 def test_whoami_reports_user_scopes_and_email(airtable_emulator: AirtableEmulator):
-    me = airtable_emulator.api(TOKEN_FULL).whoami()
+    me = emulator_api(airtable_emulator, TOKEN_FULL).whoami()
     assert me["id"] == USER_FULL_ID
     assert me["email"] == "alice@example.com"
     assert "data.records:write" in me["scopes"]
-    reader = airtable_emulator.api(TOKEN_READ_ONLY).whoami()
+    reader = emulator_api(airtable_emulator, TOKEN_READ_ONLY).whoami()
     assert reader["id"] == USER_READ_ONLY_ID
     assert "email" not in reader  # no user.email:read scope
     assert "data.records:write" not in reader["scopes"]
 
 
 def test_list_bases_shows_only_the_tokens_bases(airtable_emulator: AirtableEmulator):
-    bases = airtable_emulator.api(TOKEN_FULL).bases()
+    bases = emulator_api(airtable_emulator, TOKEN_FULL).bases()
     assert [(b.id, b.name, b.permission_level) for b in bases] == [
         (BASE_CRM_ID, "Emulator CRM", "create"),
         (BASE_PROJECTS_ID, "Emulator Projects", "create"),
     ]
-    assert [b.id for b in airtable_emulator.api(TOKEN_CRM_ONLY).bases()] == [BASE_CRM_ID]
-    assert airtable_emulator.api(TOKEN_NO_BASES).bases() == []
+    assert [b.id for b in emulator_api(airtable_emulator, TOKEN_CRM_ONLY).bases()] == [BASE_CRM_ID]
+    assert emulator_api(airtable_emulator, TOKEN_NO_BASES).bases() == []
 
 
 def test_base_schema_parses_into_pyairtable_models(airtable_api: Api):
@@ -285,14 +286,14 @@ def test_update_field_by_id_or_name(airtable_api: Api, raw: RawClient):
 
 
 def test_schema_scopes_and_permissions(airtable_emulator: AirtableEmulator):
-    no_schema = airtable_emulator.api(TOKEN_NO_SCHEMA)
+    no_schema = emulator_api(airtable_emulator, TOKEN_NO_SCHEMA)
     assert status_of(no_schema.bases) == (403, "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND")
     assert status_of(no_schema.base(BASE_CRM_ID).schema) == (
         403,
         "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND",
     )
     assert len(no_schema.table(BASE_CRM_ID, "Contacts").all()) == 8
-    reader = airtable_emulator.api(TOKEN_READ_ONLY)
+    reader = emulator_api(airtable_emulator, TOKEN_READ_ONLY)
     assert reader.base(BASE_CRM_ID).schema().table("Deals").id == TABLE_DEALS_ID
     assert status_of(
         reader.table(BASE_CRM_ID, TABLE_DEALS_ID).create_field, "Extra", "singleLineText"

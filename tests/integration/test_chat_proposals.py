@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID
 from tests.fakes.llm import Reply, ToolCall
 from tests.integration.accounts import new_account, onboard
 from tests.integration.test_safe_writes import MODEL, item_id, names

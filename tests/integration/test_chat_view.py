@@ -13,7 +13,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID
 from tests.fakes.llm import Reply, ToolCall
 from tests.integration.accounts import new_account, onboard
 from tests.integration.conftest import ACTION_TIMEOUT_MS

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID
 from tests.fakes.llm import Reply, ToolCall
 from tests.integration.accounts import new_account, onboard, sign_in
 from tests.support.seeds import app_tokens

@@ -13,7 +13,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID
 from tests.fakes.llm import Reply, ToolCall
 from tests.integration.accounts import PASSWORD, new_account, onboard, sign_in
 from tests.integration.test_restart import injections_fired, wait_until

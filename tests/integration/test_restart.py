@@ -22,7 +22,8 @@ from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.core.db import make_engine, session_factory_for
 from pyairtable_ui.core.settings import get_settings
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TOKEN_FULL
+from tests.fakes.airtable_fixtures import emulator_api
 from tests.fakes.llm import Reply, ToolCall
 from tests.integration.accounts import PASSWORD, new_account, onboard, sign_in
 from tests.support.seeds import app_tokens
@@ -243,7 +244,7 @@ def test_a_batch_that_cannot_be_settled_shows_its_records_and_the_choices(
             client=client,
             step_hook=crash_at("apply", 2, "before_request"),
         )
-    table = app_airtable.api(TOKEN_FULL).table(BASE_PROJECTS_ID, "Items")
+    table = emulator_api(app_airtable, TOKEN_FULL).table(BASE_PROJECTS_ID, "Items")
     table.batch_create([{"Name": f"Hand {n}"} for n in (10, 11, 12)])
     with factory() as session:
         mark_interrupted(session=session)

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from pyairtable_ui import models  # noqa: F401 (every table, for the foreign keys)
 from pyairtable_ui.actions.models import Action
 from pyairtable_ui.core.db import make_engine, utcnow
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID
 from tests.fakes.llm import Reply, ToolCall
 from tests.integration.accounts import new_account, onboard
 from tests.support.seeds import app_tokens

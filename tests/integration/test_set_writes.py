@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID
 from tests.fakes.llm import ToolCall
 from tests.integration.test_safe_writes import chat, item_id, names, propose
 

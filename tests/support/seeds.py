@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.fakes.airtable.seeds import (
+from pyairtable_ui.emulator.seeds import (
     BASE_PROJECTS_ID,
     TOKEN_FULL,
     TOKEN_NO_BASES,

@@ -18,6 +18,7 @@ from pyairtable_ui.components.shell import private_page
 from pyairtable_ui.pages.chat.parts import answer_markdown, message_view, step_view
 from pyairtable_ui.pages.chat.rows import ConversationItem
 from pyairtable_ui.pages.chat.state import ChatState
+from pyairtable_ui.sample.tour import SAMPLE_QUESTIONS
 from pyairtable_ui.state.actions import ActionsState
 from pyairtable_ui.state.auth import AuthState
 
@@ -162,7 +163,12 @@ def _toolbar() -> rx.Component:
         ),
         rx.select.root(
             rx.select.trigger(aria_label="Model", max_width="220px"),
-            rx.select.content(rx.foreach(ChatState.models, lambda m: rx.select.item(m, value=m))),
+            rx.select.content(
+                rx.foreach(
+                    ChatState.model_choices,
+                    lambda m: rx.select.item(m["label"], value=m["value"]),
+                )
+            ),
             value=ChatState.model,
             on_change=ChatState.choose_model,
             disabled=ChatState.running,
@@ -300,14 +306,37 @@ def _title_bar() -> rx.Component:
     )
 
 
+def _sample_questions() -> rx.Component:
+    # One click asks: the sample base's questions, which the demo model also answers.
+    return rx.vstack(
+        rx.text("Try one of these on your sample base:", color_scheme="gray", size="2"),
+        *[
+            rx.button(
+                question,
+                variant="surface",
+                type="button",
+                on_click=ChatState.send({"message": question}),
+                disabled=ChatState.running,
+            )
+            for question in SAMPLE_QUESTIONS
+        ],
+        spacing="2",
+        align="center",
+    )
+
+
 def _empty_state() -> rx.Component:
     return rx.vstack(
         rx.heading("Ask about ", ChatState.base_name, size="5", as_="h2"),
-        rx.text(
-            "For example: “Which tasks are overdue?”, “How many deals did we win this "
-            "quarter?”, “Add a task for Ana due Friday”.",
-            color_scheme="gray",
-            size="2",
+        rx.cond(
+            ChatState.sample_base,
+            _sample_questions(),
+            rx.text(
+                "For example: “Which tasks are overdue?”, “How many deals did we win this "
+                "quarter?”, “Add a task for Ana due Friday”.",
+                color_scheme="gray",
+                size="2",
+            ),
         ),
         padding="32px 16px",
         spacing="2",

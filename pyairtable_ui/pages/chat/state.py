@@ -18,6 +18,7 @@ from reflex.event import EventSpec
 from pyairtable_ui import routes
 from pyairtable_ui.chat import agent, flows, service, turns
 from pyairtable_ui.core.errors import UserFacingError
+from pyairtable_ui.llm.setup import model_label
 from pyairtable_ui.pages.chat.rows import (
     BaseItem,
     ChatItem,
@@ -42,6 +43,7 @@ from pyairtable_ui.pages.chat.rows import (
     with_step_finished,
 )
 from pyairtable_ui.routes import login_redirect
+from pyairtable_ui.sample.tour import is_sample_base
 from pyairtable_ui.state.actions import ActionsState
 from pyairtable_ui.state.auth import signed_in_user_id
 
@@ -94,6 +96,16 @@ class ChatState(rx.State):
     def base_name(self) -> str:
         """The name of the selected base."""
         return next((b["name"] for b in self.bases if b["id"] == self.base_id), self.base_id)
+
+    @rx.var
+    def model_choices(self) -> list[dict[str, str]]:
+        """The allowed models as the picker names them (the demo model says what it is)."""
+        return [{"value": model, "label": model_label(model)} for model in self.models]
+
+    @rx.var
+    def sample_base(self) -> bool:
+        """The selected base is the user's sample: the chat offers its example questions."""
+        return is_sample_base(self.base_name)
 
     @rx.var
     def answer_index(self) -> int:

@@ -17,6 +17,7 @@ from types import FrameType
 from typing import Any
 
 from tests.fakes.llm.server import ScriptedLLM
+from tests.fakes.llm.tour import tour_reply
 
 
 def load_script(path: Path) -> tuple[list[Any], str | None]:
@@ -62,10 +63,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="answer a canned, clearly labelled demo text when nothing is queued",
     )
+    parser.add_argument(
+        "--tour",
+        action="store_true",
+        help="answer the sample base's example questions with real tool calls (make demo)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log each HTTP request")
     args = parser.parse_args(argv)
 
-    llm = ScriptedLLM(args.host, args.port, demo=args.demo, verbose=args.verbose)
+    llm = ScriptedLLM(
+        args.host,
+        args.port,
+        demo=args.demo,
+        verbose=args.verbose,
+        responder=tour_reply if args.tour else None,
+    )
     if args.script is not None:
         try:
             replies, model = load_script(args.script)
@@ -81,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     llm.start()
-    mode = " (demo mode)" if args.demo else ""
+    mode = " (tour mode)" if args.tour else " (demo mode)" if args.demo else ""
     print(
         f"scripted-llm listening on {llm.url} (api_base {llm.api_base}){mode}; "
         f"{llm.pending()} reply(ies) preloaded",

@@ -69,7 +69,13 @@ class ScriptedLLM:
     """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, *, demo: bool = False, verbose: bool = False
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        demo: bool = False,
+        verbose: bool = False,
+        responder: Callable[[list[dict[str, Any]]], Reply] | None = None,
     ) -> None:
         """Prepare the server; nothing listens until ``start()``.
 
@@ -78,9 +84,12 @@ class ScriptedLLM:
             port: TCP port; 0 picks a free one (read it back from ``.port``).
             demo: Answer ``DEMO_TEXT`` when no reply is queued.
             verbose: Log each HTTP request to stderr.
+            responder: When nothing is queued, the reply is ``responder(messages)``
+                (the `make demo` tour, ``tests.fakes.llm.tour``).
         """
         self.host = host
         self.demo = demo
+        self.responder = responder
         self.verbose = verbose
         self._requested_port = port
         self._lock = threading.Lock()
@@ -540,7 +549,11 @@ class _Handler(BaseHTTPRequestHandler):
             stream_options=body.get("stream_options"),
         )
         reply = self.llm._next_reply(model)
-        if reply is None:
+        if reply is None and self.llm.responder is not None:
+            messages = body.get("messages")
+            reply = self.llm.responder(messages if isinstance(messages, list) else [])
+            record["served"] = "responder"
+        elif reply is None:
             record["served"] = "demo" if self.llm.demo else "unscripted"
             reply = Reply(content=DEMO_TEXT if self.llm.demo else UNSCRIPTED_TEXT)
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fakes.airtable.fixtures import airtable_emulator
+from tests.fakes.airtable_fixtures import airtable_emulator
 from tests.unit.auth.conftest import (
     app_db,
     auth_engine,

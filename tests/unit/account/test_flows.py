@@ -21,8 +21,8 @@ from pyairtable_ui.auth.errors import InvalidProfileError
 from pyairtable_ui.auth.models import OnboardingStep, User
 from pyairtable_ui.core.db import utcnow
 from pyairtable_ui.core.settings import get_settings
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.seeds import BASE_CRM_ID, TOKEN_FULL, TOKEN_READ_ONLY
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import BASE_CRM_ID, TOKEN_FULL, TOKEN_READ_ONLY
 
 PASSWORD = "violet tractor morning"
 MODELS = ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5"]
@@ -211,3 +211,32 @@ def test_signing_out_other_browsers_keeps_this_one(app_db: Engine, user_id: int)
     assert flows.sign_out_other_browsers(user_id=user_id, session_id=here_id) == 2
     rows = flows.signed_in_browsers(user_id=user_id, session_id=here_id)
     assert [(r["id"], r["current"]) for r in rows] == [(here_id, True)]
+
+
+@pytest.mark.usefixtures("airtable")
+def test_connecting_airtable_after_the_sample_keeps_conversations_and_drops_its_base(
+    app_db: Engine, user_id: int, tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    from pyairtable_ui.chat import service as chat_service
+    from pyairtable_ui.sample.manager import sample_servers
+
+    monkeypatch.setenv("AIRTABLE_SAMPLE_DIR", str(tmp_path / "sample"))
+    get_settings.cache_clear()
+    try:
+        sample_base = flows.start_with_sample(user_id=user_id).check.bases[0].id
+        with Session(app_db) as db:
+            chat_service.create_conversation(session=db, user_id=user_id, base_id=sample_base)
+            db.commit()
+
+        connected = flows.replace_connection(user_id=user_id, token=TOKEN_FULL)
+    finally:
+        sample_servers().stop()
+
+    assert BASE_CRM_ID in {base.id for base in connected.check.bases}
+    user = read_user(app_db, user_id)
+    assert user.default_base_id is None, "the sample's base is not one Airtable has"
+    with Session(app_db) as db:
+        connection = db.exec(select(AirtableConnection)).one()
+        assert connection.kind == "pat"
+        [kept] = chat_service.list_conversations(session=db, user_id=user_id)
+        assert kept.base_id == sample_base

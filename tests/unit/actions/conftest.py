@@ -8,7 +8,7 @@ import pytest
 
 from pyairtable_ui.auth.models import Role, User
 from pyairtable_ui.core.db import SessionFactory
-from tests.fakes.airtable import AirtableEmulator, build_seed
+from pyairtable_ui.emulator import AirtableEmulator, build_seed
 from tests.unit.airtable.conftest import (
     aggregate_cache,
     airtable_emulator,

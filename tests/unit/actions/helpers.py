@@ -11,8 +11,9 @@ from pyairtable_ui.actions.models import Action, ActionStep
 from pyairtable_ui.actions.plan import parse_plan
 from pyairtable_ui.actions.service import list_steps, propose_action
 from pyairtable_ui.core.db import SessionFactory, make_engine
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, TOKEN_FULL
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, TOKEN_FULL
+from tests.fakes.airtable_fixtures import emulator_api
 
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 
@@ -94,7 +95,7 @@ def table_records(
     emulator: AirtableEmulator, table_id: str, base_id: str = BASE_PROJECTS_ID
 ) -> dict[str, dict[str, Any]]:
     """Every record of a table, id -> fields, read over HTTP like any client would."""
-    table = emulator.api(TOKEN_FULL).table(base_id, table_id)
+    table = emulator_api(emulator, TOKEN_FULL).table(base_id, table_id)
     return {r["id"]: r["fields"] for r in table.all()}
 
 

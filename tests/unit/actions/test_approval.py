@@ -17,7 +17,7 @@ from pyairtable_ui.actions.execution import execute_action
 from pyairtable_ui.actions.models import Action, ActionStatus
 from pyairtable_ui.actions.preview import build_preview
 from pyairtable_ui.actions.service import confirm_action
-from tests.fakes.airtable.seeds import BASE_CRM_ID, company_id, deal_id
+from pyairtable_ui.emulator.seeds import BASE_CRM_ID, company_id, deal_id
 from tests.unit.actions.helpers import (
     item_id,
     load,

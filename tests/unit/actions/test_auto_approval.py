@@ -14,8 +14,8 @@ from pyairtable_ui.actions.models import ActionStatus, UndoStatus
 from pyairtable_ui.actions.rows import AUTO_APPLIED_WORD, action_item
 from pyairtable_ui.core.db import SessionFactory
 from pyairtable_ui.core.instance_settings import AUTO_APPROVE_KEY, write_setting
+from pyairtable_ui.emulator.seeds import company_id, deal_id
 from pyairtable_ui.tools.read_tools import history_read_record_text
-from tests.fakes.airtable.seeds import company_id, deal_id
 from tests.unit.actions.helpers import load, writes
 
 

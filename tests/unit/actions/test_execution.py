@@ -15,8 +15,8 @@ from pyairtable_ui.actions.undo import plan_undo, undo_action
 from pyairtable_ui.airtable import aggregate_cache as aggregate_cache_module
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.limiter import InProcessRequestPacer
-from tests.fakes.airtable import build_seed
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, TOKEN_FULL
+from pyairtable_ui.emulator import build_seed
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, TOKEN_FULL
 from tests.unit.actions.helpers import (
     item_id,
     load,

@@ -14,7 +14,7 @@ from pyairtable_ui.airtable import connections
 from pyairtable_ui.chat.models import Conversation
 from pyairtable_ui.core import tracing
 from pyairtable_ui.core.db import utcnow
-from tests.fakes.airtable.seeds import (
+from pyairtable_ui.emulator.seeds import (
     BASE_CRM_ID,
     TABLE_DEALS_ID,
     TABLE_ITEMS_ID,

@@ -19,7 +19,7 @@ from pyairtable_ui.actions.history import (
     list_history,
 )
 from pyairtable_ui.actions.models import Action
-from tests.fakes.airtable.seeds import BASE_CRM_ID, TABLE_DEALS_ID, deal_id
+from pyairtable_ui.emulator.seeds import BASE_CRM_ID, TABLE_DEALS_ID, deal_id
 from tests.unit.actions.helpers import propose, records_plan, rename_items_plan
 
 

@@ -18,7 +18,8 @@ from pyairtable_ui.actions.execution import (
 from pyairtable_ui.actions.models import ActionStatus, StepStatus
 from pyairtable_ui.actions.recovery import undecided_batch
 from pyairtable_ui.actions.steps import match_created
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, TOKEN_FULL
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID, TOKEN_FULL
+from tests.fakes.airtable_fixtures import emulator_api
 from tests.unit.actions.helpers import (
     SimulatedCrash,
     load,
@@ -199,7 +200,7 @@ def undecided(items_emulator, make_client, migrated_engine, session_factory, use
             client=client,
             step_hook=crash_at("apply", 2, "before_request"),
         )
-    table = items_emulator.api(TOKEN_FULL).table(BASE_PROJECTS_ID, TABLE_ITEMS_ID)
+    table = emulator_api(items_emulator, TOKEN_FULL).table(BASE_PROJECTS_ID, TABLE_ITEMS_ID)
     table.batch_create([{"Name": f"Hand {n}", "Index": n} for n in (10, 11, 12)])
     factory, _ = restart(migrated_engine)
     first = resume_action(

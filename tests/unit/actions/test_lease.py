@@ -28,7 +28,7 @@ from pyairtable_ui.actions.models import Action, ActionStatus
 from pyairtable_ui.actions.recovery import mark_interrupted
 from pyairtable_ui.actions.steps import LeaseLostError
 from pyairtable_ui.core.db import utcnow
-from tests.fakes.airtable.seeds import TABLE_ITEMS_ID
+from pyairtable_ui.emulator.seeds import TABLE_ITEMS_ID
 from tests.unit.actions.helpers import load, records_plan, table_records, writes
 from tests.unit.actions.test_recovery import PROJECT_ROOT, approved
 

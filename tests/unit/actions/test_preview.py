@@ -8,7 +8,7 @@ from pyairtable_ui.actions.base import ActionNotFoundError, ActionStateError
 from pyairtable_ui.actions.models import ActionStatus
 from pyairtable_ui.actions.preview import build_preview
 from pyairtable_ui.actions.service import reject_action
-from tests.fakes.airtable.seeds import (
+from pyairtable_ui.emulator.seeds import (
     BASE_CRM_ID,
     TABLE_DEALS_ID,
     company_id,

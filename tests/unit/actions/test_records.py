@@ -10,7 +10,7 @@ from pyairtable_ui.actions.records import (
     read_created_since,
 )
 from pyairtable_ui.core.db import utcnow
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID
 
 
 def test_created_since_reads_a_minute_earlier_to_the_second():

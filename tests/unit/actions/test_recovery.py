@@ -32,7 +32,7 @@ from pyairtable_ui.actions.recovery import find_interrupted_actions, mark_interr
 from pyairtable_ui.actions.steps import live
 from pyairtable_ui.actions.undo import undo_action
 from pyairtable_ui.core.db import session_factory_for
-from tests.fakes.airtable.seeds import TABLE_ITEMS_ID
+from pyairtable_ui.emulator.seeds import TABLE_ITEMS_ID
 from tests.unit.actions.helpers import (
     SimulatedCrash,
     fresh_engine,

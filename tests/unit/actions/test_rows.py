@@ -369,6 +369,8 @@ def test_history_rows_and_details():
     )
 
     assert (item["table"], item["changed"], item["created"]) == ("tblItems", 1, "2026-01-02 03:04")
+    assert item["sample"] is False
+    assert rows.history_item({**row, "base_id": "appSampleAbCd1234"})["sample"] is True
     assert details.title == "#7 update_records · Update 2 records"
     assert details.steps == [
         {

@@ -27,13 +27,14 @@ from pyairtable_ui.actions.service import (
 )
 from pyairtable_ui.airtable.schema import get_base_schema
 from pyairtable_ui.core.db import SessionFactory
-from tests.fakes.airtable.seeds import (
+from pyairtable_ui.emulator.seeds import (
     BASE_CRM_ID,
     BASE_PROJECTS_ID,
     TABLE_DEALS_ID,
     TABLE_ITEMS_ID,
     TOKEN_FULL,
 )
+from tests.fakes.airtable_fixtures import emulator_api
 
 
 def items_update_plan(count: int, *, offset: int = 0) -> dict[str, Any]:
@@ -90,7 +91,7 @@ def steps_of(session_factory: SessionFactory, user_id: int, action_id: int) -> l
 
 
 def item_names(emulator, ids: list[str]) -> dict[str, str]:
-    table = emulator.api(TOKEN_FULL).table(BASE_PROJECTS_ID, TABLE_ITEMS_ID)
+    table = emulator_api(emulator, TOKEN_FULL).table(BASE_PROJECTS_ID, TABLE_ITEMS_ID)
     return {r["id"]: r["fields"]["Name"] for r in table.all() if r["id"] in ids}
 
 

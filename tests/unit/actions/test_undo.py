@@ -18,8 +18,8 @@ from pyairtable_ui.actions.undo import (
     propose_rename_instead,
     undo_action,
 )
-from tests.fakes.airtable import build_seed
-from tests.fakes.airtable.seeds import (
+from pyairtable_ui.emulator import build_seed
+from pyairtable_ui.emulator.seeds import (
     BASE_CRM_ID,
     BASE_PROJECTS_ID,
     TABLE_COMPANIES_ID,
@@ -30,6 +30,7 @@ from tests.fakes.airtable.seeds import (
     deal_id,
     padded_id,
 )
+from tests.fakes.airtable_fixtures import emulator_api
 from tests.unit.actions.helpers import (
     item_id,
     load,
@@ -349,7 +350,9 @@ def test_renames_are_reversed_and_comments_deleted(
     }
     renamed = run(session_factory, user_id, client, rename, tool_name="rename_field", **DEALS)
     commented = run(session_factory, user_id, client, comment, tool_name="add_comment", **DEALS)
-    comments = airtable_emulator.api(TOKEN_FULL).table(BASE_CRM_ID, TABLE_DEALS_ID).comments
+    comments = (
+        emulator_api(airtable_emulator, TOKEN_FULL).table(BASE_CRM_ID, TABLE_DEALS_ID).comments
+    )
     assert [c.text for c in comments(deal_id(2))] == ["Call back"]
 
     for action_id in (renamed, commented):

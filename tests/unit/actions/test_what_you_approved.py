@@ -16,8 +16,8 @@ from pyairtable_ui.actions.execution import execute_action
 from pyairtable_ui.actions.models import ActionStatus, UndoStatus
 from pyairtable_ui.actions.preview import build_preview
 from pyairtable_ui.core.db import utcnow
-from tests.fakes.airtable import build_seed
-from tests.fakes.airtable.seeds import BASE_CRM_ID, BASE_PROJECTS_ID, TABLE_ITEMS_ID, deal_id
+from pyairtable_ui.emulator import build_seed
+from pyairtable_ui.emulator.seeds import BASE_CRM_ID, BASE_PROJECTS_ID, TABLE_ITEMS_ID, deal_id
 from tests.unit.actions.helpers import (
     item_id,
     load,

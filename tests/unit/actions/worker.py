@@ -13,7 +13,7 @@ from pyairtable_ui.actions.execution import execute_action
 from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.limiter import InProcessRequestPacer
 from pyairtable_ui.core.db import make_engine, session_factory_for
-from tests.fakes.airtable.seeds import TOKEN_FULL
+from pyairtable_ui.emulator.seeds import TOKEN_FULL
 from tests.unit.airtable.conftest import FAST_RETRIES
 
 

@@ -21,10 +21,10 @@ from pyairtable_ui.airtable.limiter import InProcessRequestPacer, RequestPacer
 from pyairtable_ui.airtable.schema import InProcessSchemaCache
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.core.db import SessionFactory, session_factory_for
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import BASE_CRM_ID, TOKEN_FULL
 from pyairtable_ui.tools import ToolContext, ToolRegistry, build_registry
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.fixtures import airtable_emulator, airtable_emulator_factory
-from tests.fakes.airtable.seeds import BASE_CRM_ID, TOKEN_FULL
+from tests.fakes.airtable_fixtures import airtable_emulator, airtable_emulator_factory
 
 FAST_RETRIES = RetryPolicy(attempts=4, rate_limit_attempts=8, backoff=0.01, max_backoff=0.2)
 

@@ -17,7 +17,7 @@ from pyairtable_ui.airtable.limiter import InProcessRequestPacer
 from pyairtable_ui.auth.models import Role, User
 from pyairtable_ui.core.instance_settings import AIRTABLE_BUDGET_KEY, write_setting
 from pyairtable_ui.core.settings import get_settings
-from tests.fakes.airtable.seeds import BASE_CRM_ID, TOKEN_FULL
+from pyairtable_ui.emulator.seeds import BASE_CRM_ID, TOKEN_FULL
 from tests.unit.airtable.conftest import FAST_RETRIES
 
 

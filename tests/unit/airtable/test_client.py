@@ -29,8 +29,8 @@ from pyairtable_ui.airtable.errors import (
 )
 from pyairtable_ui.airtable.limiter import InProcessRequestPacer
 from pyairtable_ui.core.observability import AIRTABLE_REQUESTS
-from tests.fakes.airtable import build_seed
-from tests.fakes.airtable.seeds import (
+from pyairtable_ui.emulator import build_seed
+from pyairtable_ui.emulator.seeds import (
     BASE_CRM_ID,
     BASE_PROJECTS_ID,
     TABLE_ITEMS_ID,

@@ -30,7 +30,8 @@ from pyairtable_ui.auth import service
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.core.observability import AIRTABLE_REQUESTS
 from pyairtable_ui.core.settings import get_settings
-from tests.fakes.airtable import AirtableEmulator
+from pyairtable_ui.emulator import AirtableEmulator
+from tests.fakes.airtable_fixtures import emulator_api
 
 # The accounts fixtures (known settings, a database per backend, a fast hasher): a
 # connection belongs to an account, and these tests make accounts.
@@ -204,7 +205,7 @@ def test_saved_token_works_against_airtable(emulator: AirtableEmulator, db: Sess
     db.commit()
 
     token = get_valid_token(session=db, user=user)
-    assert [base.name for base in emulator.api(token).bases()] == ["Operations", "CRM"]
+    assert [base.name for base in emulator_api(emulator, token).bases()] == ["Operations", "CRM"]
 
 
 def _requests_counted(status: str) -> float:

@@ -8,8 +8,8 @@ import pytest
 
 from pyairtable_ui.airtable.field_types import new_options, value_kind, value_problem
 from pyairtable_ui.airtable.schema import FieldSchema
-from tests.fakes.airtable import cells
-from tests.fakes.airtable.errors import ApiError
+from pyairtable_ui.emulator import cells
+from pyairtable_ui.emulator.errors import ApiError
 
 
 def field(kind: str, name: str = "F", **options: Any) -> FieldSchema:

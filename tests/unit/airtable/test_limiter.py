@@ -19,7 +19,7 @@ from pyairtable_ui.airtable.limiter import (
     RedisRequestPacer,
     window_for,
 )
-from tests.fakes.airtable.seeds import BASE_CRM_ID, BASE_PROJECTS_ID, TOKEN_FULL
+from pyairtable_ui.emulator.seeds import BASE_CRM_ID, BASE_PROJECTS_ID, TOKEN_FULL
 from tests.unit.conftest import REDIS_URL
 
 

@@ -24,8 +24,8 @@ from pyairtable_ui.airtable.models import ConnectionKind
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.core.crypto import decrypt_secret
 from pyairtable_ui.core.db import utcnow
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL, build_seed
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TOKEN_FULL, build_seed
 from tests.fakes.oauth import OAuthProvider
 
 # The OAuth fixtures (the local provider, known settings, an empty database) are

@@ -21,8 +21,8 @@ from pyairtable_ui.airtable.schema import (
     render_table,
     schema_for_prompt,
 )
+from pyairtable_ui.emulator.seeds import BASE_CRM_ID, TOKEN_CRM_ONLY, TOKEN_NO_BASES
 from pyairtable_ui.tools import build_registry
-from tests.fakes.airtable.seeds import BASE_CRM_ID, TOKEN_CRM_ONLY, TOKEN_NO_BASES
 from tests.unit.conftest import REDIS_URL
 
 SCHEMA_ENDPOINT = "GET /v0/meta/bases/{baseId}/tables"

@@ -13,7 +13,7 @@ from pyairtable_ui.airtable.client import AirtableClient
 from pyairtable_ui.airtable.limiter import InProcessRequestPacer
 from pyairtable_ui.airtable.models import AirtableUsage
 from pyairtable_ui.auth.models import User
-from tests.fakes.airtable.seeds import BASE_CRM_ID, TOKEN_FULL
+from pyairtable_ui.emulator.seeds import BASE_CRM_ID, TOKEN_FULL
 from tests.unit.airtable.conftest import FAST_RETRIES
 
 

@@ -28,8 +28,8 @@ from pyairtable_ui.api.session_cookie import SESSION_COOKIE
 from pyairtable_ui.auth import service, sessions
 from pyairtable_ui.auth.models import OnboardingStep, User
 from pyairtable_ui.core.settings import get_settings
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.seeds import TOKEN_FULL, build_seed
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import TOKEN_FULL, build_seed
 from tests.fakes.oauth import OAuthProvider, ProviderUser
 
 # The OAuth fixtures (the local provider, known settings, an empty database) are

@@ -11,14 +11,15 @@ from openpyxl import load_workbook
 from pyairtable_ui.automations import exports
 from pyairtable_ui.automations.exports import ExportRequest, neutralise
 from pyairtable_ui.core.errors import UserFacingError
-from pyairtable_ui.tools.arguments import Filter
-from tests.fakes.airtable import build_seed
-from tests.fakes.airtable.seeds import (
+from pyairtable_ui.emulator import build_seed
+from pyairtable_ui.emulator.seeds import (
     BASE_PROJECTS_ID,
     TABLE_ITEMS_ID,
     TABLE_TASKS_ID,
     TOKEN_FULL,
 )
+from pyairtable_ui.tools.arguments import Filter
+from tests.fakes.airtable_fixtures import emulator_api
 from tests.unit.actions.helpers import table_records, writes
 
 
@@ -102,7 +103,7 @@ def test_links_are_written_by_display_value(user_id, client_for):
 def test_formula_looking_text_is_neutralised_in_csv_and_text_in_xlsx(
     user_id, client_for, emulator, make_client
 ):
-    api = emulator.api(TOKEN_FULL)
+    api = emulator_api(emulator, TOKEN_FULL)
     api.table(BASE_PROJECTS_ID, TABLE_ITEMS_ID).create(
         {"Name": '=HYPERLINK("http://evil","x")', "Index": -5}
     )

@@ -20,7 +20,7 @@ from pyairtable_ui.automations import imports
 from pyairtable_ui.automations.files import ImportFileError
 from pyairtable_ui.automations.imports import ColumnMapping, ImportRequest
 from pyairtable_ui.core.errors import UserFacingError
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TABLE_PROJECTS_ID, TABLE_TASKS_ID
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TABLE_PROJECTS_ID, TABLE_TASKS_ID
 from tests.unit.actions.helpers import table_records, writes
 from tests.unit.automations.test_files import BAD_FILES
 

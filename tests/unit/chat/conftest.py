@@ -26,7 +26,7 @@ from pyairtable_ui.auth.models import User
 from pyairtable_ui.chat.agent import AgentEvent, ToolOutcome
 from pyairtable_ui.core.db import get_engine
 from pyairtable_ui.core.settings import get_settings
-from tests.fakes.airtable.fixtures import airtable_emulator
+from tests.fakes.airtable_fixtures import airtable_emulator
 from tests.fakes.llm.fixtures import scripted_llm
 
 __all__ = ["airtable_emulator", "scripted_llm"]

@@ -16,9 +16,9 @@ from pyairtable_ui.airtable.connections import (
 from pyairtable_ui.auth.models import Role, User
 from pyairtable_ui.chat import flows, service
 from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import BASE_CRM_ID, BASE_PROJECTS_ID, TOKEN_FULL
 from pyairtable_ui.instance import service as instance_service
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.seeds import BASE_CRM_ID, BASE_PROJECTS_ID, TOKEN_FULL
 from tests.unit.chat.conftest import make_user
 
 

@@ -24,8 +24,8 @@ from pyairtable_ui.chat import agent, service, turns
 from pyairtable_ui.chat.models import MessageStatus
 from pyairtable_ui.core import tracing
 from pyairtable_ui.core.settings import get_settings
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TOKEN_FULL
 from tests.fakes.llm import Reply, ScriptedLLM, ToolCall
 from tests.unit.chat.conftest import API_KEY, EventLog, FakeBaseTools, make_user
 from tests.unit.conftest import REDIS_URL

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from pyairtable_ui.airtable.aggregate_cache import InProcessAggregateCache
+from pyairtable_ui.emulator import build_seed
+from pyairtable_ui.emulator.seeds import BASE_CRM_ID, BASE_PROJECTS_ID, TABLE_ITEMS_ID
 from pyairtable_ui.tools import ToolContext, ToolRegistry
-from tests.fakes.airtable import build_seed
-from tests.fakes.airtable.seeds import BASE_CRM_ID, BASE_PROJECTS_ID, TABLE_ITEMS_ID
 
 SEED = build_seed()
 

@@ -10,6 +10,7 @@ import pytest
 from pydantic.errors import PydanticInvalidForJsonSchema
 
 from pyairtable_ui.airtable.errors import ToolCancelled
+from pyairtable_ui.emulator.seeds import TOKEN_NO_SCHEMA
 from pyairtable_ui.tools import (
     WRITE_TOOL_NAMES,
     Tool,
@@ -19,7 +20,6 @@ from pyairtable_ui.tools import (
     TurnTools,
 )
 from pyairtable_ui.tools.arguments import NoArguments, ToolArguments
-from tests.fakes.airtable.seeds import TOKEN_NO_SCHEMA
 
 EXPECTED_TOOLS = [
     "list_bases",

@@ -15,10 +15,10 @@ import pytest
 from sqlmodel import select
 
 from pyairtable_ui.actions.models import Action
+from pyairtable_ui.emulator import build_seed
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID
 from pyairtable_ui.tools import WRITE_TOOL_NAMES, ToolContext, ToolRegistry
 from pyairtable_ui.tools import writes as writes_module
-from tests.fakes.airtable import build_seed
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TABLE_ITEMS_ID
 from tests.unit.tools.test_writes import stored_action, writes_seen
 
 OVERDUE_EVEN = [

@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 
 from pyairtable_ui.actions.models import Action, ActionStatus, UndoStatus
+from pyairtable_ui.emulator.seeds import TABLE_DEALS_ID
 from pyairtable_ui.tools import ToolContext, ToolRegistry
-from tests.fakes.airtable.seeds import TABLE_DEALS_ID
 
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 

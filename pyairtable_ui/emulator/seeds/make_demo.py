@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    python -m tests.fakes.airtable.seeds.make_demo          # rewrite demo.json
-    python -m tests.fakes.airtable.seeds.make_demo --check  # exit 1 if demo.json is stale
+    python -m pyairtable_ui.emulator.seeds.make_demo          # rewrite demo.json
+    python -m pyairtable_ui.emulator.seeds.make_demo --check  # exit 1 if demo.json is stale
 
 Base "Acme Sales CRM": Companies (60), Contacts (300), Deals (250), Activities (400).
 Base "Product Roadmap": Projects (15), Tasks (200).
@@ -638,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(build_demo_seed())
     if args.check:
         if OUTPUT.read_text(encoding="utf-8") != text:
-            print(f"{OUTPUT} is stale; run python -m tests.fakes.airtable.seeds.make_demo")
+            print(f"{OUTPUT} is stale; run python -m pyairtable_ui.emulator.seeds.make_demo")
             return 1
         return 0
     OUTPUT.write_text(text, encoding="utf-8")

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import errors
@@ -57,9 +57,6 @@ from .state import (
     ListQuery,
     Token,
 )
-
-if TYPE_CHECKING:
-    from pyairtable import Api
 
 MAX_LOGGED_REQUESTS = 20_000
 CONTROL_PREFIX = "/_emulator"
@@ -845,12 +842,6 @@ class AirtableEmulator:
         if penalty_seconds is not None:
             self.limiter.penalty_seconds = float(penalty_seconds)
         self.limiter.reset()
-
-    def api(self, token: str, **kwargs: Any) -> Api:
-        """A ``pyairtable.Api`` pointed at this emulator (keyword arguments pass through)."""
-        from pyairtable import Api
-
-        return Api(token, endpoint_url=self.url, **kwargs)
 
     # --- request handling -------------------------------------------------------------------------
 

@@ -439,7 +439,7 @@ def build_seed(*, big_table_records: int = 0) -> dict[str, Any]:
             Projects base (e.g. 1000 for pagination tests).
 
     Returns:
-        A seed dict for :class:`~tests.fakes.airtable.AirtableEmulator`.
+        A seed dict for :class:`~pyairtable_ui.emulator.AirtableEmulator`.
     """
     projects, tasks = _projects_and_tasks()
     project_tables: list[dict[str, Any]] = [

@@ -2,13 +2,13 @@
 
 Enable them from a ``conftest.py``::
 
-    pytest_plugins = ["tests.fakes.airtable.fixtures"]          # root conftest, or
-    from tests.fakes.airtable.fixtures import airtable_emulator  # noqa: F401 (any conftest)
+    pytest_plugins = ["tests.fakes.airtable_fixtures"]          # root conftest, or
+    from tests.fakes.airtable_fixtures import airtable_emulator  # noqa: F401 (any conftest)
 
 Fixtures:
 
 * ``airtable_emulator`` (function scope): small deterministic seed from
-  :func:`build_small_seed` (= :func:`tests.fakes.airtable.seeds.build_seed`), rate limit **off**;
+  :func:`build_small_seed` (= :func:`pyairtable_ui.emulator.seeds.build_seed`), rate limit **off**;
   fresh data every test.
 * ``airtable_api`` (function scope): ``pyairtable.Api(TOKEN_FULL, endpoint_url=emulator.url)``.
 * ``airtable_emulator_factory`` (function scope): ``factory(seed=None, **kwargs)`` starts more
@@ -16,7 +16,7 @@ Fixtures:
 * ``demo_airtable`` (session scope): the demo seed (``seeds/demo.json``), rate limit **off**.
   It is shared: a test that writes should call ``demo_airtable.reset()`` first or last.
 
-Tokens of the small seed (constants in :mod:`tests.fakes.airtable.seeds`; the part after the dot
+Tokens of the small seed (constants in :mod:`pyairtable_ui.emulator.seeds`; the part after the dot
 is 64 hex digits: 63 zeros then the final digit shown):
 
 * ``TOKEN_FULL`` ``patEmuFullAccess1.000...0001``: bases ``appEmulatorBase01`` (CRM: Companies,
@@ -40,8 +40,8 @@ from typing import Any
 import pytest
 from pyairtable import Api
 
-from .seeds import DEMO_SEED_PATH, TOKEN_FULL, build_seed
-from .server import AirtableEmulator
+from pyairtable_ui.emulator.seeds import DEMO_SEED_PATH, TOKEN_FULL, build_seed
+from pyairtable_ui.emulator.server import AirtableEmulator
 
 DEMO_TOKEN = "patDemoFullAccess.000000000000000000000000000000000000000000000000000000000000000b"
 DEMO_READ_TOKEN = (
@@ -88,3 +88,12 @@ def demo_airtable() -> Iterator[AirtableEmulator]:
     """A session-wide emulator with the demo seed and no rate limit."""
     with AirtableEmulator(DEMO_SEED_PATH, rate_limit=0) as emulator:
         yield emulator
+
+
+def emulator_api(emulator: AirtableEmulator, token: str, **kwargs: Any) -> Api:
+    """A ``pyairtable.Api`` pointed at ``emulator`` (keyword arguments pass through).
+
+    A test helper, not a method of the emulator: only ``pyairtable_ui.airtable`` may import
+    pyairtable in the product, and the emulator is part of the product now.
+    """
+    return Api(token, endpoint_url=emulator.url, **kwargs)

@@ -1,9 +1,11 @@
-"""A local HTTP emulator of the Airtable Web API for tests and benchmarks.
+"""A local HTTP emulator of the Airtable Web API: the sample base's engine and the tests' Airtable.
+
+The product reaches it only through :mod:`pyairtable_ui.sample` (an import contract says so).
 
 Start it in-process::
 
-    from tests.fakes.airtable import AirtableEmulator
-    from tests.fakes.airtable.seeds import BASE_CRM_ID, TOKEN_FULL, build_seed
+    from pyairtable_ui.emulator import AirtableEmulator
+    from pyairtable_ui.emulator.seeds import BASE_CRM_ID, TOKEN_FULL, build_seed
 
     with AirtableEmulator(build_seed(), rate_limit=0) as emulator:
         table = pyairtable.Api(TOKEN_FULL, endpoint_url=emulator.url).table(BASE_CRM_ID, "Deals")
@@ -11,9 +13,9 @@ Start it in-process::
 
 or as a process (from the repository root)::
 
-    python -m tests.fakes.airtable --port 8787 --seed tests/fakes/airtable/seeds/demo.json
+    python -m pyairtable_ui.emulator --port 8787 --seed pyairtable_ui/emulator/seeds/demo.json
 
-Pytest fixtures live in :mod:`tests.fakes.airtable.fixtures`.
+Pytest fixtures live in ``tests/fakes/airtable_fixtures.py``.
 """
 
 from .errors import ApiError

@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python -m tests.fakes.airtable --port 8787 --seed tests/fakes/airtable/seeds/demo.json \
+    python -m pyairtable_ui.emulator --port 8787 --seed pyairtable_ui/emulator/seeds/demo.json \
         [--host 127.0.0.1] [--rate-limit 5] [--penalty-seconds 30] [--verbose]
 
 Prints ``Airtable emulator listening on http://HOST:PORT`` once it accepts connections; stops
@@ -24,7 +24,7 @@ from .server import AirtableEmulator
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse command-line arguments."""
     parser = argparse.ArgumentParser(
-        prog="python -m tests.fakes.airtable", description="Run the Airtable Web API emulator."
+        prog="python -m pyairtable_ui.emulator", description="Run the Airtable Web API emulator."
     )
     parser.add_argument("--port", type=int, default=0, help="port to listen on (0 = any free)")
     parser.add_argument(
