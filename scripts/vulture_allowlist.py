@@ -56,6 +56,8 @@ error_rate  # analytics/flows.py DayRow
 p50_ms  # analytics/flows.py DayRow
 p95_ms  # analytics/flows.py DayRow
 rejected  # analytics/flows.py DayRow, TotalsRow
+failures  # schedules/flows.py ScheduleItem (pages/schedules.py reads it by key)
+last_run  # schedules/flows.py ScheduleItem
 
 # --- a test hook ---------------------------------------------------------------------------
 clear_caches  # auth/oidc.py: tests forget discovered providers between fake issuers
