@@ -208,10 +208,17 @@ def create_schedule(user_id: int, form: ScheduleForm) -> ScheduleItem:
     fields = _fields(form)
     if not engine.is_running():
         raise engine.EngineUnavailableError()
+    # Committed before the engine writes: on SQLite both share one write lock.
     with session_scope() as db:
         schedule = service.create_schedule(session=db, user_id=user_id, fields=fields)
+    try:
         engine.put(schedule)
-        return schedule_item(schedule)
+    except Exception:
+        with session_scope() as db:
+            assert schedule.id is not None
+            service.delete_schedule(session=db, user_id=user_id, schedule_id=schedule.id)
+        raise
+    return schedule_item(schedule)
 
 
 def update_schedule(user_id: int, schedule_id: int, form: ScheduleForm) -> ScheduleItem:
@@ -226,8 +233,8 @@ def update_schedule(user_id: int, schedule_id: int, form: ScheduleForm) -> Sched
         schedule = service.update_schedule(
             session=db, user_id=user_id, schedule_id=schedule_id, fields=fields
         )
-        engine.put(schedule)
-        return schedule_item(schedule)
+    engine.put(schedule)
+    return schedule_item(schedule)
 
 
 def pause_schedule(user_id: int, schedule_id: int) -> ScheduleItem:
@@ -240,8 +247,8 @@ def pause_schedule(user_id: int, schedule_id: int) -> ScheduleItem:
         schedule = service.set_paused(
             session=db, user_id=user_id, schedule_id=schedule_id, paused=True
         )
-        engine.pause(schedule.engine_name)
-        return schedule_item(schedule)
+    engine.pause(schedule.engine_name)
+    return schedule_item(schedule)
 
 
 def resume_schedule(user_id: int, schedule_id: int) -> ScheduleItem:
@@ -254,8 +261,8 @@ def resume_schedule(user_id: int, schedule_id: int) -> ScheduleItem:
         schedule = service.set_paused(
             session=db, user_id=user_id, schedule_id=schedule_id, paused=False
         )
-        engine.resume(schedule.engine_name)
-        return schedule_item(schedule)
+    engine.resume(schedule.engine_name)
+    return schedule_item(schedule)
 
 
 def run_now(user_id: int, schedule_id: int) -> None:
@@ -278,7 +285,9 @@ def delete_schedule(user_id: int, schedule_id: int) -> None:
     """
     with session_scope() as db:
         schedule = service.delete_schedule(session=db, user_id=user_id, schedule_id=schedule_id)
-        engine.remove(schedule.engine_name)
+    # A timer left behind (this failing) finds no schedule and runs nothing; the next
+    # start removes it.
+    engine.remove(schedule.engine_name)
 
 
 def reconcile_timers() -> int:

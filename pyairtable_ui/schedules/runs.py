@@ -20,10 +20,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from pyairtable_ui.actions.models import Action
+from pyairtable_ui.airtable.access import check_user_access
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.chat import agent, service, turns
 from pyairtable_ui.chat.models import Message, MessageRole, MessageStatus
 from pyairtable_ui.core.db import session_scope
+from pyairtable_ui.core.errors import UserFacingError
 from pyairtable_ui.core.mail import send_email
 from pyairtable_ui.core.settings import get_settings
 from pyairtable_ui.routes import chat_conversation
@@ -76,6 +78,23 @@ def _mark_proposals(db: Session, conversation_id: int) -> int:
     return int(db.exec(statement).one())
 
 
+def _access_problem(schedule: Schedule) -> str | None:
+    # Nobody is watching a scheduled run: ask Airtable first whether the owner's token
+    # still works and still sees the base, so a revoked token or a deleted base is named
+    # as such (a cached schema would otherwise let the turn start and fail tool by tool).
+    try:
+        access = check_user_access(user_id=schedule.user_id)
+    except UserFacingError as exc:
+        return exc.message
+    if schedule.base_id not in {base.id for base in access.bases}:
+        name = schedule.base_name or schedule.base_id
+        return (
+            f"Your Airtable connection no longer sees the base “{name}” (deleted, or your "
+            "access was removed). Edit the schedule and choose another base."
+        )
+    return None
+
+
 async def answer_run(run_id: int) -> RunResult:
     """Answer the run's schedule prompt in a new conversation of its owner.
 
@@ -90,6 +109,10 @@ async def answer_run(run_id: int) -> RunResult:
         schedule = db.get(Schedule, run.schedule_id) if run else None
     if run is None or schedule is None:
         return RunResult(answered=False, error="The schedule was deleted before it ran.")
+    problem = await asyncio.to_thread(_access_problem, schedule)
+    if problem is not None:
+        logger.info("scheduled run cannot start run_id=%s: %s", run_id, problem)
+        return RunResult(answered=False, error=problem)
     conversation_id = await asyncio.to_thread(_conversation_for, run, schedule)
     try:
         prepared = await asyncio.to_thread(
