@@ -126,7 +126,9 @@ class SchedulesState(rx.State):
         for _ in range(WATCH_ROUNDS):
             await asyncio.sleep(WATCH_SECONDS)
             async with self:
-                if generation != self._watch or self.router.page.path != routes.SCHEDULES:
+                path = self.router.url.path
+                if generation != self._watch or path.rstrip("/") != routes.SCHEDULES:
+                    logger.info("schedules watch ends: %s %s %r", generation, self._watch, path)
                     return
                 user_id = await self._user()
                 if user_id is None:
