@@ -28,7 +28,7 @@ def test_a_schedule_made_from_an_answer_fires_and_its_proposal_waits(
     box.fill(QUESTION)
     box.press("Enter")
     # The app's first question also loads litellm (seconds on a busy machine).
-    expect(chat.locator(".assistant-message").last).to_contain_text("Two items", timeout=60_000)
+    expect(chat.locator(".assistant-message").last).to_contain_text("Two items", timeout=120_000)
 
     chat.get_by_role("button", name="Schedule this").click()
     chat.wait_for_url("**/schedules**")
@@ -51,7 +51,7 @@ def test_a_schedule_made_from_an_answer_fires_and_its_proposal_waits(
     expect(card).to_contain_text(f"Cron “{second} * * * * *”")
 
     runs = chat.get_by_role("table", name="Latest runs")
-    expect(runs).to_contain_text("Answered", timeout=90_000)
+    expect(runs).to_contain_text("Answered", timeout=120_000)
     expect(runs).to_contain_text("I proposed one new item")
     expect(runs).to_contain_text("1 change(s) proposed, waiting for your review")
     card.get_by_role("button", name="Pause").click()
