@@ -480,6 +480,7 @@ class HistoryItem(TypedDict):
     records: int
     changed: int
     created: str
+    scheduled: bool
 
 
 class StepItem(TypedDict):
@@ -508,6 +509,7 @@ def history_item(row: HistoryRow) -> HistoryItem:
         records=row["record_count"],
         changed=len(row["changed_since_review"]),
         created=(row["created_at"] or "")[:16].replace("T", " "),
+        scheduled=row["source"] == "schedule",
     )
 
 

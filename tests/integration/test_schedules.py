@@ -67,5 +67,7 @@ def test_a_schedule_made_from_an_answer_fires_and_its_proposal_waits(
     expect(proposal.locator(".proposal-state")).to_have_text("Waiting for your review")
 
     chat.goto(chat.url.split("/chat")[0] + "/history")
-    expect(chat.get_by_text("create_records").first).to_be_visible(timeout=20_000)
+    row = chat.locator(".history-row").filter(has_text="create_records")
+    expect(row).to_contain_text("Scheduled", timeout=20_000)
+    expect(row).to_contain_text("proposed")
     assert names(airtable, "Items") == before
