@@ -58,6 +58,7 @@ p95_ms  # analytics/flows.py DayRow
 rejected  # analytics/flows.py DayRow, TotalsRow
 failures  # schedules/flows.py ScheduleItem (pages/schedules.py reads it by key)
 last_run  # schedules/flows.py ScheduleItem
+scheduled  # actions/rows.py HistoryItem (pages/history.py reads it by key)
 
 # --- a test hook ---------------------------------------------------------------------------
 clear_caches  # auth/oidc.py: tests forget discovered providers between fake issuers
