@@ -230,3 +230,40 @@ def test_another_users_schedule_is_not_found_by_any_owner_function(
             with pytest.raises(service.ScheduleNotFoundError):
                 call()
         assert service.list_schedules(session=session, user_id=other) == []
+
+
+async def test_the_owner_is_emailed_the_answer_with_its_link_and_what_waits(
+    app_database: Engine,
+    connected: int,
+    schedule_id: int,
+    scripted_llm: ScriptedLLM,
+    mailbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pyairtable_ui.core.settings import get_settings
+
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", str(mailbox.port))
+    monkeypatch.setenv("SMTP_STARTTLS", "false")
+    monkeypatch.setenv("PUBLIC_URL", "https://airtable-ui.example.com")
+    get_settings.cache_clear()
+    scripted_llm.queue(
+        ToolCall("create_records", {"table": "Tasks", "records": [{"fields": {"Name": "X"}}]}),
+        "One task proposed.",
+    )
+    run_id, result = await run_once(app_database, schedule_id, "sched-mail")
+    assert not runs.email_answer(run_id), "not asked for: nothing sent"
+
+    with Session(app_database) as session:
+        schedule = session.get(Schedule, schedule_id)
+        assert schedule is not None
+        schedule.email_answer = True
+        session.add(schedule)
+        session.commit()
+    assert runs.email_answer(run_id)
+
+    message = mailbox.wait_for("sam@example.com", "Scheduled answer")
+    assert "One task proposed." in message.text
+    assert "proposed 1 change(s); nothing was written" in message.text
+    link = message.link("/chat?c=")
+    assert link == f"https://airtable-ui.example.com/chat?c={result.conversation_id}"
