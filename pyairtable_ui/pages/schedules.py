@@ -83,7 +83,8 @@ class SchedulesState(rx.State):
         """Read the schedules, runs, models and bases; open the form from "Schedule this"."""
         user_id = await self._user()
         if user_id is None:
-            return rx.redirect(login_redirect(routes.SCHEDULES), replace=True)
+            yield rx.redirect(login_redirect(routes.SCHEDULES), replace=True)
+            return
         self.error = self.notice = ""
         await self._read(user_id)
         try:
@@ -99,14 +100,16 @@ class SchedulesState(rx.State):
             self.base_id = str(query.get("base", "")) or self.base_id
             self.model = str(query.get("model", "")) or self.model
             self.form_open = True
+        yield rx.call_script(
+            "Intl.DateTimeFormat().resolvedOptions().timeZone",
+            callback=SchedulesState.set_browser_timezone,
+        )
+        yield self._start_watch()
+
+    def _start_watch(self):
+        # One watcher per tab: a newer one (page opened again, a run started) ends the older.
         self._watch += 1
-        return [
-            rx.call_script(
-                "Intl.DateTimeFormat().resolvedOptions().timeZone",
-                callback=SchedulesState.set_browser_timezone,
-            ),
-            SchedulesState.watch_runs(self._watch),
-        ]
+        return SchedulesState.watch_runs(self._watch)
 
     async def _read(self, user_id: int) -> None:
         view = await asyncio.to_thread(flows.schedules_view, user_id)
@@ -123,6 +126,7 @@ class SchedulesState(rx.State):
     @rx.event(background=True)
     async def watch_runs(self, generation: int):
         """Read the runs again every few seconds while this page is open (runs finish late)."""
+        logger.info("schedules watch starts: %s", generation)
         for _ in range(WATCH_ROUNDS):
             await asyncio.sleep(WATCH_SECONDS)
             async with self:
@@ -231,6 +235,7 @@ class SchedulesState(rx.State):
             )
         if saved:
             self.form_open = False
+            return self._start_watch()
 
     @rx.event
     async def pause(self, schedule_id: int):
@@ -245,10 +250,11 @@ class SchedulesState(rx.State):
     @rx.event
     async def run_now(self, schedule_id: int):
         """Start one run now; it shows in the runs below when it ends."""
-        await self._act(
+        if await self._act(
             lambda uid: flows.run_now(uid, schedule_id),
             "Running now: the answer appears below and in the chat.",
-        )
+        ):
+            return self._start_watch()
 
     @rx.event
     async def delete(self, schedule_id: int):
