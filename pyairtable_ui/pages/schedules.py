@@ -126,13 +126,13 @@ class SchedulesState(rx.State):
     @rx.event(background=True)
     async def watch_runs(self, generation: int):
         """Read the runs again every few seconds while this page is open (runs finish late)."""
-        logger.info("schedules watch starts: %s", generation)
+        logger.debug("schedules watch starts: %s", generation)
         for _ in range(WATCH_ROUNDS):
             await asyncio.sleep(WATCH_SECONDS)
             async with self:
                 path = self.router.url.path
                 if generation != self._watch or path.rstrip("/") != routes.SCHEDULES:
-                    logger.info("schedules watch ends: %s %s %r", generation, self._watch, path)
+                    logger.debug("schedules watch ends: %s %s %r", generation, self._watch, path)
                     return
                 user_id = await self._user()
                 if user_id is None:
@@ -534,7 +534,7 @@ def schedules_page() -> rx.Component:
                     ),
                     rx.table.body(rx.foreach(SchedulesState.runs, _run_row)),
                     width="100%",
-                    aria_label="Latest runs",
+                    id="schedule-runs",
                 ),
                 rx.text("No runs yet.", color_scheme="gray", size="2"),
             ),

@@ -50,7 +50,7 @@ def test_a_schedule_made_from_an_answer_fires_and_its_proposal_waits(
     expect(card).to_contain_text(QUESTION)
     expect(card).to_contain_text(f"Cron “{second} * * * * *”")
 
-    runs = chat.get_by_role("table", name="Latest runs")
+    runs = chat.locator("#schedule-runs")
     expect(runs).to_contain_text("Answered", timeout=120_000)
     expect(runs).to_contain_text("I proposed one new item")
     expect(runs).to_contain_text("1 change(s) proposed, waiting for your review")
