@@ -7,6 +7,7 @@ from pyairtable_ui.airtable.models import AirtableConnection, AirtableUsage
 from pyairtable_ui.auth.models import AuthToken, Invite, User, UserSession
 from pyairtable_ui.chat.models import Conversation, Message
 from pyairtable_ui.core.instance_settings import InstanceSetting
+from pyairtable_ui.schedules.models import Schedule, ScheduleRun
 
 metadata = SQLModel.metadata
 
@@ -20,6 +21,8 @@ __all__ = [
     "InstanceSetting",
     "Invite",
     "Message",
+    "Schedule",
+    "ScheduleRun",
     "User",
     "UserSession",
     "metadata",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -29,8 +30,11 @@ from pyairtable_ui.pages.not_found import register_not_found
 from pyairtable_ui.pages.onboarding import register_onboarding
 from pyairtable_ui.pages.register import register_register
 from pyairtable_ui.pages.reset import register_reset
+from pyairtable_ui.pages.schedules import register_schedules
 from pyairtable_ui.pages.settings import register_settings
 from pyairtable_ui.pages.verify import register_verify
+from pyairtable_ui.schedules import engine as schedule_engine
+from pyairtable_ui.schedules import flows as schedule_flows
 from pyairtable_ui.state.auth import AuthState, SignedOutStateMiddleware
 from pyairtable_ui.state.event_metrics import EventMetricsMiddleware
 from pyairtable_ui.state.outages import report_backend_error
@@ -67,6 +71,35 @@ async def prepare_database() -> AsyncIterator[None]:
     yield
 
 
+def _start_scheduler() -> None:
+    started = time.monotonic()
+    schedule_engine.launch()
+    changed = schedule_flows.reconcile_timers()
+    logger.info(
+        "scheduler ready in %.1fs%s",
+        time.monotonic() - started,
+        f" ({changed} timer(s) put back in step with the schedules)" if changed else "",
+    )
+
+
+@contextlib.asynccontextmanager
+async def run_scheduler() -> AsyncIterator[None]:
+    """Start the durable engine for scheduled prompts in this worker; stop it at shutdown.
+
+    Every backend worker (and replica) starts one on the same database: a tick runs
+    once whichever takes it. If it cannot start, the app still serves; the schedules
+    page says the scheduler is not running, and the log says why.
+    """
+    try:
+        await asyncio.to_thread(_start_scheduler)
+    except Exception:
+        logger.exception("the scheduler did not start: scheduled prompts will not run")
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(schedule_engine.shutdown)
+
+
 def index() -> rx.Component:
     """`/`: the app lives in the chat; signed-out visitors go to login."""
     return rx.center(rx.spinner(), min_height="100vh")
@@ -88,6 +121,7 @@ app = rx.App(
 app.register_lifespan_task(prepare_database)
 # After the migrations above (tasks start in order): purge and close, now and on a timer.
 app.register_lifespan_task(housekeeping.keep_house)
+app.register_lifespan_task(run_scheduler)
 # First, so the time of every later middleware is part of the event's latency.
 app.add_middleware(EventMetricsMiddleware())
 app.add_middleware(SignedOutStateMiddleware())
@@ -104,4 +138,5 @@ register_admin(app)
 register_admin_analytics(app)
 register_history(app)
 register_automations(app)
+register_schedules(app)
 register_not_found(app)

@@ -15,6 +15,7 @@ RESET = "/auth/reset"
 ONBOARDING = "/onboarding"
 CHAT = "/chat"
 HISTORY = "/history"
+SCHEDULES = "/schedules"
 SETTINGS = "/settings"
 ADMIN = "/admin"
 ADMIN_ANALYTICS = "/admin/analytics"
@@ -38,3 +39,13 @@ def safe_next_path(raw: str | None, default: str = CHAT) -> str:
 def login_redirect(next_path: str) -> str:
     """The login page, with where to go back to once signed in."""
     return f"{LOGIN}?{urlencode({'next': next_path})}"
+
+
+def chat_conversation(conversation_id: int) -> str:
+    """The chat page opened on one conversation."""
+    return f"{CHAT}?c={conversation_id}"
+
+
+def schedule_question(question: str, base_id: str, model: str) -> str:
+    """The schedules page with a new schedule filled in from a chat question."""
+    return f"{SCHEDULES}?{urlencode({'prompt': question, 'base': base_id, 'model': model})}"

@@ -65,6 +65,9 @@ old_chips  # actions/rows.py ReviewCell (components/action_review.py reads it by
 new_chips  # actions/rows.py ReviewCell
 all_fields  # pages/automations.py TableItem (the export_fields var reads it by key)
 data_type  # automations/exports.py: openpyxl reads it when it writes the cell
+failures  # schedules/flows.py ScheduleItem (pages/schedules.py reads it by key)
+last_run  # schedules/flows.py ScheduleItem
+scheduled  # actions/rows.py HistoryItem (pages/history.py reads it by key)
 
 # --- a test hook ---------------------------------------------------------------------------
 clear_caches  # auth/oidc.py: tests forget discovered providers between fake issuers

@@ -140,6 +140,9 @@ def app_server(
         "ACTION_HEARTBEAT_SECONDS": "5",
         # Housekeeping (purge ended sessions, close abandoned answers) every 2 s.
         "HOUSEKEEPING_INTERVAL_SECONDS": "2",
+        # A schedule's timer takes effect within a second, and may tick in seconds.
+        "SCHEDULE_POLL_SECONDS": "1",
+        "SCHEDULE_SECONDS_ALLOWED": "true",
         # Single sign-on and "Connect with Airtable", both through the local provider.
         "OIDC_ISSUER": app_oauth_provider.issuer,  # type: ignore[attr-defined]
         "OIDC_CLIENT_ID": app_oauth_provider.client_id,  # type: ignore[attr-defined]

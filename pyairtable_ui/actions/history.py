@@ -68,6 +68,8 @@ class HistoryRow(TypedDict):
     user_id: int
     user_email: str
     conversation_id: int | None
+    # Where it was proposed: chat, import, or schedule (a scheduled question's run).
+    source: str
     tool_name: str
     base_id: str
     table_id: str | None
@@ -183,6 +185,7 @@ def _row(action: Action, email: str) -> HistoryRow:
         user_id=action.user_id,
         user_email=email,
         conversation_id=action.conversation_id,
+        source=action.source,
         tool_name=action.tool_name,
         base_id=action.base_id,
         table_id=action.table_id,

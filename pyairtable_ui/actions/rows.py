@@ -652,6 +652,7 @@ class HistoryItem(TypedDict):
     changed: int
     created: str
     sample: bool
+    scheduled: bool
 
 
 class StepItem(TypedDict):
@@ -683,6 +684,7 @@ def history_item(row: HistoryRow) -> HistoryItem:
         changed=len(row["changed_since_review"]),
         created=(row["created_at"] or "")[:16].replace("T", " "),
         sample=is_sample_base_id(row["base_id"]),
+        scheduled=row["source"] == "schedule",
     )
 
 

@@ -24,6 +24,7 @@ def top_bar(*extra: rx.Component) -> rx.Component:
             _nav_link("Chat", routes.CHAT),
             _nav_link("History", routes.HISTORY),
             _nav_link("Automations", routes.AUTOMATIONS),
+            _nav_link("Schedules", routes.SCHEDULES),
             _nav_link("Settings", routes.SETTINGS),
             rx.cond(AuthState.is_admin, _nav_link("Admin", routes.ADMIN)),
             spacing="4",
@@ -48,6 +49,7 @@ def top_bar(*extra: rx.Component) -> rx.Component:
                 rx.menu.item("Chat", on_click=rx.redirect(routes.CHAT)),
                 rx.menu.item("History", on_click=rx.redirect(routes.HISTORY)),
                 rx.menu.item("Automations", on_click=rx.redirect(routes.AUTOMATIONS)),
+                rx.menu.item("Schedules", on_click=rx.redirect(routes.SCHEDULES)),
                 rx.menu.item("Settings", on_click=rx.redirect(routes.SETTINGS)),
                 rx.cond(
                     AuthState.is_admin,

@@ -137,6 +137,16 @@ class Settings(BaseSettings):
         gt=0,
         description="How often ended sessions are purged and abandoned chat messages closed.",
     )
+    schedule_poll_seconds: float = Field(
+        default=5,
+        gt=0,
+        description="How soon a created, edited, paused or resumed schedule takes effect "
+        "(the engine reads the schedules this often).",
+    )
+    schedule_seconds_allowed: bool = Field(
+        default=False,
+        description="Accept 6-field cron with seconds first (tests); people get minutes.",
+    )
 
     smtp_host: str | None = None
     smtp_port: int = 587

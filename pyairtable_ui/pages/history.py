@@ -217,7 +217,10 @@ def _row(item: HistoryItem) -> rx.Component:
         rx.cond(HistoryState.everyone, rx.table.cell(item["who"])),
         rx.table.cell(rx.text(item["tool"], font_family="monospace", size="1")),
         rx.table.cell(item["table"], _sample_badge(item)),
-        rx.table.cell(item["summary"]),
+        rx.table.cell(
+            item["summary"],
+            rx.cond(item["scheduled"], rx.badge("Scheduled", size="1", margin_left="6px")),
+        ),
         rx.table.cell(item["records"]),
         rx.table.cell(*_status(item)),
         rx.table.cell(_details_button(item)),

@@ -201,6 +201,17 @@ def message_view(message: Any, *, is_answer: rx.Var[bool]) -> rx.Component:
                         on_click=ChatState.regenerate,
                     ),
                 ),
+                rx.cond(
+                    is_answer & ~ChatState.running,
+                    rx.icon_button(
+                        rx.icon("calendar-clock", size=12),
+                        variant="ghost",
+                        size="1",
+                        aria_label="Schedule this",
+                        title="Schedule this question",
+                        on_click=ChatState.schedule_this,
+                    ),
+                ),
                 spacing="2",
                 align="center",
             ),

@@ -358,6 +358,12 @@ class ChatState(rx.State):
     # --- layout ------------------------------------------------------------------------
 
     @rx.event
+    def schedule_this(self):
+        """Open /schedules with the last question, base and model filled in (it checks the user)."""
+        question = next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
+        return rx.redirect(routes.schedule_question(question, self.base_id, self.model))
+
+    @rx.event
     def toggle_sidebar(self):
         """Collapse or expand the action sidebar (desktop)."""
         self.sidebar_open = not self.sidebar_open

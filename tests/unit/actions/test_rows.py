@@ -340,6 +340,7 @@ def test_history_rows_and_details():
         "id": 7,
         "user_email": "ana@example.com",
         "tool_name": "update_records",
+        "source": "schedule",
         "base_id": "appX",
         "table_id": "tblItems",
         "table_name": None,
@@ -371,6 +372,7 @@ def test_history_rows_and_details():
     assert (item["table"], item["changed"], item["created"]) == ("tblItems", 1, "2026-01-02 03:04")
     assert item["sample"] is False
     assert rows.history_item({**row, "base_id": "appSampleAbCd1234"})["sample"] is True
+    assert item["scheduled"], "a scheduled run's proposal is marked in the history"
     assert details.title == "#7 update_records · Update 2 records"
     assert details.steps == [
         {
