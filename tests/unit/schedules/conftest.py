@@ -12,11 +12,11 @@ from sqlmodel import Session
 from pyairtable_ui.airtable.connections import check_airtable_token, save_connection
 from pyairtable_ui.auth.models import User
 from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TOKEN_FULL
 from pyairtable_ui.schedules import service
 from pyairtable_ui.schedules.service import ScheduleFields
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.fixtures import airtable_emulator
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL
+from tests.fakes.airtable_fixtures import airtable_emulator
 from tests.fakes.llm import ScriptedLLM
 from tests.fakes.llm.fixtures import scripted_llm
 from tests.unit.chat.conftest import API_KEY, app_database, make_user

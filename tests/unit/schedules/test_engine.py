@@ -14,10 +14,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from pyairtable_ui.core.settings import get_settings
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID
 from pyairtable_ui.llm.loading import litellm_module
 from pyairtable_ui.schedules import engine, flows
 from pyairtable_ui.schedules.models import RunStatus, Schedule, ScheduleRun
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
 from tests.fakes.llm import Reply, ScriptedLLM
 from tests.unit.schedules.conftest import MODEL
 

@@ -14,11 +14,11 @@ from sqlmodel import Session, select
 
 from pyairtable_ui.actions.models import Action, ActionStatus
 from pyairtable_ui.chat import service as chat_service
+from pyairtable_ui.emulator import AirtableEmulator
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TOKEN_FULL
 from pyairtable_ui.schedules import runs, service
 from pyairtable_ui.schedules.models import RunStatus, Schedule, ScheduleRun, ScheduleStatus
 from pyairtable_ui.schedules.service import RunResult
-from tests.fakes.airtable import AirtableEmulator
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID, TOKEN_FULL
 from tests.fakes.llm import Reply, ScriptedLLM, ToolCall
 from tests.unit.schedules.conftest import fields
 
