@@ -19,6 +19,7 @@ from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID, TOKEN_FULL
 from pyairtable_ui.schedules import runs, service
 from pyairtable_ui.schedules.models import RunStatus, Schedule, ScheduleRun, ScheduleStatus
 from pyairtable_ui.schedules.service import RunResult
+from tests.fakes.airtable_fixtures import emulator_api
 from tests.fakes.llm import Reply, ScriptedLLM, ToolCall
 from tests.unit.schedules.conftest import fields
 
@@ -50,7 +51,7 @@ async def run_once(engine: Engine, schedule_id: int, workflow_id: str) -> tuple[
 
 
 def task_names(airtable: AirtableEmulator) -> list[str]:
-    table = airtable.api(TOKEN_FULL).table(BASE_PROJECTS_ID, "Tasks")
+    table = emulator_api(airtable, TOKEN_FULL).table(BASE_PROJECTS_ID, "Tasks")
     return sorted(str(r["fields"].get("Name", "")) for r in table.all())
 
 
