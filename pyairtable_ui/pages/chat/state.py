@@ -39,7 +39,7 @@ from pyairtable_ui.pages.chat.rows import (
     with_actions,
     with_step_finished,
 )
-from pyairtable_ui.routes import login_redirect
+from pyairtable_ui.routes import login_redirect, return_path
 from pyairtable_ui.state.actions import ActionsState
 from pyairtable_ui.state.auth import signed_in_user_id
 
@@ -108,7 +108,9 @@ class ChatState(rx.State):
         """
         user_id = await signed_in_user_id(self)
         if user_id is None:
-            return rx.redirect(login_redirect(routes.CHAT), replace=True)
+            # Back to this very conversation once signed in (`/chat?c=12`).
+            here = return_path(routes.CHAT, self.router.url.query)
+            return rx.redirect(login_redirect(here), replace=True)
         query = self.router.url.query_parameters
         requested = query.get("c", "")
         requested_id = address_conversation_id(requested if "c" in query else None)
