@@ -301,17 +301,49 @@ def _title_bar() -> rx.Component:
     )
 
 
+def _example_button(prompt: rx.Var[str], index: rx.Var[int]) -> rx.Component:
+    return rx.button(
+        rx.icon("sparkles", size=14),
+        rx.text(prompt, text_align="left"),
+        variant="surface",
+        color_scheme="gray",
+        size="2",
+        height="auto",
+        padding_y="6px",
+        white_space="normal",
+        max_width="100%",
+        on_click=ChatState.ask_example(index),
+        disabled=ChatState.running,
+        class_name="example-prompt",
+    )
+
+
 def _empty_state() -> rx.Component:
+    """Questions written from the selected base's own tables and fields, to click."""
     return rx.vstack(
         rx.heading("Ask about ", ChatState.base_name, size="5", as_="h2"),
-        rx.text(
-            "For example: “Which tasks are overdue?”, “How many deals did we win this "
-            "quarter?”, “Add a task for Ana due Friday”.",
-            color_scheme="gray",
-            size="2",
+        rx.cond(
+            ChatState.examples.length() > 0,
+            rx.fragment(
+                rx.text("Try one of these:", color_scheme="gray", size="2"),
+                rx.flex(
+                    rx.foreach(ChatState.examples, _example_button),
+                    wrap="wrap",
+                    gap="8px",
+                    justify="center",
+                    max_width="640px",
+                    id="example-prompts",
+                ),
+            ),
+            rx.text(
+                "Ask about its tables and records, or ask for a change: every change is "
+                "shown to you to approve before anything is written.",
+                color_scheme="gray",
+                size="2",
+            ),
         ),
         padding="32px 16px",
-        spacing="2",
+        spacing="3",
         align="center",
         text_align="center",
     )
@@ -354,7 +386,11 @@ def _conversation() -> rx.Component:
                 lambda m, i: rx.cond(
                     m["role"] == "tool",
                     _step_with_proposal(m),
-                    message_view(m, is_answer=i == ChatState.answer_index),
+                    message_view(
+                        m,
+                        is_answer=i == ChatState.answer_index,
+                        is_last_question=i == ChatState.question_index,
+                    ),
                 ),
             ),
             rx.cond(
@@ -383,6 +419,31 @@ def _conversation() -> rx.Component:
         rx.cond(
             ChatState.notice != "",
             rx.callout(ChatState.notice, icon="info", size="1", margin_x="16px", role="status"),
+        ),
+        rx.cond(
+            ChatState.editing,
+            rx.hstack(
+                rx.icon("pencil", size=14),
+                rx.text(
+                    "Editing your last question: sending replaces it and its answer.",
+                    size="2",
+                ),
+                rx.spacer(),
+                rx.button(
+                    "Cancel",
+                    type="button",
+                    variant="ghost",
+                    size="1",
+                    on_click=ChatState.cancel_edit,
+                ),
+                role="status",
+                id="editing-banner",
+                align="center",
+                margin="8px 16px 0",
+                padding="6px 10px",
+                border_radius="6px",
+                background_color=rx.color("accent", 3),
+            ),
         ),
         rx.form(
             rx.hstack(
