@@ -119,7 +119,13 @@ def _toolbar() -> rx.Component:
         rx.drawer.root(
             rx.drawer.trigger(
                 rx.button(
-                    rx.icon("messages-square", size=16), "Conversations", variant="soft", size="2"
+                    rx.icon("messages-square", size=16),
+                    # The word from sm up; on a phone the icon, so the toolbar is one row.
+                    rx.text("Conversations", display=["none", "inline"]),
+                    variant="soft",
+                    size="2",
+                    aria_label="Conversations",
+                    flex_shrink="0",
                 ),
             ),
             rx.drawer.overlay(),
@@ -152,7 +158,13 @@ def _toolbar() -> rx.Component:
             on_open_change=ChatState.set_conversations_open,
         ),
         rx.select.root(
-            rx.select.trigger(placeholder="Choose a base", aria_label="Base", max_width="220px"),
+            rx.select.trigger(
+                placeholder="Choose a base",
+                aria_label="Base",
+                max_width="220px",
+                flex="3 1 0",
+                min_width="0",
+            ),
             rx.select.content(
                 rx.foreach(ChatState.bases, lambda b: rx.select.item(b["name"], value=b["id"]))
             ),
@@ -161,7 +173,7 @@ def _toolbar() -> rx.Component:
             disabled=ChatState.running,
         ),
         rx.select.root(
-            rx.select.trigger(aria_label="Model", max_width="220px"),
+            rx.select.trigger(aria_label="Model", max_width="220px", flex="3 1 0", min_width="0"),
             rx.select.content(rx.foreach(ChatState.models, lambda m: rx.select.item(m, value=m))),
             value=ChatState.model,
             on_change=ChatState.choose_model,
@@ -179,7 +191,9 @@ def _toolbar() -> rx.Component:
         width="100%",
         spacing="2",
         align="center",
-        wrap="wrap",
+        # One row on a phone too: the switchers shrink (their text is cut with "…").
+        wrap="nowrap",
+        id="chat-toolbar",
         padding_x="16px",
         padding_y="8px",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
@@ -217,6 +231,7 @@ def _drawer_trigger() -> rx.Component:
             ),
         ),
         position="relative",
+        flex_shrink="0",
         display=["inline-flex", "inline-flex", "none"],
     )
 
