@@ -182,7 +182,9 @@ def test_the_composer_is_ready_and_a_deletion_can_be_undone(chat: Page, llm) -> 
     expect(chat.locator(".assistant-message").last).to_contain_text("it holds the plan")
 
 
-def test_an_example_names_a_real_table_and_the_last_question_can_be_edited(chat: Page, llm) -> None:
+def test_an_example_names_a_real_table_and_the_last_question_can_be_edited(
+    chat: Page, llm, airtable
+) -> None:
     examples = chat.locator(".example-prompt")
     expect(examples.first).to_be_visible()
     texts = examples.all_inner_texts()
