@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import reflex as rx
 from reflex.style import set_color_mode
 
@@ -14,7 +16,11 @@ def _nav_link(label: str, href: str) -> rx.Component:
     return rx.link(label, href=href, size="2", weight="medium", underline="none")
 
 
-_THEMES = (("Light", "light", "sun"), ("Dark", "dark", "moon"), ("System", "system", "monitor"))
+_THEMES: tuple[tuple[str, Literal["light", "dark", "system"], str], ...] = (
+    ("Light", "light", "sun"),
+    ("Dark", "dark", "moon"),
+    ("System", "system", "monitor"),
+)
 
 
 def _theme_items() -> list[rx.Component]:
