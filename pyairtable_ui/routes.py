@@ -6,7 +6,7 @@ routes alike (this module imports nothing of the app).
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 LOGIN = "/auth/login"
 REGISTER = "/auth/register"
@@ -30,10 +30,30 @@ EXPORT_ROUTE = "/_files/export"
 
 
 def safe_next_path(raw: str | None, default: str = CHAT) -> str:
-    """A local path to go to after sign-in; anything else (other hosts, `//x`) is dropped."""
+    """A path of this app to go to after sign-in; anything else falls back to `default`.
+
+    Only a same-site path with its query survives: an absolute or scheme-relative URL
+    (`https://x`, `//x`), a backslash (`/\\x`, which browsers read as `//x`), a control
+    character (browsers drop tabs and newlines, so `/\t/x` would become `//x`) or a
+    path back into sign-in itself (a loop) is refused.
+    """
     if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
         return default
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw):
+        return default
+    parts = urlsplit(raw)
+    if parts.scheme or parts.netloc or parts.path.startswith("/auth/"):
+        return default
     return raw
+
+
+def return_path(path: str, query: str = "") -> str:
+    """Where a page is, to come back to after sign-in: its path and query (`/chat?c=12`).
+
+    The trailing slash Reflex's router adds is dropped (`/chat/` -> `/chat`).
+    """
+    clean = path.rstrip("/") or "/"
+    return f"{clean}?{query}" if query else clean
 
 
 def login_redirect(next_path: str) -> str:

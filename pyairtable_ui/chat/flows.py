@@ -7,18 +7,24 @@ Every function is scoped by the signed-in user the caller checked.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pyairtable_ui.actions.flows import conversation_action_items
 from pyairtable_ui.actions.rows import ActionItem
-from pyairtable_ui.airtable.access import check_user_access
+from pyairtable_ui.airtable.access import check_user_access, client_for_user
 from pyairtable_ui.airtable.connections import BaseAccess
+from pyairtable_ui.airtable.schema import get_base_schema
 from pyairtable_ui.auth.models import User
-from pyairtable_ui.chat import export, service
+from pyairtable_ui.chat import examples, export, service
 from pyairtable_ui.chat.models import Conversation, Message
 from pyairtable_ui.core.db import session_scope, utcnow
+from pyairtable_ui.core.errors import UserFacingError
 from pyairtable_ui.instance import service as instance_service
+from pyairtable_ui.sample.tour import SAMPLE_QUESTIONS, SAMPLE_QUESTIONS_TABLE, is_sample_base_id
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -297,6 +303,26 @@ def drop_last_answer(user_id: int, conversation_id: int) -> bool:
         return last_question is not None
 
 
+def drop_last_exchange(user_id: int, conversation_id: int) -> service.DroppedExchange | None:
+    """Take out the last question and its answer, for an edited question to replace them.
+
+    Args:
+        user_id: The signed-in user.
+        conversation_id: One of the user's conversations.
+
+    Returns:
+        What was taken out (with the proposals that still wait for review), or None
+        when there was no question.
+
+    Raises:
+        service.ConversationNotFoundError: Not this user's, deleted, or no such id.
+    """
+    with session_scope() as db:
+        return service.delete_last_exchange(
+            session=db, conversation_id=conversation_id, user_id=user_id
+        )
+
+
 def bases_for_user(user_id: int) -> list[BaseAccess]:
     """The bases the user's Airtable token sees now, for the base switcher.
 
@@ -311,3 +337,28 @@ def bases_for_user(user_id: int) -> list[BaseAccess]:
         crypto.SecretDecryptionError: SECRET_KEY changed since the token was stored.
     """
     return list(check_user_access(user_id=user_id).bases)
+
+
+def example_prompts(user_id: int, base_id: str) -> list[str]:
+    """Questions to start with, naming this base's own tables and fields.
+
+    The schema comes from the cache the turns share (fetched once with the user's
+    own token otherwise, which also proves the token may read it).
+
+    Args:
+        user_id: The signed-in user.
+        base_id: The base the switcher shows.
+
+    Returns:
+        The questions; none when the base's schema cannot be read now (the page
+        still works: the first turn reports what is wrong with the base).
+    """
+    try:
+        schema = get_base_schema(client_for_user(user_id), base_id)
+    except UserFacingError as exc:
+        logger.info("example prompts: schema unreadable for base=%s: %r", base_id, exc)
+        return []
+    if is_sample_base_id(base_id) and any(t.name == SAMPLE_QUESTIONS_TABLE for t in schema.tables):
+        # The sample CRM's own questions: the demo model (`make demo`) answers these.
+        return list(SAMPLE_QUESTIONS)
+    return examples.example_prompts(schema)

@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from pyairtable_ui.actions.models import Action
+from pyairtable_ui.actions.models import Action, ActionStatus
 from pyairtable_ui.chat.agent import (
     AgentEvent,
     AssistantMessage,
@@ -611,6 +611,88 @@ def delete_last_answer(*, session: Session, conversation_id: int, user_id: int) 
     # The bulk delete bypassed the identity map; forget rows it may hold.
     session.expire_all()
     return last_user
+
+
+@dataclass(frozen=True)
+class DroppedExchange:
+    """The last question and its answer, taken out to be asked again as edited.
+
+    Attributes:
+        question: The question as it was.
+        waiting_action_ids: Proposals the dropped answer made that still wait for a
+            decision: they stay in the conversation's actions, to review or reject;
+            nothing runs without that decision.
+    """
+
+    question: str
+    waiting_action_ids: tuple[int, ...]
+
+
+def delete_last_exchange(
+    *, session: Session, conversation_id: int, user_id: int
+) -> DroppedExchange | None:
+    """Remove the last question and everything after it, to send an edited one instead.
+
+    The actions its answer proposed keep their rows and their conversation (the
+    link to the message is cleared): one waiting for review stays reviewable.
+
+    Args:
+        session: The database session.
+        conversation_id: The conversation.
+        user_id: Who asks; must own it.
+
+    Returns:
+        What was removed; None when the conversation has no question.
+
+    Raises:
+        ConversationNotFoundError: Not this user's, deleted, or no such id.
+    """
+    conversation = get_conversation(
+        session=session, conversation_id=conversation_id, user_id=user_id
+    )
+    last_user = session.exec(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.role == MessageRole.USER.value)
+        .order_by(col(Message.id).desc())
+        .limit(1)
+    ).first()
+    if last_user is None or last_user.id is None:
+        return None
+    question = last_user.content or ""
+    waiting = session.exec(
+        select(Action.id)
+        .join(Message, col(Message.id) == col(Action.message_id))
+        .where(
+            col(Message.conversation_id) == conversation_id,
+            col(Message.id) >= last_user.id,
+            col(Action.user_id) == user_id,
+            col(Action.status).in_([ActionStatus.PROPOSED.value, ActionStatus.PREVIEWED.value]),
+        )
+        .order_by(col(Action.id))
+    ).all()
+    dropped = (
+        select(Message.id)
+        .where(col(Message.conversation_id) == conversation_id, col(Message.id) >= last_user.id)
+        .scalar_subquery()
+    )
+    # Said here, not left to the foreign key: every database unlinks them the same way.
+    session.execute(
+        sa.update(Action).where(col(Action.message_id).in_(dropped)).values(message_id=None)
+    )
+    session.execute(
+        sa.delete(Message).where(
+            col(Message.conversation_id) == conversation_id,
+            col(Message.id) >= last_user.id,
+        )
+    )
+    conversation.updated_at = utcnow()
+    session.add(conversation)
+    session.flush()
+    # The bulk delete bypassed the identity map; forget rows it may hold.
+    session.expire_all()
+    return DroppedExchange(
+        question=question, waiting_action_ids=tuple(i for i in waiting if i is not None)
+    )
 
 
 def turn_usage(*, session: Session, conversation_id: int, user_id: int) -> list[TurnUsage]:

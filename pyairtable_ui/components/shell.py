@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import reflex as rx
+from reflex.style import set_color_mode
 
 from pyairtable_ui import routes
 from pyairtable_ui.components.layout import brand
@@ -12,6 +15,43 @@ from pyairtable_ui.state.budget import BudgetState
 
 def _nav_link(label: str, href: str) -> rx.Component:
     return rx.link(label, href=href, size="2", weight="medium", underline="none")
+
+
+_THEMES: tuple[tuple[str, Literal["light", "dark", "system"], str], ...] = (
+    ("Light", "light", "sun"),
+    ("Dark", "dark", "moon"),
+    ("System", "system", "monitor"),
+)
+
+
+def _theme_items() -> list[rx.Component]:
+    """Light, dark or the device's setting; the browser remembers the choice (Reflex)."""
+    return [
+        rx.box(
+            rx.text("Theme", size="1", color_scheme="gray", weight="medium"),
+            padding_x="8px",
+            padding_y="4px",
+        ),
+        *(
+            rx.menu.item(
+                rx.hstack(
+                    rx.icon(icon, size=14),
+                    rx.text(label),
+                    rx.spacer(),
+                    rx.cond(rx.color_mode == mode, rx.icon("check", size=14)),
+                    width="100%",
+                    align="center",
+                ),
+                on_click=set_color_mode(mode),
+                custom_attrs={
+                    "role": "menuitemradio",
+                    "aria-checked": rx.cond(rx.color_mode == mode, "true", "false"),
+                },
+                class_name="theme-choice",
+            )
+            for label, mode, icon in _THEMES
+        ),
+    ]
 
 
 def top_bar(*extra: rx.Component) -> rx.Component:
@@ -55,6 +95,8 @@ def top_bar(*extra: rx.Component) -> rx.Component:
                     AuthState.is_admin,
                     rx.menu.item("Admin", on_click=rx.redirect(routes.ADMIN)),
                 ),
+                rx.menu.separator(),
+                *_theme_items(),
                 rx.menu.separator(),
                 rx.menu.item("Sign out", on_click=AuthState.logout, color_scheme="red"),
             ),

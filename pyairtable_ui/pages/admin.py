@@ -485,7 +485,7 @@ def _pending_links_card() -> rx.Component:
                 "privately: anyone with a link can use it once. A used link leaves the list.",
                 size="2",
             ),
-            rx.box(
+            _table_or_cards(
                 rx.table.root(
                     rx.table.header(
                         rx.table.row(
@@ -499,8 +499,8 @@ def _pending_links_card() -> rx.Component:
                     rx.table.body(rx.foreach(AdminState.pending_links, _pending_link_row)),
                     width="100%",
                 ),
-                overflow_x="auto",
-                width="100%",
+                rx.foreach(AdminState.pending_links, _pending_link_card),
+                "admin-links",
             ),
             width="100%",
         ),
@@ -566,6 +566,60 @@ def _model_tests() -> rx.Component:
     )
 
 
+def _role_badge(row: UserRow) -> rx.Component:
+    return rx.badge(row["role"], color_scheme=rx.cond(row["role"] == "admin", "purple", "gray"))
+
+
+def _status_badges(row: UserRow) -> rx.Component:
+    return rx.flex(
+        rx.cond(
+            row["active"],
+            rx.badge("active", color_scheme="green"),
+            rx.badge("disabled", color_scheme="red"),
+        ),
+        rx.cond(~row["verified"], rx.badge("email not verified", color_scheme="orange")),
+        gap="4px",
+        wrap="wrap",
+    )
+
+
+def _user_buttons(row: UserRow) -> rx.Component:
+    return rx.hstack(
+        rx.cond(
+            row["role"] == "admin",
+            rx.button(
+                "Make member",
+                size="1",
+                variant="soft",
+                on_click=AdminState.set_role(row["id"], "member"),
+            ),
+            rx.button(
+                "Make admin",
+                size="1",
+                variant="soft",
+                on_click=AdminState.set_role(row["id"], "admin"),
+            ),
+        ),
+        rx.cond(
+            row["active"],
+            rx.button(
+                "Disable",
+                size="1",
+                variant="soft",
+                color_scheme="red",
+                on_click=AdminState.set_active(row["id"], False),
+            ),
+            rx.button(
+                "Enable",
+                size="1",
+                variant="soft",
+                on_click=AdminState.set_active(row["id"], True),
+            ),
+        ),
+        wrap="wrap",
+    )
+
+
 def _user_row(row: UserRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
@@ -575,53 +629,82 @@ def _user_row(row: UserRow) -> rx.Component:
                 spacing="0",
             )
         ),
-        rx.table.cell(
-            rx.badge(row["role"], color_scheme=rx.cond(row["role"] == "admin", "purple", "gray"))
-        ),
-        rx.table.cell(
-            rx.cond(
-                row["active"],
-                rx.badge("active", color_scheme="green"),
-                rx.badge("disabled", color_scheme="red"),
-            ),
-            rx.cond(~row["verified"], rx.badge("email not verified", color_scheme="orange")),
-        ),
+        rx.table.cell(_role_badge(row)),
+        rx.table.cell(_status_badges(row)),
         rx.table.cell(row["created"]),
-        rx.table.cell(
-            rx.hstack(
-                rx.cond(
-                    row["role"] == "admin",
-                    rx.button(
-                        "Make member",
-                        size="1",
-                        variant="soft",
-                        on_click=AdminState.set_role(row["id"], "member"),
-                    ),
-                    rx.button(
-                        "Make admin",
-                        size="1",
-                        variant="soft",
-                        on_click=AdminState.set_role(row["id"], "admin"),
-                    ),
+        rx.table.cell(_user_buttons(row)),
+        class_name="admin-user-row",
+    )
+
+
+def _card_field(label: str, value: rx.Component, class_name: str) -> rx.Component:
+    # Long addresses and links wrap inside the card instead of widening the page.
+    return rx.data_list.item(
+        rx.data_list.label(label, min_width="64px"),
+        rx.data_list.value(value, class_name=class_name, overflow_wrap="anywhere", min_width="0"),
+    )
+
+
+def _user_card(row: UserRow) -> rx.Component:
+    """One account on a phone: every column of the table's row, stacked."""
+    return rx.card(
+        rx.data_list.root(
+            _card_field(
+                "Account",
+                rx.vstack(
+                    rx.text(row["email"], weight="medium"),
+                    rx.text(row["name"], size="1", color_scheme="gray"),
+                    spacing="0",
+                    min_width="0",
                 ),
-                rx.cond(
-                    row["active"],
-                    rx.button(
-                        "Disable",
-                        size="1",
-                        variant="soft",
-                        color_scheme="red",
-                        on_click=AdminState.set_active(row["id"], False),
-                    ),
-                    rx.button(
-                        "Enable",
-                        size="1",
-                        variant="soft",
-                        on_click=AdminState.set_active(row["id"], True),
-                    ),
-                ),
-                wrap="wrap",
-            )
+                "admin-card-account",
+            ),
+            _card_field("Role", _role_badge(row), "admin-card-role"),
+            _card_field("Status", _status_badges(row), "admin-card-status"),
+            _card_field("Joined", rx.text(row["created"]), "admin-card-joined"),
+            size="2",
+            width="100%",
+        ),
+        rx.box(_user_buttons(row), padding_top="8px", class_name="admin-card-actions"),
+        class_name="admin-user-card",
+        width="100%",
+    )
+
+
+def _pending_link_card(row: PendingLinkRow) -> rx.Component:
+    """One pending link on a phone: every column of the table's row, stacked."""
+    return rx.card(
+        rx.data_list.root(
+            _card_field("Account", rx.text(row["email"]), "admin-link-account"),
+            _card_field("Link for", rx.text(row["kind"]), "admin-link-kind"),
+            _card_field("Link", rx.code(row["link"], word_break="break-all"), "admin-link-link"),
+            _card_field("Expires", rx.text(row["expires"]), "admin-link-expires"),
+            size="2",
+            width="100%",
+        ),
+        rx.box(_copy_button(row["link"], row["email"]), padding_top="8px"),
+        class_name="admin-link-card",
+        width="100%",
+    )
+
+
+def _table_or_cards(table: rx.Component, cards: rx.Component, name: str) -> rx.Component:
+    """A table from Radix's md breakpoint (768 px) up; stacked cards below it, where the
+    columns would run off a phone's screen."""
+    return rx.fragment(
+        rx.box(
+            table,
+            overflow_x="auto",
+            width="100%",
+            display=["none", "none", "block"],
+            class_name=f"{name}-table",
+        ),
+        rx.vstack(
+            cards,
+            spacing="3",
+            width="100%",
+            display=["flex", "flex", "none"],
+            class_name=f"{name}-cards",
         ),
     )
 
@@ -638,7 +721,7 @@ def admin_page() -> rx.Component:
             rx.card(
                 rx.vstack(
                     rx.heading("Users", size="4", as_="h2"),
-                    rx.box(
+                    _table_or_cards(
                         rx.table.root(
                             rx.table.header(
                                 rx.table.row(
@@ -652,8 +735,8 @@ def admin_page() -> rx.Component:
                             rx.table.body(rx.foreach(AdminState.users, _user_row)),
                             width="100%",
                         ),
-                        overflow_x="auto",
-                        width="100%",
+                        rx.foreach(AdminState.users, _user_card),
+                        "admin-users",
                     ),
                     width="100%",
                 ),

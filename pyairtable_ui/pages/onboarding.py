@@ -394,11 +394,19 @@ def _tour_step() -> rx.Component:
                     index,
                     rx.card(
                         rx.hstack(
-                            rx.icon(icon, size=28, color=rx.color("accent", 10)),
+                            rx.icon(
+                                icon,
+                                size=28,
+                                color=rx.color("accent", 10),
+                                # A flex item would shrink beside a long text on a phone.
+                                flex_shrink="0",
+                                class_name="tour-icon",
+                            ),
                             rx.vstack(
                                 rx.text(title, weight="bold", size="4"),
                                 rx.text(body, size="3"),
                                 spacing="1",
+                                min_width="0",
                             ),
                             spacing="4",
                             align="start",

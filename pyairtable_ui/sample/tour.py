@@ -13,16 +13,13 @@ SAMPLE_MARK = " (Sample)"
 # keeps base ids only, still knows a sample's actions after the user connected Airtable.
 SAMPLE_BASE_ID_PREFIX = "appSample"
 
+# The sample's questions are about its CRM: they are offered on a sample base with this table.
+SAMPLE_QUESTIONS_TABLE = "Deals"
 SAMPLE_QUESTIONS: tuple[str, ...] = (
     "Which deals are in negotiation?",
     "How many deals are in each stage?",
     "Mark the Ember Foods - Integrations deal as Closed Won",
 )
-
-
-def is_sample_base(name: str) -> bool:
-    """Whether a base, by the name the server gives it, is a sample base."""
-    return name.endswith(SAMPLE_MARK)
 
 
 def is_sample_base_id(base_id: str) -> bool:

@@ -28,7 +28,7 @@ from pyairtable_ui.api.session_cookie import session_token_from_cookie_header
 from pyairtable_ui.auth import flows
 from pyairtable_ui.auth.flows import SignedInUser
 from pyairtable_ui.auth.models import OnboardingStep
-from pyairtable_ui.routes import login_redirect, safe_next_path
+from pyairtable_ui.routes import login_redirect, return_path, safe_next_path
 
 # How long a positive check is trusted before the session row is read again.
 RECHECK_SECONDS = 15.0
@@ -174,12 +174,16 @@ class AuthState(rx.State):
         """Read the user again now (after a change to profile or onboarding)."""
         await self._load_user(force=True)
 
+    def _here(self) -> str:
+        """This page with its query, to come back to after sign-in (`/chat?c=12`)."""
+        return return_path(self.router.url.path, self.router.url.query)
+
     @rx.event
     async def guard_private_page(self):
         """On load of a private page: send a signed-out visitor to login."""
         await self._load_user(force=True)
         if not self.signed_in:
-            return rx.redirect(login_redirect(current_path(self.router.url.path)), replace=True)
+            return rx.redirect(login_redirect(self._here()), replace=True)
         if self.onboarding_step != OnboardingStep.DONE and current_path(
             self.router.url.path
         ) not in (
@@ -194,7 +198,7 @@ class AuthState(rx.State):
         """On load of an admin page: members are sent to the chat."""
         await self._load_user(force=True)
         if not self.signed_in:
-            return rx.redirect(login_redirect(current_path(self.router.url.path)), replace=True)
+            return rx.redirect(login_redirect(self._here()), replace=True)
         if not self.is_admin:
             return rx.redirect(routes.CHAT, replace=True)
         return None
@@ -209,7 +213,8 @@ class AuthState(rx.State):
         """On load of login/register: a signed-in visitor goes on to the app."""
         await self._load_user(force=True)
         if self.signed_in:
-            return rx.redirect(routes.CHAT, replace=True)
+            wanted = self.router.url.query_parameters.get("next")
+            return rx.redirect(safe_next_path(wanted), replace=True)
         return None
 
     async def drop_stale_user(self) -> None:

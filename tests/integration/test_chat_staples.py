@@ -1,4 +1,4 @@
-"""The chat's conversation list in Chromium: search, date groups, the address, export.
+"""The chat's staples in Chromium: search, date groups, the address, export, examples, edit.
 
 The scripted LLM plays the model (as in `test_chat`); each test signs new users in.
 """
@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
 from tests.fakes.llm import Reply
-from tests.integration.accounts import sign_in
+from tests.integration.accounts import PASSWORD, sign_in
 from tests.integration.test_chat import MODEL, ask
 from tests.integration.test_chat_view import open_chat
 
@@ -78,7 +79,8 @@ def test_search_finds_a_conversation_by_a_word_only_in_its_messages(chat: Page, 
 
 
 def conversation_id_in_address(page: Page) -> int:
-    page.wait_for_url(re.compile(r"/chat\?c=\d+$"))
+    # After a full page load the server's router may add its slash (`/chat/?c=`).
+    page.wait_for_url(re.compile(r"/chat/?\?c=\d+$"))
     return int(page.url.rsplit("=", 1)[1])
 
 
@@ -179,3 +181,78 @@ def test_the_composer_is_ready_and_a_deletion_can_be_undone(chat: Page, llm) -> 
     assert conversation_id_in_address(chat) == conversation_id
     chat.reload()
     expect(chat.locator(".assistant-message").last).to_contain_text("it holds the plan")
+
+
+def test_an_example_names_a_real_table_and_the_last_question_can_be_edited(
+    chat: Page, llm, airtable
+) -> None:
+    examples = chat.locator(".example-prompt")
+    expect(examples.first).to_be_visible()
+    texts = examples.all_inner_texts()
+    # Written from the Emulator Projects base: its own tables, never a canned "deals".
+    tables = {t["name"] for t in airtable.state.base_schema(BASE_PROJECTS_ID)["tables"]}
+    assert texts and all(any(f" {t} " in f" {x} " for t in tables) for x in texts), texts
+    assert not any("deal" in t.lower() for t in texts), texts
+
+    llm.queue(Reply(content="Active: 2, Done: 1."), model=MODEL)
+    examples.first.click()
+    expect(chat.locator(".user-message")).to_have_text([texts[0]])
+    expect(chat.locator(".assistant-message").last).to_contain_text("Active: 2, Done: 1.")
+    assert any(texts[0] in str(r["messages"]) for r in llm.requests)
+    conversation_id = conversation_id_in_address(chat)
+
+    converse(chat, llm, "Who leads the Mobile app?", "Nobody yet.")
+    edit = chat.get_by_role("button", name="Edit question")
+    expect(edit).to_have_count(1)  # on the last question only
+    edit.click()
+    box = chat.get_by_role("textbox", name="Message")
+    expect(box).to_have_value("Who leads the Mobile app?")
+    expect(box).to_be_focused()
+    expect(chat.locator("#editing-banner")).to_contain_text("replaces it and its answer")
+
+    llm.queue(Reply(content="Ana leads the Website."), model=MODEL)
+    box.fill("Who leads the Website?")
+    box.press("Enter")
+    expect(chat.locator(".assistant-message").last).to_contain_text("Ana leads the Website.")
+    expect(chat.locator(".user-message")).to_have_text([texts[0], "Who leads the Website?"])
+    expect(chat.get_by_text("Nobody yet.")).to_have_count(0)
+    expect(chat.locator("#editing-banner")).to_have_count(0)
+    # The model was asked the edited question, without the replaced exchange.
+    sent = [str(r["messages"]) for r in llm.requests if "Who leads the Website?" in str(r)]
+    assert sent and "Mobile app" not in sent[-1]
+
+    chat.reload()
+    expect(chat.locator(".user-message")).to_have_text([texts[0], "Who leads the Website?"])
+    expect(chat.locator(".assistant-message").last).to_contain_text("Ana leads the Website.")
+    assert conversation_id_in_address(chat) == conversation_id
+
+
+def test_signing_in_from_a_conversation_link_comes_back_to_it(
+    chat: Page, llm, app_server, unique_email
+) -> None:
+    converse(chat, llm, "Where are the keys?", "Under the mat.")
+    conversation_id = conversation_id_in_address(chat)
+    chat.get_by_role("button", name="Account menu").click()
+    chat.get_by_role("menuitem", name="Sign out").click()
+    chat.wait_for_url("**/auth/login**")
+
+    chat.goto(f"{app_server.url}/chat?c={conversation_id}")
+    chat.wait_for_url(re.compile(rf"/auth/login\?next=%2Fchat%3Fc%3D{conversation_id}$"))
+    chat.get_by_label("Email").fill(unique_email)
+    chat.get_by_label("Password").fill(PASSWORD)
+    chat.get_by_label("Password").press("Enter")
+    # A full page load: the server's router may add its slash (`/chat/?c=`).
+    chat.wait_for_url(re.compile(rf"/chat/?\?c={conversation_id}$"))
+    expect(chat.locator(".user-message")).to_have_text(["Where are the keys?"])
+    expect(chat.locator(".assistant-message").last).to_contain_text("Under the mat.")
+
+    # Another site as `next` is refused: the sign-in ends in the chat.
+    chat.get_by_role("button", name="Account menu").click()
+    chat.get_by_role("menuitem", name="Sign out").click()
+    chat.wait_for_url("**/auth/login**")
+    chat.goto(f"{app_server.url}/auth/login?next=https://evil.example/chat")
+    chat.get_by_label("Email").fill(unique_email)
+    chat.get_by_label("Password").fill(PASSWORD)
+    chat.get_by_label("Password").press("Enter")
+    chat.wait_for_url(re.compile(r"/chat/?(\?c=\d+)?$"))
+    assert chat.url.startswith(app_server.url)

@@ -1,11 +1,14 @@
 """Pages on a phone and page structure: no sideways scroll at 375 px, every column's
-data on screen, a branded 404 with a way back, one h1 per page.
+data on screen (history, admin), a one-row chat toolbar, whole tour icons, a branded
+404 with a way back, one h1 per page, and the theme kept.
 
 Actions are made the way a user makes them (the scripted model proposes, the user
 decides in the review dialog), then the same signed-in page is narrowed to a phone.
 """
 
 from __future__ import annotations
+
+import re
 
 from playwright.sync_api import Locator, Page, expect
 
@@ -153,3 +156,81 @@ def test_every_page_has_exactly_one_h1(
     counts["not found"] = h1_count(page, page.get_by_role("link", name="Go to the chat"))
 
     assert counts == dict.fromkeys(counts, 1)
+
+
+def no_sideways_scroll_at_all(page: Page) -> bool:
+    return bool(page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth"))
+
+
+def test_a_phone_gets_whole_tour_icons_a_one_row_toolbar_admin_cards_and_a_kept_theme(
+    app_server, page: Page, mailbox, app_airtable, app_database_url, unique_email
+) -> None:
+    url = app_server.url
+    email = "phone-admin-" + unique_email
+    page.set_viewport_size(PHONE)
+    new_account(page, url, mailbox, email)
+    make_admin(app_database_url, email)
+    tokens = app_tokens(app_airtable)
+    page.get_by_label("Personal access token").fill(tokens.full)
+    page.get_by_role("button", name="Connect").click()
+    page.get_by_label("Search bases").fill(tokens.base_name[:4])
+    page.get_by_role("button", name=f"Use {tokens.base_name}").click()
+
+    # The tour's icons keep their set size (28 px) beside a long text.
+    for _ in range(2):
+        icon = page.locator(".tour-icon")
+        expect(icon).to_be_visible()
+        box = icon.bounding_box()
+        assert box is not None and round(box["width"]) == 28 and round(box["height"]) == 28
+        page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Skip the tour").click()
+    page.wait_for_url("**/chat**")
+    expect(page.get_by_role("combobox", name="Base")).to_contain_text(tokens.base_name)
+
+    # The chat's toolbar is one row, all of it on the screen.
+    parts = [
+        page.get_by_role("button", name="Conversations"),
+        page.get_by_role("combobox", name="Base"),
+        page.get_by_role("combobox", name="Model"),
+        page.get_by_role("button", name="Actions"),
+    ]
+    middles = []
+    for part in parts:
+        assert inside_horizontally(page, part)
+        box = part.bounding_box()
+        assert box is not None
+        middles.append(box["y"] + box["height"] / 2)
+    assert max(middles) - min(middles) < 4, middles
+    assert no_sideways_scroll_at_all(page)
+
+    # Dark, from the account menu; kept after a reload; System goes back to the device's.
+    html = page.locator("html")
+    page.get_by_role("button", name="Account menu").click()
+    page.get_by_role("menuitemradio", name="Dark").click()
+    expect(html).to_have_class(re.compile(r"\bdark\b"))
+    page.reload()
+    expect(page.get_by_role("textbox", name="Message")).to_be_visible()
+    expect(html).to_have_class(re.compile(r"\bdark\b"))
+    page.get_by_role("button", name="Account menu").click()
+    expect(page.get_by_role("menuitemradio", name="Dark")).to_have_attribute("aria-checked", "true")
+    page.get_by_role("menuitemradio", name="Light").click()
+    expect(html).to_have_class(re.compile(r"\blight\b"))
+    assert page.evaluate("localStorage.getItem('theme')") == "light"
+
+    # /admin: every account a card, every column's data on the screen, no sideways scroll.
+    page.goto(f"{url}/admin")
+    mine = page.locator(".admin-user-card").filter(has_text=email)
+    expect(mine).to_have_count(1)
+    expect(page.locator(".admin-users-table")).to_be_hidden()
+    for part in ("account", "role", "status", "joined", "actions"):
+        value = mine.locator(f".admin-card-{part}")
+        expect(value).not_to_be_empty()
+        assert inside_horizontally(page, value), f"{part} is off the screen"
+    expect(mine.locator(".admin-card-role")).to_have_text("admin")
+    assert inside_horizontally(page, mine.get_by_role("button", name="Make member"))
+    assert no_sideways_scroll_at_all(page)
+
+    page.set_viewport_size(DESKTOP)
+    expect(page.locator(".admin-users-table")).to_be_visible()
+    expect(page.get_by_role("cell", name=email)).to_be_visible()
+    expect(mine).to_be_hidden()

@@ -18,7 +18,6 @@ from pyairtable_ui.components.shell import private_page
 from pyairtable_ui.pages.chat.parts import answer_markdown, message_view, step_view
 from pyairtable_ui.pages.chat.rows import ConversationItem
 from pyairtable_ui.pages.chat.state import ChatState
-from pyairtable_ui.sample.tour import SAMPLE_QUESTIONS
 from pyairtable_ui.state.actions import ActionsState
 from pyairtable_ui.state.auth import AuthState
 
@@ -120,7 +119,13 @@ def _toolbar() -> rx.Component:
         rx.drawer.root(
             rx.drawer.trigger(
                 rx.button(
-                    rx.icon("messages-square", size=16), "Conversations", variant="soft", size="2"
+                    rx.icon("messages-square", size=16),
+                    # The word from sm up; on a phone the icon, so the toolbar is one row.
+                    rx.text("Conversations", display=["none", "inline"]),
+                    variant="soft",
+                    size="2",
+                    aria_label="Conversations",
+                    flex_shrink="0",
                 ),
             ),
             rx.drawer.overlay(),
@@ -153,7 +158,13 @@ def _toolbar() -> rx.Component:
             on_open_change=ChatState.set_conversations_open,
         ),
         rx.select.root(
-            rx.select.trigger(placeholder="Choose a base", aria_label="Base", max_width="220px"),
+            rx.select.trigger(
+                placeholder="Choose a base",
+                aria_label="Base",
+                max_width="220px",
+                flex="3 1 0",
+                min_width="0",
+            ),
             rx.select.content(
                 rx.foreach(ChatState.bases, lambda b: rx.select.item(b["name"], value=b["id"]))
             ),
@@ -162,7 +173,7 @@ def _toolbar() -> rx.Component:
             disabled=ChatState.running,
         ),
         rx.select.root(
-            rx.select.trigger(aria_label="Model", max_width="220px"),
+            rx.select.trigger(aria_label="Model", max_width="220px", flex="3 1 0", min_width="0"),
             rx.select.content(
                 rx.foreach(
                     ChatState.model_choices,
@@ -185,7 +196,9 @@ def _toolbar() -> rx.Component:
         width="100%",
         spacing="2",
         align="center",
-        wrap="wrap",
+        # One row on a phone too: the switchers shrink (their text is cut with "…").
+        wrap="nowrap",
+        id="chat-toolbar",
         padding_x="16px",
         padding_y="8px",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
@@ -223,6 +236,7 @@ def _drawer_trigger() -> rx.Component:
             ),
         ),
         position="relative",
+        flex_shrink="0",
         display=["inline-flex", "inline-flex", "none"],
     )
 
@@ -306,40 +320,49 @@ def _title_bar() -> rx.Component:
     )
 
 
-def _sample_questions() -> rx.Component:
-    # One click asks: the sample base's questions, which the demo model also answers.
-    return rx.vstack(
-        rx.text("Try one of these on your sample base:", color_scheme="gray", size="2"),
-        *[
-            rx.button(
-                question,
-                variant="surface",
-                type="button",
-                on_click=ChatState.send({"message": question}),
-                disabled=ChatState.running,
-            )
-            for question in SAMPLE_QUESTIONS
-        ],
-        spacing="2",
-        align="center",
+def _example_button(prompt: rx.Var[str], index: rx.Var[int]) -> rx.Component:
+    return rx.button(
+        rx.icon("sparkles", size=14),
+        rx.text(prompt, text_align="left"),
+        variant="surface",
+        color_scheme="gray",
+        size="2",
+        height="auto",
+        padding_y="6px",
+        white_space="normal",
+        max_width="100%",
+        on_click=ChatState.ask_example(index),
+        disabled=ChatState.running,
+        class_name="example-prompt",
     )
 
 
 def _empty_state() -> rx.Component:
+    """Questions written from the selected base's own tables and fields, to click."""
     return rx.vstack(
         rx.heading("Ask about ", ChatState.base_name, size="5", as_="h2"),
         rx.cond(
-            ChatState.sample_base,
-            _sample_questions(),
+            ChatState.examples.length() > 0,
+            rx.fragment(
+                rx.text("Try one of these:", color_scheme="gray", size="2"),
+                rx.flex(
+                    rx.foreach(ChatState.examples, _example_button),
+                    wrap="wrap",
+                    gap="8px",
+                    justify="center",
+                    max_width="640px",
+                    id="example-prompts",
+                ),
+            ),
             rx.text(
-                "For example: “Which tasks are overdue?”, “How many deals did we win this "
-                "quarter?”, “Add a task for Ana due Friday”.",
+                "Ask about its tables and records, or ask for a change: every change is "
+                "shown to you to approve before anything is written.",
                 color_scheme="gray",
                 size="2",
             ),
         ),
         padding="32px 16px",
-        spacing="2",
+        spacing="3",
         align="center",
         text_align="center",
     )
@@ -382,7 +405,11 @@ def _conversation() -> rx.Component:
                 lambda m, i: rx.cond(
                     m["role"] == "tool",
                     _step_with_proposal(m),
-                    message_view(m, is_answer=i == ChatState.answer_index),
+                    message_view(
+                        m,
+                        is_answer=i == ChatState.answer_index,
+                        is_last_question=i == ChatState.question_index,
+                    ),
                 ),
             ),
             rx.cond(
@@ -411,6 +438,31 @@ def _conversation() -> rx.Component:
         rx.cond(
             ChatState.notice != "",
             rx.callout(ChatState.notice, icon="info", size="1", margin_x="16px", role="status"),
+        ),
+        rx.cond(
+            ChatState.editing,
+            rx.hstack(
+                rx.icon("pencil", size=14),
+                rx.text(
+                    "Editing your last question: sending replaces it and its answer.",
+                    size="2",
+                ),
+                rx.spacer(),
+                rx.button(
+                    "Cancel",
+                    type="button",
+                    variant="ghost",
+                    size="1",
+                    on_click=ChatState.cancel_edit,
+                ),
+                role="status",
+                id="editing-banner",
+                align="center",
+                margin="8px 16px 0",
+                padding="6px 10px",
+                border_radius="6px",
+                background_color=rx.color("accent", 3),
+            ),
         ),
         rx.form(
             rx.hstack(

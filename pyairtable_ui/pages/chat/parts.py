@@ -121,7 +121,9 @@ def answer_markdown(content: rx.Var[str] | str) -> rx.Component:
     )
 
 
-def message_view(message: Any, *, is_answer: rx.Var[bool]) -> rx.Component:
+def message_view(
+    message: Any, *, is_answer: rx.Var[bool], is_last_question: rx.Var[bool]
+) -> rx.Component:
     """A user question, an assistant answer (Markdown, no raw HTML) or an error.
 
     Args:
@@ -129,12 +131,26 @@ def message_view(message: Any, *, is_answer: rx.Var[bool]) -> rx.Component:
         is_answer: Whether the row is the answer to the last question
             (`ChatState.answer_index`): only that one offers Regenerate, or Retry
             when it is an error.
+        is_last_question: Whether the row is the last question
+            (`ChatState.question_index`): only that one can be edited and resent.
     """
     return rx.match(
         message["role"],
         (
             "user",
             rx.flex(
+                rx.cond(
+                    is_last_question & ~ChatState.running & ~ChatState.editing,
+                    rx.icon_button(
+                        rx.icon("pencil", size=14),
+                        variant="ghost",
+                        color_scheme="gray",
+                        size="1",
+                        aria_label="Edit question",
+                        title="Change it and ask again (replaces this question and its answer)",
+                        on_click=ChatState.edit_last_question,
+                    ),
+                ),
                 rx.box(
                     rx.text(message["content"], white_space="pre-wrap", size="3"),
                     background_color=rx.color("accent", 3),
@@ -144,6 +160,8 @@ def message_view(message: Any, *, is_answer: rx.Var[bool]) -> rx.Component:
                     class_name="user-message",
                 ),
                 justify="end",
+                align="center",
+                gap="6px",
                 width="100%",
                 margin_y="8px",
             ),

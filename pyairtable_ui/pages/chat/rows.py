@@ -566,6 +566,11 @@ def through_last_question(items: list[ChatItem]) -> list[ChatItem]:
     return items[: last_user + 1]
 
 
+def last_question_index(items: list[ChatItem]) -> int:
+    """Where the last question is (-1: none): the one question that can be edited."""
+    return max((i for i, item in enumerate(items) if item["role"] == "user"), default=-1)
+
+
 def last_answer_index(items: list[ChatItem]) -> int:
     """Where the answer to the last question is, or -1 when it has none (yet).
 

@@ -32,6 +32,7 @@ from pyairtable_ui.pages.chat.rows import (
     error_item,
     items_from_rows,
     last_answer_index,
+    last_question_index,
     running_step_item,
     step_status,
     tally_add,
@@ -42,8 +43,7 @@ from pyairtable_ui.pages.chat.rows import (
     with_last_turn,
     with_step_finished,
 )
-from pyairtable_ui.routes import login_redirect
-from pyairtable_ui.sample.tour import is_sample_base
+from pyairtable_ui.routes import login_redirect, return_path
 from pyairtable_ui.state.actions import ActionsState
 from pyairtable_ui.state.auth import signed_in_user_id
 
@@ -77,6 +77,9 @@ class ChatState(rx.State):
 
     bases: list[BaseItem] = []
     base_id: str = ""
+    # Questions to start with, naming the selected base's own tables (`chat.examples`).
+    examples: list[str] = []
+    _examples_base: str = ""
     models: list[str] = []
     model: str = ""
 
@@ -86,6 +89,8 @@ class ChatState(rx.State):
     # What the running turn has used so far, shown in the details of the answer ending it.
     _tally: Tally = empty_tally()
     renaming: bool = False
+    # The last question is back in the composer: sending replaces it and its answer.
+    editing: bool = False
     # A question whose turn could not start (so it was not stored), for Retry to send again.
     _unsent_question: str = ""
     # Conversations this tab just put in the address (`_show_in_address`; 0: none open):
@@ -103,14 +108,14 @@ class ChatState(rx.State):
         return [{"value": model, "label": model_label(model)} for model in self.models]
 
     @rx.var
-    def sample_base(self) -> bool:
-        """The selected base is the user's sample: the chat offers its example questions."""
-        return is_sample_base(self.base_name)
-
-    @rx.var
     def answer_index(self) -> int:
         """Which row answers the last question (-1: none): only it offers Regenerate or Retry."""
         return last_answer_index(self.messages)
+
+    @rx.var
+    def question_index(self) -> int:
+        """Which row is the last question (-1: none): only it can be edited and resent."""
+        return last_question_index(self.messages)
 
     # --- loading -------------------------------------------------------------------
 
@@ -123,7 +128,9 @@ class ChatState(rx.State):
         """
         user_id = await signed_in_user_id(self)
         if user_id is None:
-            return rx.redirect(login_redirect(routes.CHAT), replace=True)
+            # Back to this very conversation once signed in (`/chat?c=12`).
+            here = return_path(routes.CHAT, self.router.url.query)
+            return rx.redirect(login_redirect(here), replace=True)
         query = self.router.url.query_parameters
         requested = query.get("c", "")
         requested_id = address_conversation_id(requested if "c" in query else None)
@@ -179,6 +186,7 @@ class ChatState(rx.State):
         self.messages = []
         self.streaming_text = ""
         self._unsent_question = ""
+        self.editing = False
 
     async def _open(self, user_id: int, conversation_id: int) -> None:
         try:
@@ -205,19 +213,40 @@ class ChatState(rx.State):
             self.model = conversation.model
         self.streaming_text = ""
         self._unsent_question = ""
+        self.editing = False
 
     @rx.event
     async def load_bases(self):
         """Fill the base switcher with the bases the user's token sees."""
         user_id = await signed_in_user_id(self)
         if user_id is None:
-            return
+            return None
 
         try:
             self.bases = base_items(await asyncio.to_thread(flows.bases_for_user, user_id))
         except UserFacingError as exc:
             self.notice = exc.message
             self.bases = []
+            return None
+        return ChatState.load_examples
+
+    @rx.event
+    async def load_examples(self):
+        """Write the example questions for the selected base (once per base)."""
+        user_id = await signed_in_user_id(self)
+        if user_id is None or not self.base_id or self._examples_base == self.base_id:
+            return
+        base_id = self.base_id
+        self.examples = await asyncio.to_thread(flows.example_prompts, user_id, base_id)
+        self._examples_base = base_id
+
+    @rx.event
+    async def ask_example(self, index: int):
+        """Send the example question clicked, as if it had been typed."""
+        user_id = await signed_in_user_id(self)
+        if user_id is None or self.running or not 0 <= index < len(self.examples):
+            return None
+        return ChatState.send({"message": self.examples[index]})
 
     @rx.event
     async def refresh_conversations(self):
@@ -261,7 +290,7 @@ class ChatState(rx.State):
         await self._reset_conversation()
         self.conversations_open = False
         self.notice = ""
-        return self._show_in_address()
+        return [self._show_in_address(), ChatState.load_examples]
 
     @rx.event
     async def rename_conversation(self, form_data: dict[str, str]):
@@ -346,8 +375,9 @@ class ChatState(rx.State):
     def choose_base(self, base_id: str):
         """Switch base; the next message is answered about it."""
         if self.running or base_id not in {b["id"] for b in self.bases}:
-            return
+            return None
         self.base_id = base_id
+        return ChatState.load_examples
 
     @rx.event
     def choose_model(self, model: str):
@@ -380,6 +410,53 @@ class ChatState(rx.State):
 
     # --- the turn ----------------------------------------------------------------------
 
+    @rx.event
+    async def edit_last_question(self):
+        """Put the last question back in the composer, to change it and send it again."""
+        user_id = await signed_in_user_id(self)
+        index = last_question_index(self.messages)
+        if user_id is None or self.running or index < 0:
+            return None
+        self.editing = True
+        self.notice = ""
+        return [
+            rx.set_value("message-input", self.messages[index]["content"]),
+            rx.set_focus("message-input"),
+        ]
+
+    @rx.event
+    def cancel_edit(self):
+        """Keep the last question and its answer as they are; empty the composer."""
+        if not self.editing:
+            return None
+        self.editing = False
+        return rx.set_value("message-input", "")
+
+    async def _drop_edited_exchange(self, user_id: int) -> None:
+        """Take the last question and its answer out, for the edited one (inside `async with`).
+
+        A proposal the dropped answer made is not applied and not lost: it stays in
+        the Actions list, waiting for review, and the notice says so.
+        """
+        self.editing = False
+        index = last_question_index(self.messages)
+        if index < 0:
+            return
+        if self._unsent_question:
+            # The question was never stored (its turn could not start): nothing to delete.
+            self._unsent_question = ""
+        else:
+            dropped = await asyncio.to_thread(
+                flows.drop_last_exchange, user_id, self.conversation_id
+            )
+            if dropped is not None and dropped.waiting_action_ids:
+                count = len(dropped.waiting_action_ids)
+                self.notice = (
+                    f"The replaced answer proposed {count} change{'s' if count > 1 else ''}: "
+                    "nothing was written. It is still in Actions, waiting for your review."
+                )
+        self.messages = self.messages[:index]
+
     @rx.event(background=True)
     async def send(self, form_data: dict[str, str]):
         """Ask the assistant: store the question and answer it, streaming."""
@@ -402,6 +479,8 @@ class ChatState(rx.State):
                 self.notice = "Choose a base first (the switcher above the conversation)."
                 return
             self.notice = ""
+            if self.editing and self.conversation_id:
+                await self._drop_edited_exchange(user_id)
             created = not self.conversation_id
             if created:
                 self.conversation_id = await asyncio.to_thread(

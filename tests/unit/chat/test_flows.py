@@ -271,3 +271,29 @@ def test_the_base_switcher_lists_what_the_stored_token_sees(
     bases = flows.bases_for_user(cleo)
 
     assert {b.id for b in bases} == {BASE_CRM_ID, BASE_PROJECTS_ID}
+
+
+def test_example_questions_come_from_the_users_base_and_none_without_access(
+    airtable_emulator: AirtableEmulator,
+    app_database: Engine,
+    cleo: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIRTABLE_API_URL", airtable_emulator.url)
+    get_settings.cache_clear()
+    # Not connected: no examples, and no error for the page to show.
+    assert flows.example_prompts(cleo, BASE_PROJECTS_ID) == []
+
+    check = check_airtable_token(TOKEN_FULL, api_url=airtable_emulator.url)
+    with Session(app_database) as session:
+        user = session.get(User, cleo)
+        assert user is not None
+        save_connection(session=session, user=user, token=TOKEN_FULL, check=check)
+        session.commit()
+
+    projects = flows.example_prompts(cleo, BASE_PROJECTS_ID)
+    crm = flows.example_prompts(cleo, BASE_CRM_ID)
+
+    assert projects and all("Projects" in p or "Tasks" in p for p in projects)
+    assert "What is the total Amount of Deals by Stage?" in crm
+    assert flows.example_prompts(cleo, "appNoSuchBase0000") == []

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from pyairtable_ui.actions.models import Action, ActionStatus
 from pyairtable_ui.chat import service
 from pyairtable_ui.chat.models import Conversation, Message, MessageRole, MessageStatus
 from pyairtable_ui.chat.service import (
@@ -410,6 +411,55 @@ def test_regenerate_without_a_question_does_nothing(db: Session, ana: int) -> No
     cid = new_conversation(db, ana)
 
     assert service.delete_last_answer(session=db, conversation_id=cid, user_id=ana) is None
+
+
+def test_an_edited_question_replaces_the_last_exchange_and_its_proposal_waits(
+    db: Session, ana: int
+) -> None:
+    cid = new_conversation(db, ana)
+    add(db, cid, ana, "user", content="q1")
+    add(db, cid, ana, "assistant", content="a1")
+    add(db, cid, ana, "user", content="Mark them all done")
+    add(db, cid, ana, "assistant", tool_calls=[call("c", "update_records")])
+    step = add(db, cid, ana, "tool", tool_call_id="c", content="Proposed.")
+    add(db, cid, ana, "assistant", content="Review it.")
+    waiting = Action(
+        user_id=ana, conversation_id=cid, message_id=step.id, tool_name="u", base_id="a"
+    )
+    decided = Action(
+        user_id=ana,
+        conversation_id=cid,
+        message_id=step.id,
+        tool_name="u",
+        base_id="a",
+        status=ActionStatus.REJECTED.value,
+    )
+    db.add_all([waiting, decided])
+    db.commit()
+
+    dropped = service.delete_last_exchange(session=db, conversation_id=cid, user_id=ana)
+    db.commit()
+
+    assert dropped is not None and dropped.question == "Mark them all done"
+    assert dropped.waiting_action_ids == (waiting.id,)
+    remaining = service.list_messages(session=db, conversation_id=cid, user_id=ana)
+    assert [m.content for m in remaining] == ["q1", "a1"]
+    db.expire_all()
+    # Still the conversation's, still waiting: reviewable, never applied by the edit.
+    kept = db.get(Action, waiting.id)
+    assert kept is not None and kept.conversation_id == cid and kept.message_id is None
+    assert kept.status == ActionStatus.PROPOSED.value
+
+
+def test_editing_needs_a_question_and_the_owner(db: Session, ana: int, ben: int) -> None:
+    cid = new_conversation(db, ana)
+    assert service.delete_last_exchange(session=db, conversation_id=cid, user_id=ana) is None
+    add(db, cid, ana, "user", content="mine")
+    with pytest.raises(ConversationNotFoundError):
+        service.delete_last_exchange(session=db, conversation_id=cid, user_id=ben)
+    assert [
+        m.content for m in service.list_messages(session=db, conversation_id=cid, user_id=ana)
+    ] == ["mine"]
 
 
 def test_turn_usage_sums_each_turn(db: Session, ana: int) -> None:

@@ -26,6 +26,7 @@ from pyairtable_ui.pages.chat.rows import (
     item_from_row,
     items_from_rows,
     last_answer_index,
+    last_question_index,
     record_cards,
     running_step_item,
     short_arguments,
@@ -237,6 +238,21 @@ def test_only_the_answer_to_the_last_question_is_the_answer_to_redo() -> None:
     assert last_answer_index(rows + failed) == 7
     # A step after the answer (the model went on, then was stopped) does not hide it.
     assert last_answer_index([*rows, running_step_item("call_2", "get_record", "{}")]) == 4
+
+
+def test_only_the_last_question_is_the_one_to_edit() -> None:
+    rows = [
+        user_item("First?"),
+        assistant_item("One.", "complete"),
+        user_item("Second?"),
+        running_step_item("call_1", "list_records", "{}"),
+        assistant_item("Two.", "complete"),
+    ]
+    assert last_question_index(rows) == 2
+    assert last_question_index(rows[:2]) == 0
+    assert last_question_index([*rows, error_item("Try again.")]) == 2
+    assert last_question_index([assistant_item("Hi.", "complete")]) == -1
+    assert last_question_index([]) == -1
 
 
 def test_the_conversation_and_base_lists() -> None:
