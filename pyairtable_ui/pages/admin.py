@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import reflex as rx
 
@@ -209,6 +210,38 @@ def _copy_button(link: rx.Var[str] | str, email: rx.Var[str] | str) -> rx.Compon
     )
 
 
+def _table(
+    columns: list[str], items: Any, row: Callable[[Any], rx.Component], **props: Any
+) -> rx.Component:
+    """A table with these column headers and one row per item (`props`: id, ...)."""
+    return rx.table.root(
+        rx.table.header(rx.table.row(*[rx.table.column_header_cell(c) for c in columns])),
+        rx.table.body(rx.foreach(items, row)),
+        width="100%",
+        **props,
+    )
+
+
+def _setting_form(*fields: rx.Component, button: str, on_submit: Any, **props: Any) -> rx.Component:
+    """One row of settings fields and their save button (`props`: reset_on_submit, ...)."""
+    return rx.form(
+        rx.hstack(
+            *fields, rx.button(button, type="submit", variant="soft"), align="end", wrap="wrap"
+        ),
+        on_submit=on_submit,
+        width="100%",
+        **props,
+    )
+
+
+def _kept_input(label: str, name: str, value: Any, placeholder: str) -> rx.Component:
+    """A text field showing the saved value (keyed on it, so a save redraws it)."""
+    return _labelled(
+        label,
+        rx.input(name=name, placeholder=placeholder, default_value=value, key=value),
+    )
+
+
 def _labelled(label: str, control: rx.Component) -> rx.Component:
     return rx.el.label(
         rx.vstack(rx.text(label, size="2"), control, spacing="1"),
@@ -251,25 +284,20 @@ def _access_card() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Access and invitations", size="4", as_="h2"),
-            rx.form(
-                rx.hstack(
-                    _labelled(
-                        "Who may create an account",
-                        rx.el.select(
-                            rx.el.option("Anyone (open)", value="open"),
-                            rx.el.option("By invitation only", value="invite-only"),
-                            name="registration",
-                            default_value=AdminState.registration,
-                            key=AdminState.registration,
-                            style=_SELECT_STYLE,
-                        ),
+            _setting_form(
+                _labelled(
+                    "Who may create an account",
+                    rx.el.select(
+                        rx.el.option("Anyone (open)", value="open"),
+                        rx.el.option("By invitation only", value="invite-only"),
+                        name="registration",
+                        default_value=AdminState.registration,
+                        key=AdminState.registration,
+                        style=_SELECT_STYLE,
                     ),
-                    rx.button("Save access", type="submit", variant="soft"),
-                    align="end",
-                    wrap="wrap",
                 ),
+                button="Save access",
                 on_submit=AdminState.save_registration,
-                width="100%",
             ),
             rx.form(
                 rx.hstack(
@@ -308,18 +336,10 @@ def _access_card() -> rx.Component:
             rx.cond(
                 AdminState.invites.length() > 0,
                 rx.box(
-                    rx.table.root(
-                        rx.table.header(
-                            rx.table.row(
-                                rx.table.column_header_cell("Invited"),
-                                rx.table.column_header_cell("Role"),
-                                rx.table.column_header_cell("Expires"),
-                                rx.table.column_header_cell("Link"),
-                                rx.table.column_header_cell(""),
-                            )
-                        ),
-                        rx.table.body(rx.foreach(AdminState.invites, _invite_row)),
-                        width="100%",
+                    _table(
+                        ["Invited", "Role", "Expires", "Link", ""],
+                        AdminState.invites,
+                        _invite_row,
                         id="pending-invites",
                     ),
                     overflow_x="auto",
@@ -409,14 +429,8 @@ def _budgets_card() -> rx.Component:
                             style=_SELECT_STYLE,
                         ),
                     ),
-                    _labelled(
-                        "Number (for “A number…”)",
-                        rx.input(
-                            name="requests",
-                            placeholder="5000",
-                            default_value=AdminState.airtable_requests,
-                            key=AdminState.airtable_requests,
-                        ),
+                    _kept_input(
+                        "Number (for “A number…”)", "requests", AdminState.airtable_requests, "5000"
                     ),
                     rx.button("Save Airtable budget", type="submit", variant="soft"),
                     align="end",
@@ -425,32 +439,21 @@ def _budgets_card() -> rx.Component:
                 on_submit=AdminState.save_airtable_budget,
                 width="100%",
             ),
-            rx.form(
-                rx.hstack(
-                    _labelled(
-                        "LLM spend per month, instance (USD)",
-                        rx.input(
-                            name="instance_usd",
-                            placeholder="no limit",
-                            default_value=AdminState.llm_instance_usd,
-                            key=AdminState.llm_instance_usd,
-                        ),
-                    ),
-                    _labelled(
-                        "LLM spend per month, each user (USD)",
-                        rx.input(
-                            name="per_user_usd",
-                            placeholder="no limit",
-                            default_value=AdminState.llm_per_user_usd,
-                            key=AdminState.llm_per_user_usd,
-                        ),
-                    ),
-                    rx.button("Save LLM budgets", type="submit", variant="soft"),
-                    align="end",
-                    wrap="wrap",
+            _setting_form(
+                _kept_input(
+                    "LLM spend per month, instance (USD)",
+                    "instance_usd",
+                    AdminState.llm_instance_usd,
+                    "no limit",
                 ),
+                _kept_input(
+                    "LLM spend per month, each user (USD)",
+                    "per_user_usd",
+                    AdminState.llm_per_user_usd,
+                    "no limit",
+                ),
+                button="Save LLM budgets",
                 on_submit=AdminState.save_llm_budget,
-                width="100%",
             ),
             rx.text(
                 "At 100% of the Airtable budget new Airtable reads and writes are refused "
@@ -486,18 +489,10 @@ def _pending_links_card() -> rx.Component:
                 size="2",
             ),
             _table_or_cards(
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            rx.table.column_header_cell("Account"),
-                            rx.table.column_header_cell("Link for"),
-                            rx.table.column_header_cell("Link"),
-                            rx.table.column_header_cell("Expires"),
-                            rx.table.column_header_cell(""),
-                        )
-                    ),
-                    rx.table.body(rx.foreach(AdminState.pending_links, _pending_link_row)),
-                    width="100%",
+                _table(
+                    ["Account", "Link for", "Link", "Expires", ""],
+                    AdminState.pending_links,
+                    _pending_link_row,
                 ),
                 rx.foreach(AdminState.pending_links, _pending_link_card),
                 "admin-links",
@@ -548,17 +543,7 @@ def _model_tests() -> rx.Component:
         ),
         rx.cond(
             AdminState.model_tests.length() > 0,
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell("Model"),
-                        rx.table.column_header_cell("Result"),
-                    )
-                ),
-                rx.table.body(rx.foreach(AdminState.model_tests, _model_test_row)),
-                width="100%",
-                id="model-tests",
-            ),
+            _table(["Model", "Result"], AdminState.model_tests, _model_test_row, id="model-tests"),
         ),
         spacing="2",
         width="100%",
@@ -722,18 +707,8 @@ def admin_page() -> rx.Component:
                 rx.vstack(
                     rx.heading("Users", size="4", as_="h2"),
                     _table_or_cards(
-                        rx.table.root(
-                            rx.table.header(
-                                rx.table.row(
-                                    rx.table.column_header_cell("Account"),
-                                    rx.table.column_header_cell("Role"),
-                                    rx.table.column_header_cell("Status"),
-                                    rx.table.column_header_cell("Joined"),
-                                    rx.table.column_header_cell(""),
-                                )
-                            ),
-                            rx.table.body(rx.foreach(AdminState.users, _user_row)),
-                            width="100%",
+                        _table(
+                            ["Account", "Role", "Status", "Joined", ""], AdminState.users, _user_row
                         ),
                         rx.foreach(AdminState.users, _user_card),
                         "admin-users",

@@ -9,7 +9,8 @@ dialog's (`state.actions.ActionsState`), as for any other write.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypedDict
+from collections.abc import Callable
+from typing import Any, TypedDict, TypeVar
 
 import reflex as rx
 
@@ -25,6 +26,8 @@ from pyairtable_ui.routes import login_redirect
 from pyairtable_ui.state.actions import ActionsState
 from pyairtable_ui.state.auth import AuthState, signed_in_user_id
 from pyairtable_ui.tools.arguments import OPERATORS, Filter
+
+_T = TypeVar("_T")
 
 NEW_TABLE = "__new__"
 _CHUNK = 1024 * 1024
@@ -345,13 +348,17 @@ class AutomationsState(rx.State):
             skip_problem_rows=self.skip_problem_rows,
         )
 
-    @rx.event(background=True)
-    async def check(self):
-        """Convert every row as mapped: the first ones as they will be written, the problems."""
+    async def _on_upload(self, flow: Callable[..., _T]) -> tuple[ImportRequest, _T] | None:
+        """Run an import flow (check or propose) on the upload as the form maps it.
+
+        Returns:
+            The request and the flow's result; None when nobody is signed in, a flow
+            already runs, there is no upload, or the flow refused (its message shown).
+        """
         async with self:
             user_id = await signed_in_user_id(self)
             if user_id is None or self.working or not self.upload:
-                return
+                return None
             request, upload, filename, sheet = (
                 self._request(),
                 self.upload,
@@ -361,14 +368,23 @@ class AutomationsState(rx.State):
             self.working, self.error, self.notice = True, "", ""
         try:
             result = await asyncio.to_thread(
-                lambda: imports.check_import(
+                lambda: flow(
                     user_id, request, upload=upload, filename=filename, sheet=sheet or None
                 )
             )
         except UserFacingError as exc:
             async with self:
                 self.working, self.error = False, exc.message
+            return None
+        return request, result
+
+    @rx.event(background=True)
+    async def check(self):
+        """Convert every row as mapped: the first ones as they will be written, the problems."""
+        ran = await self._on_upload(imports.check_import)
+        if ran is None:
             return
+        _, result = ran
         async with self:
             self.working = False
             draft = result.draft
@@ -388,27 +404,10 @@ class AutomationsState(rx.State):
     @rx.event(background=True)
     async def propose(self):
         """Propose the import (or first the new table or fields) and open its review."""
-        async with self:
-            user_id = await signed_in_user_id(self)
-            if user_id is None or self.working or not self.upload:
-                return
-            request, upload, filename, sheet = (
-                self._request(),
-                self.upload,
-                self.filename,
-                self.sheet,
-            )
-            self.working, self.error, self.notice = True, "", ""
-        try:
-            proposal = await asyncio.to_thread(
-                lambda: imports.propose_import(
-                    user_id, request, upload=upload, filename=filename, sheet=sheet or None
-                )
-            )
-        except UserFacingError as exc:
-            async with self:
-                self.working, self.error = False, exc.message
+        ran = await self._on_upload(imports.propose_import)
+        if ran is None:
             return
+        request, proposal = ran
         async with self:
             self.working = False
             self.notice = proposal.message
