@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.fakes.airtable.seeds import BASE_PROJECTS_ID
+from pyairtable_ui.emulator.seeds import BASE_PROJECTS_ID
 from tests.fakes.llm import Reply
 from tests.integration.accounts import PASSWORD, sign_in
 from tests.integration.test_chat import MODEL, ask

@@ -8,8 +8,8 @@ import pytest
 
 from pyairtable_ui.airtable.schema import BaseSchema
 from pyairtable_ui.chat.examples import MAX_EXAMPLES, example_prompts
-from tests.fakes.airtable.seeds import DEMO_SEED_PATH, build_seed
-from tests.fakes.airtable.state import EmulatorState
+from pyairtable_ui.emulator.seeds import DEMO_SEED_PATH, build_seed
+from pyairtable_ui.emulator.state import EmulatorState
 
 DEMO_CRM = "appDemoSalesCrm01"
 DEMO_ROADMAP = "appDemoRoadmap001"
