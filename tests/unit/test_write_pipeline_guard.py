@@ -47,8 +47,10 @@ READ_METHODS = frozenset({"get", "head"})
 REQUEST_CALLS = frozenset({"request", "iterate_requests"})
 HTTP_VERBS = frozenset({"post", "put", "patch", "delete"})
 HTTP_MODULES = frozenset({"requests", "httpx", "httpx2"})
-# Components of the pages (`rx.upload` is Reflex's file picker, not pyairtable's upload).
-REFLEX_MODULES = frozenset({"rx"})
+# Names whose methods share a name with a pyairtable write and are not Airtable's:
+# `rx.upload` is Reflex's file picker; `Resource.create` describes the app to
+# OpenTelemetry (core/tracing.py).
+NOT_AIRTABLE = frozenset({"rx", "Resource"})
 # Calls whose result is a pyairtable object (or an HTTP client) in our code.
 AIRTABLE_MAKERS = frozenset({"table", "base", "workspace", "enterprise", "webhooks", "comments"})
 AIRTABLE_TYPES = frozenset({"Api", "Base", "Table", "Workspace", "Enterprise", "AirtableClient"})
@@ -232,7 +234,7 @@ class _WriteFinder(ast.NodeVisitor):
         if name in REQUEST_CALLS and not _reads(node):
             return "a request whose method is not a literal GET"
         if name in pyairtable_write_methods():
-            if isinstance(func.value, ast.Name) and func.value.id in REFLEX_MODULES:
+            if isinstance(func.value, ast.Name) and func.value.id in NOT_AIRTABLE:
                 return None
             if name not in ambiguous_names():
                 return f"pyairtable's {name}() sends a write"

@@ -22,6 +22,7 @@ def owners(migrated_engine, monkeypatch, tmp_path) -> Iterator[list[tuple[int, s
     """Two signed-in users (id, session token); exports in the test's own folder."""
     monkeypatch.setattr(db_module, "get_engine", lambda: migrated_engine)
     monkeypatch.setenv("FILES_DIR", str(tmp_path / "files"))
+    monkeypatch.setenv("REGISTRATION", "open")  # two accounts, no invitations
     get_settings.cache_clear()
     found = []
     with Session(migrated_engine) as db:
