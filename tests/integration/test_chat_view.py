@@ -248,14 +248,15 @@ def test_a_question_whose_turn_could_not_start_is_sent_again_by_retry(
     app_server, mailbox, page: Page, airtable, llm, unique_email
 ) -> None:
     new_account(page, app_server.url, mailbox, unique_email)
-    onboard(page, fresh_token(airtable), app_tokens(airtable).base_name)
     # The base's tables cannot be read: the turn stops before the question is stored.
+    # Set before the chat opens, whose example questions read the tables first.
     airtable.inject_failure(
         method="GET",
         path_contains=f"/v0/meta/bases/{BASE_PROJECTS_ID}/tables",
         status=403,
         count=None,
     )
+    onboard(page, fresh_token(airtable), app_tokens(airtable).base_name)
     ask(page, "How many projects are there?")
     expect(page.locator(".error-message").last).to_be_visible()
     assert llm.requests == [], "the turn did not start"

@@ -103,7 +103,7 @@ def test_a_restart_mid_write_leaves_an_interrupted_action_that_resumes(
     page.wait_for_url("**/chat**")
     page.goto(f"{app_server.url}/history")
     row = page.locator(".history-row").first
-    expect(row).to_contain_text("interrupted")
+    expect(row).to_contain_text("Interrupted")
     row.get_by_role("button", name="Details").click()
     page.get_by_role("button", name="Resume").click()
     expect(page.locator("#action-status")).to_have_attribute("data-status", "done", timeout=60_000)
@@ -198,7 +198,7 @@ def test_a_crash_mid_create_after_another_create_still_resumes_to_exactly_200(
     page.wait_for_url("**/chat**")
     page.goto(f"{app_server.url}/history")
     row = page.locator(".history-row").first
-    expect(row).to_contain_text("interrupted")
+    expect(row).to_contain_text("Interrupted")
     row.get_by_role("button", name="Details").click()
     page.get_by_role("button", name="Resume").click()
     expect(page.locator("#action-status")).to_have_attribute("data-status", "done", timeout=60_000)

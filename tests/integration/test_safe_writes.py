@@ -72,7 +72,7 @@ def test_update_35_untick_5_type_the_count_then_undo(chat: Page, llm, airtable) 
     propose(chat, llm, rename_items(35), "Rename the first 35 items")
     rows = chat.locator(".review-row")
     expect(rows).to_have_count(35)
-    expect(rows.first).to_contain_text("Item 0001 → Renamed 1")
+    expect(rows.first).to_contain_text(re.compile(r"Item 0001\s*→\s*Renamed 1"))
     for i in range(31, 36):
         chat.get_by_role("checkbox", name=f"Include Item {i:04d}").click()
     confirm = chat.get_by_role("button", name="Confirm 30 records")
@@ -267,7 +267,7 @@ def test_a_record_edited_during_the_review_is_left_untouched_and_reviewed_again(
     report.get_by_role("button", name="Review them again").click()
     rows = chat.locator(".review-row")
     expect(rows).to_have_count(1, timeout=20_000)
-    expect(rows.first).to_contain_text("Edited by Ana → Renamed 2")
+    expect(rows.first).to_contain_text(re.compile(r"Edited by Ana\s*→\s*Renamed 2"))
     assert names(airtable, "Items")[item_id(2)] == "Edited by Ana"
     chat.get_by_role("button", name="Confirm 1 records").click()
     expect(chat.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
@@ -344,7 +344,7 @@ def test_a_created_field_cannot_be_undone_and_the_undo_dialog_offers_a_rename(
     # The rename is an action like any other: reviewed, then confirmed.
     rows = chat.locator(".review-row")
     expect(rows).to_have_count(1, timeout=20_000)
-    expect(rows.first).to_contain_text("Region → Region (unused)")
+    expect(rows.first).to_contain_text(re.compile(r"Region\s*→\s*Region \(unused\)"))
     chat.get_by_role("button", name="Confirm 1 records").click()
     expect(chat.locator("#action-status")).to_have_attribute("data-status", "done", timeout=30_000)
     tables = airtable.state.base_schema(BASE_PROJECTS_ID)["tables"]

@@ -41,6 +41,7 @@ def sample_app(tmp_path_factory, app_server, mailbox) -> Iterator[RunningApp]:
             "DATABASE_URL": f"sqlite:///{run_dir / 'app.db'}",
             "AIRTABLE_API_URL": "http://127.0.0.1:9",  # nothing listens: Airtable is out of reach
             "AIRTABLE_SAMPLE_DIR": str(run_dir / "sample"),
+            "REGISTRATION": "open",  # two newcomers register, with no invitation
             "LLM_MODEL": "openai/demo-scripted",
             "LLM_API_BASE": llm.api_base,
             "LLM_API_KEY": "demo-not-a-key",

@@ -69,5 +69,5 @@ def test_a_schedule_made_from_an_answer_fires_and_its_proposal_waits(
     chat.goto(chat.url.split("/chat")[0] + "/history")
     row = chat.locator(".history-row").filter(has_text="create_records")
     expect(row).to_contain_text("Scheduled", timeout=20_000)
-    expect(row).to_contain_text("proposed")
+    expect(row).to_contain_text("Waiting for your review")
     assert names(airtable, "Items") == before
