@@ -54,7 +54,8 @@ def test_update_matching_reviews_every_match_then_undo_restores_them(
     rows = chat.locator(".review-row")
     expect(rows).to_have_count(len(matching))
     for i in range(4, 41, 4):
-        expect(rows.filter(has_text=f"Item {i:04d}")).to_contain_text(re.compile(r"Group:\s*A\s*→\s*C"))
+        row = rows.filter(has_text=f"Item {i:04d}")
+        expect(row).to_contain_text(re.compile(r"Group:\s*A\s*→\s*C"))
     assert groups(airtable) == before, "nothing is written before the confirmation"
 
     chat.get_by_role("button", name="Confirm 10 records").click()
