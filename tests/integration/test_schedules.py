@@ -32,7 +32,7 @@ def test_a_schedule_made_from_an_answer_fires_and_its_proposal_waits(
 
     chat.get_by_role("button", name="Schedule this").click()
     chat.wait_for_url("**/schedules**")
-    expect(chat.get_by_label("Question")).to_have_value(QUESTION, timeout=20_000)
+    expect(chat.get_by_label("Question", exact=True)).to_have_value(QUESTION, timeout=20_000)
     expect(chat.get_by_label("Base")).to_have_value(re.compile("^app"))
     # Once a minute, at a second a few seconds from now: one tick within the test.
     second = (datetime.now(UTC) + timedelta(seconds=8)).second
