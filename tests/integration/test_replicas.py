@@ -114,7 +114,7 @@ def test_a_slow_batch_in_one_replica_is_not_taken_over_by_the_other(
     fresh = second.new_page()
     fresh.goto(f"{second_replica.url}/history")
     row = fresh.locator(".history-row").first
-    expect(row).to_contain_text("running")
+    expect(row).to_contain_text("Applying")
     row.get_by_role("button", name="Details").click()
     expect(fresh.locator("#action-status")).to_have_attribute("data-status", "running")
     expect(fresh.get_by_text("still running in another process")).to_be_visible()
